@@ -1,0 +1,2 @@
+// placeholder; filled in by the store work
+export {};

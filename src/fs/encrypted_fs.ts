@@ -1,0 +1,891 @@
+/**
+ * `EncryptedFs`: POSIX semantics over the encrypted store. Every operation of the FUSE mount and
+ * of the path API lands here. See docs/format.md for what is on disk and docs/threat-model.md
+ * for what that protects.
+ */
+import { statfs as backingStatfs } from "node:fs/promises";
+import type { CipherName } from "../crypto/aead.ts";
+import { randomBytes } from "../crypto/random.ts";
+import { DirStore, type StoredEntry } from "../store/dir_store.ts";
+import type { KeyFileHeader } from "../store/keyfile.ts";
+import { type InodeRecord, isDir, isRegular, isSymlink } from "../store/inode_record.ts";
+import { StoreKeys } from "../store/keys.ts";
+import { DamagedObjectError, RecordStore } from "../store/record_store.ts";
+import {
+  createDataDir,
+  type CreateOptions,
+  inspectDataDir,
+  type Secret,
+  unlockDataDir,
+} from "../store/datadir.ts";
+import { fsError, FsError, fromIoError } from "./errors.ts";
+import { KeyedMutex } from "../util/mutex.ts";
+import { FileData } from "./file_data.ts";
+import { type Inode, InodeTable } from "./inode_table.ts";
+import {
+  type Attr,
+  type Caller,
+  type DirEntry,
+  type FileSystem,
+  NAME_MAX,
+  RENAME_EXCHANGE,
+  RENAME_NOREPLACE,
+  ROOT_INO,
+  S_IFDIR,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  type SetAttrChanges,
+  type StatFs,
+  type TimeSpec,
+  XATTR_CREATE,
+  XATTR_REPLACE,
+} from "./types.ts";
+
+/** Options for opening a data dir. */
+export interface OpenOptions {
+  readOnly?: boolean;
+  /** Called once per damaged object (path and reason), e.g. to log it. */
+  onDamaged?: (path: string, reason: string) => void;
+  /** Milliseconds between background writes of dirty records (default 1000). */
+  flushIntervalMs?: number;
+}
+
+const O_ACCMODE = 0o3;
+const O_TRUNC = 0o1000;
+const XATTR_SIZE_MAX = 65536;
+const XATTR_TOTAL_MAX = 256 * 1024;
+const SYMLINK_MAX = 4095;
+
+interface FileHandle {
+  ino: bigint;
+  dir: false;
+}
+interface DirHandle {
+  ino: bigint;
+  dir: true;
+  snapshot: DirEntry[] | null;
+}
+
+/** syncfs(2) of the filesystem holding `path`, through coreutils `sync -f`. */
+async function syncFilesystem(path: string): Promise<void> {
+  const { success } = await new Deno.Command("sync", { args: ["-f", path] }).output();
+  if (!success) throw fsError("EIO", "sync of the data dir failed");
+}
+
+/** Current time in nanoseconds since the epoch (microsecond resolution). */
+function nowNs(): bigint {
+  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
+}
+
+function timeOf(t: TimeSpec, now: bigint): bigint {
+  return t === "now" ? now : t;
+}
+
+function randomIno(): bigint {
+  for (;;) {
+    const v = new DataView(randomBytes(8).buffer).getBigUint64(0, true);
+    if (v > ROOT_INO) return v;
+  }
+}
+
+function checkName(name: Uint8Array): void {
+  if (name.length === 0) throw fsError("ENOENT", "empty name");
+  if (name.length > NAME_MAX) throw fsError("ENAMETOOLONG");
+  if (name.includes(0x2f) || name.includes(0)) throw fsError("EINVAL", "name contains / or NUL");
+  if (name.length <= 2 && name.every((b) => b === 0x2e)) throw fsError("EEXIST", "dot entry");
+}
+
+/** The encrypted filesystem of one unlocked data dir. */
+export class EncryptedFs implements FileSystem {
+  readonly readOnly: boolean;
+  readonly header: KeyFileHeader;
+  readonly #root: string;
+  readonly #keys: StoreKeys;
+  readonly #records: RecordStore;
+  readonly #dirs: DirStore;
+  readonly #table: InodeTable;
+  readonly #data: FileData;
+  readonly #handles = new Map<number, FileHandle | DirHandle>();
+  readonly #dirLocks = new KeyedMutex<bigint>();
+  readonly #reported = new Set<string>();
+  readonly #onDamaged?: (path: string, reason: string) => void;
+  #nextFh = 1;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+  #flushing: Promise<void> | null = null;
+
+  private constructor(root: string, keys: StoreKeys, header: KeyFileHeader, opts: OpenOptions) {
+    this.#root = root;
+    this.#keys = keys;
+    this.header = header;
+    this.readOnly = opts.readOnly ?? false;
+    this.#onDamaged = opts.onDamaged;
+    this.#records = new RecordStore(root, keys);
+    this.#dirs = new DirStore(keys);
+    const report = (e: DamagedObjectError) => this.#report(e);
+    this.#table = new InodeTable(this.#records, report);
+    this.#data = new FileData(
+      keys,
+      header.chunkSize,
+      (ino) => this.#records.paths(ino).content,
+      report,
+      !this.readOnly,
+    );
+    if (!this.readOnly) {
+      this.#timer = setInterval(() => {
+        this.#flushDirty().catch(() => {});
+      }, opts.flushIntervalMs ?? 1000);
+      Deno.unrefTimer(this.#timer as unknown as number);
+    }
+  }
+
+  /**
+   * Creates a data dir in an empty or missing folder and opens it. The recovery code is the
+   * master key: show it to the user once; it can set a new password if the old one is lost.
+   */
+  static async create(
+    dataDir: string,
+    password: string,
+    opts: CreateOptions & OpenOptions = {},
+  ): Promise<{ fs: EncryptedFs; recoveryCode: string }> {
+    const made = await createDataDir(dataDir, password, opts);
+    const fs = await EncryptedFs.#fromKey(dataDir, made.masterKey, made.header, opts);
+    await fs.#createRoot();
+    return { fs, recoveryCode: made.recoveryCode };
+  }
+
+  /** Opens an existing data dir with its password or recovery code. */
+  static async open(dataDir: string, secret: Secret, opts: OpenOptions = {}): Promise<EncryptedFs> {
+    const { masterKey, header } = await unlockDataDir(dataDir, secret);
+    const fs = await EncryptedFs.#fromKey(dataDir, masterKey, header, opts);
+    if (!(await fs.#records.load(ROOT_INO))) {
+      if (fs.readOnly) throw fsError("EIO", "the root directory record is missing");
+      await fs.#createRoot(); // created by `init` (which does not open the store)
+    }
+    return fs;
+  }
+
+  static async #fromKey(
+    dataDir: string,
+    masterKey: Uint8Array,
+    header: KeyFileHeader,
+    opts: OpenOptions,
+  ): Promise<EncryptedFs> {
+    try {
+      const keys = await StoreKeys.derive(masterKey, header.cipher as CipherName);
+      return new EncryptedFs(dataDir, keys, header, opts);
+    } finally {
+      masterKey.fill(0);
+    }
+  }
+
+  /** Whether `dataDir` is missing, empty, a rencfs data dir, or something else. */
+  static inspect = inspectDataDir;
+
+  async #createRoot(): Promise<void> {
+    const now = nowNs();
+    const rec = this.#newRecord(ROOT_INO, S_IFDIR | 0o755, { uid: 0, gid: 0 }, now);
+    rec.parent = ROOT_INO;
+    rec.nlink = 2;
+    try {
+      rec.uid = Deno.uid() ?? 0;
+      rec.gid = Deno.gid() ?? 0;
+    } catch { /* no uid on this platform */ }
+    await this.#dirs.createFolder(this.#records.paths(ROOT_INO).entries);
+    await this.#records.save(rec, true);
+  }
+
+  #newRecord(ino: bigint, mode: number, caller: Caller, now: bigint): InodeRecord {
+    return {
+      ino,
+      mode,
+      uid: caller.uid,
+      gid: caller.gid,
+      nlink: 1,
+      rdev: 0,
+      size: 0,
+      atimeNs: now,
+      mtimeNs: now,
+      ctimeNs: now,
+      fileId: randomBytes(16),
+      holes: [],
+      parent: 0n,
+      subdirs: 0,
+      entries: 0,
+      target: new Uint8Array(0),
+      xattrs: new Map(),
+    };
+  }
+
+  #report(e: DamagedObjectError): void {
+    const rel = e.path.startsWith(this.#root) ? e.path.slice(this.#root.length + 1) : e.path;
+    if (this.#reported.has(rel)) return;
+    this.#reported.add(rel);
+    this.#onDamaged?.(rel, e.message);
+  }
+
+  #writable(): void {
+    if (this.#closed) throw fsError("EIO", "filesystem is closed");
+    if (this.readOnly) throw fsError("EROFS");
+  }
+
+  // Runs a store operation; I/O errors become errno errors (ENOSPC stays ENOSPC).
+  async #io<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw fsError("EIO", "filesystem is closed");
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof FsError) throw e;
+      if (e instanceof DamagedObjectError) {
+        this.#report(e);
+        throw fsError("EIO", e.message, { cause: e });
+      }
+      throw fromIoError(e, what);
+    }
+  }
+
+  #attr(node: Inode): Attr {
+    const r = node.rec;
+    const reg = isRegular(r);
+    return {
+      ino: r.ino,
+      mode: r.mode,
+      nlink: isDir(r) ? 2 + r.subdirs : r.nlink,
+      uid: r.uid,
+      gid: r.gid,
+      rdev: r.rdev,
+      size: r.size,
+      blocks: reg ? this.#data.blocks(node) : Math.ceil(r.size / 512),
+      atimeNs: r.atimeNs,
+      mtimeNs: r.mtimeNs,
+      ctimeNs: r.ctimeNs,
+    };
+  }
+
+  async #dir(ino: bigint): Promise<Inode> {
+    const node = await this.#table.get(ino);
+    if (!isDir(node.rec)) throw fsError("ENOTDIR");
+    return node;
+  }
+
+  #folder(ino: bigint): string {
+    return this.#records.paths(ino).entries;
+  }
+
+  async #save(node: Inode, durable = false): Promise<void> {
+    node.dirty = true;
+    await this.#table.save(node, { durable });
+  }
+
+  #touchDir(dir: Inode, now: bigint): void {
+    dir.rec.mtimeNs = now;
+    dir.rec.ctimeNs = now;
+  }
+
+  // ------------------------------------------------------------------ lookups and attributes
+
+  lookup(parent: bigint, name: Uint8Array): Promise<Attr> {
+    return this.#io("lookup", async () => {
+      if (name.length > NAME_MAX) throw fsError("ENAMETOOLONG");
+      const dir = await this.#dir(parent);
+      if (name.length === 1 && name[0] === 0x2e) return this.#attr(dir);
+      if (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e) {
+        return this.#attr(await this.#table.get(dir.rec.parent || ROOT_INO));
+      }
+      const entry = await this.#dirs.get(parent, this.#folder(parent), name);
+      if (!entry) throw fsError("ENOENT");
+      return this.#attr(await this.#entryInode(entry.ino, parent));
+    });
+  }
+
+  // The inode an entry points at; a dangling entry is damage, not absence.
+  async #entryInode(ino: bigint, parent: bigint): Promise<Inode> {
+    try {
+      return await this.#table.get(ino);
+    } catch (e) {
+      if (e instanceof FsError && e.code === "ENOENT") {
+        const err = new DamagedObjectError(
+          this.#folder(parent),
+          `an entry points at inode record ${this.#keys.objectName(ino)} that is missing`,
+        );
+        this.#report(err);
+        throw fsError("EIO", err.message);
+      }
+      throw e;
+    }
+  }
+
+  getattr(ino: bigint): Promise<Attr> {
+    return this.#io("getattr", async () => this.#attr(await this.#table.get(ino)));
+  }
+
+  setattr(ino: bigint, ch: SetAttrChanges, _fh?: number): Promise<Attr> {
+    return this.#io("setattr", async () => {
+      this.#writable();
+      const node = await this.#table.get(ino);
+      const r = node.rec;
+      const now = nowNs();
+      if (ch.size !== undefined) {
+        if (isDir(r)) throw fsError("EISDIR");
+        if (!isRegular(r)) throw fsError("EINVAL");
+        if (ch.size < 0) throw fsError("EINVAL");
+        if (ch.size !== r.size) {
+          await this.#data.truncate(node, ch.size, async () => {
+            r.mtimeNs = r.ctimeNs = now;
+            await this.#save(node);
+          });
+        } else {
+          r.mtimeNs = r.ctimeNs = now;
+        }
+      }
+      if (ch.mode !== undefined) r.mode = (r.mode & S_IFMT) | (ch.mode & 0o7777);
+      if (ch.uid !== undefined) r.uid = ch.uid;
+      if (ch.gid !== undefined) r.gid = ch.gid;
+      if (ch.atime !== undefined) r.atimeNs = timeOf(ch.atime, now);
+      if (ch.mtime !== undefined) r.mtimeNs = timeOf(ch.mtime, now);
+      r.ctimeNs = ch.ctime !== undefined ? timeOf(ch.ctime, now) : now;
+      await this.#save(node);
+      return this.#attr(node);
+    });
+  }
+
+  // ------------------------------------------------------------------ creating names
+
+  async #createNode(
+    parent: bigint,
+    name: Uint8Array,
+    mode: number,
+    caller: Caller,
+    init: (rec: InodeRecord) => void,
+  ): Promise<Inode> {
+    this.#writable();
+    checkName(name);
+    return await this.#dirLocks.run(parent, async () => {
+      const dir = await this.#dir(parent);
+      if (dir.rec.nlink === 0) throw fsError("ENOENT", "directory was removed");
+      const folder = this.#folder(parent);
+      if (await this.#dirs.get(parent, folder, name)) throw fsError("EEXIST");
+      const now = nowNs();
+      const rec = this.#newRecord(randomIno(), mode, caller, now);
+      init(rec);
+      const type = rec.mode & S_IFMT;
+      // Order for crash safety: the child exists on disk before any entry points at it.
+      if (type === S_IFDIR) await this.#dirs.createFolder(this.#folder(rec.ino));
+      await this.#records.save(rec);
+      await this.#dirs.put(parent, folder, name, { ino: rec.ino, type });
+      if (type === S_IFDIR) dir.rec.subdirs++;
+      dir.rec.entries++;
+      this.#touchDir(dir, now);
+      await this.#save(dir);
+      return this.#table.add(rec);
+    });
+  }
+
+  mknod(parent: bigint, name: Uint8Array, mode: number, rdev: number, caller: Caller) {
+    return this.#io("mknod", async () => {
+      const type = mode & S_IFMT;
+      if (type === S_IFDIR || type === S_IFLNK) throw fsError("EINVAL");
+      const m = type === 0 ? S_IFREG | (mode & 0o7777) : mode;
+      return this.#attr(await this.#createNode(parent, name, m, caller, (r) => r.rdev = rdev));
+    });
+  }
+
+  mkdir(parent: bigint, name: Uint8Array, mode: number, caller: Caller) {
+    return this.#io("mkdir", async () => {
+      const node = await this.#createNode(
+        parent,
+        name,
+        S_IFDIR | (mode & 0o7777),
+        caller,
+        (r) => {
+          r.parent = parent;
+          r.nlink = 2;
+        },
+      );
+      return this.#attr(node);
+    });
+  }
+
+  symlink(parent: bigint, name: Uint8Array, target: Uint8Array, caller: Caller) {
+    return this.#io("symlink", async () => {
+      if (target.length === 0) throw fsError("ENOENT");
+      if (target.length > SYMLINK_MAX) throw fsError("ENAMETOOLONG");
+      const node = await this.#createNode(parent, name, S_IFLNK | 0o777, caller, (r) => {
+        r.target = target.slice();
+        r.size = target.length;
+      });
+      return this.#attr(node);
+    });
+  }
+
+  create(parent: bigint, name: Uint8Array, mode: number, flags: number, caller: Caller) {
+    return this.#io("create", async () => {
+      const node = await this.#createNode(
+        parent,
+        name,
+        S_IFREG | (mode & 0o7777),
+        caller,
+        () => {},
+      );
+      return { attr: this.#attr(node), fh: this.#openHandle(node, flags) };
+    });
+  }
+
+  link(ino: bigint, newParent: bigint, newName: Uint8Array): Promise<Attr> {
+    return this.#io("link", async () => {
+      this.#writable();
+      checkName(newName);
+      return await this.#dirLocks.run(newParent, async () => {
+        const node = await this.#table.get(ino);
+        if (isDir(node.rec)) throw fsError("EPERM", "hard link to a directory");
+        if (node.rec.nlink === 0) throw fsError("ENOENT");
+        const dir = await this.#dir(newParent);
+        const folder = this.#folder(newParent);
+        if (await this.#dirs.get(newParent, folder, newName)) throw fsError("EEXIST");
+        const now = nowNs();
+        node.rec.nlink++;
+        node.rec.ctimeNs = now;
+        // The count goes up before the entry exists: a crash leaves a count too high, never a
+        // name pointing at a deleted inode.
+        await this.#save(node);
+        await this.#dirs.put(newParent, folder, newName, {
+          ino,
+          type: node.rec.mode & S_IFMT,
+        });
+        dir.rec.entries++;
+        this.#touchDir(dir, now);
+        await this.#save(dir);
+        return this.#attr(node);
+      });
+    });
+  }
+
+  readlink(ino: bigint): Promise<Uint8Array> {
+    return this.#io("readlink", async () => {
+      const node = await this.#table.get(ino);
+      if (!isSymlink(node.rec)) throw fsError("EINVAL");
+      return node.rec.target.slice();
+    });
+  }
+
+  // ------------------------------------------------------------------ removing names
+
+  unlink(parent: bigint, name: Uint8Array): Promise<void> {
+    return this.#io("unlink", () => this.#remove(parent, name, false));
+  }
+
+  rmdir(parent: bigint, name: Uint8Array): Promise<void> {
+    return this.#io("rmdir", () => this.#remove(parent, name, true));
+  }
+
+  async #remove(parent: bigint, name: Uint8Array, wantDir: boolean): Promise<void> {
+    this.#writable();
+    if (name.length > NAME_MAX) throw fsError("ENAMETOOLONG");
+    if (name.length <= 2 && name.length > 0 && name.every((b) => b === 0x2e)) {
+      throw fsError(wantDir ? (name.length === 1 ? "EINVAL" : "ENOTEMPTY") : "EISDIR");
+    }
+    await this.#dirLocks.run(parent, async () => {
+      const dir = await this.#dir(parent);
+      const folder = this.#folder(parent);
+      const entry = await this.#dirs.get(parent, folder, name);
+      if (!entry) throw fsError("ENOENT");
+      const node = await this.#entryInode(entry.ino, parent);
+      const isDirectory = isDir(node.rec);
+      if (wantDir && !isDirectory) throw fsError("ENOTDIR");
+      if (!wantDir && isDirectory) throw fsError("EISDIR");
+      if (isDirectory && !(await this.#dirs.isEmpty(this.#folder(node.ino)))) {
+        throw fsError("ENOTEMPTY");
+      }
+      await this.#dirs.remove(parent, folder, name);
+      const now = nowNs();
+      if (isDirectory) dir.rec.subdirs = Math.max(0, dir.rec.subdirs - 1);
+      dir.rec.entries = Math.max(0, dir.rec.entries - 1);
+      this.#touchDir(dir, now);
+      await this.#save(dir);
+      await this.#dropLink(node, now);
+    });
+  }
+
+  // One name of `node` is gone: count it, and delete the inode once nothing refers to it.
+  async #dropLink(node: Inode, now: bigint): Promise<void> {
+    node.rec.nlink = isDir(node.rec) ? 0 : Math.max(0, node.rec.nlink - 1);
+    node.rec.ctimeNs = now;
+    if (node.rec.nlink === 0 && !node.referenced) {
+      await this.#delete(node);
+    } else {
+      await this.#save(node);
+    }
+  }
+
+  async #delete(node: Inode): Promise<void> {
+    this.#table.drop(node.ino);
+    await this.#data.closeContent(node);
+    await this.#records.remove(node.ino);
+  }
+
+  // Deletes an unlinked inode whose last reference just went away.
+  #reapLater(node: Inode): void {
+    if (node.rec.nlink !== 0 || node.referenced || this.readOnly) return;
+    this.#delete(node).catch(() => {});
+  }
+
+  rename(
+    parent: bigint,
+    name: Uint8Array,
+    newParent: bigint,
+    newName: Uint8Array,
+    flags: number,
+  ): Promise<void> {
+    return this.#io("rename", async () => {
+      this.#writable();
+      if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) throw fsError("EINVAL");
+      if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)) throw fsError("EINVAL");
+      checkName(newName);
+      if (name.length > NAME_MAX) throw fsError("ENAMETOOLONG");
+      await this.#dirLocks.runAll([parent, newParent], async () => {
+        const src = await this.#dir(parent);
+        const dst = await this.#dir(newParent);
+        const srcFolder = this.#folder(parent);
+        const dstFolder = this.#folder(newParent);
+        const a = await this.#dirs.get(parent, srcFolder, name);
+        if (!a) throw fsError("ENOENT");
+        const b = await this.#dirs.get(newParent, dstFolder, newName);
+        const aNode = await this.#entryInode(a.ino, parent);
+        if (isDir(aNode.rec) && parent !== newParent) await this.#checkNotInside(a.ino, newParent);
+        const now = nowNs();
+        if (flags & RENAME_EXCHANGE) {
+          if (!b) throw fsError("ENOENT");
+          const bNode = await this.#entryInode(b.ino, newParent);
+          if (isDir(bNode.rec) && parent !== newParent) {
+            await this.#checkNotInside(b.ino, parent);
+          }
+          await this.#dirs.put(newParent, dstFolder, newName, a);
+          await this.#dirs.put(parent, srcFolder, name, b);
+          await this.#moved(aNode, src, dst, now);
+          await this.#moved(bNode, dst, src, now);
+          return;
+        }
+        if (b) {
+          if (flags & RENAME_NOREPLACE) throw fsError("EEXIST");
+          if (b.ino === a.ino) return; // two names of one inode: rename does nothing
+          const bNode = await this.#entryInode(b.ino, newParent);
+          if (isDir(aNode.rec)) {
+            if (!isDir(bNode.rec)) throw fsError("ENOTDIR");
+            if (!(await this.#dirs.isEmpty(this.#folder(b.ino)))) throw fsError("ENOTEMPTY");
+          } else if (isDir(bNode.rec)) throw fsError("EISDIR");
+          await this.#dirs.put(newParent, dstFolder, newName, a);
+          await this.#dirs.remove(parent, srcFolder, name);
+          if (isDir(bNode.rec)) dst.rec.subdirs = Math.max(0, dst.rec.subdirs - 1);
+          dst.rec.entries = Math.max(0, dst.rec.entries - 1);
+          await this.#moved(aNode, src, dst, now);
+          await this.#dropLink(bNode, now);
+          return;
+        }
+        await this.#dirs.put(newParent, dstFolder, newName, a);
+        await this.#dirs.remove(parent, srcFolder, name);
+        await this.#moved(aNode, src, dst, now);
+      });
+    });
+  }
+
+  // Bookkeeping after `node` moved from directory `from` to `to` (which may be the same).
+  async #moved(node: Inode, from: Inode, to: Inode, now: bigint): Promise<void> {
+    node.rec.ctimeNs = now;
+    if (from !== to) {
+      from.rec.entries = Math.max(0, from.rec.entries - 1);
+      to.rec.entries++;
+      if (isDir(node.rec)) {
+        node.rec.parent = to.ino;
+        from.rec.subdirs = Math.max(0, from.rec.subdirs - 1);
+        to.rec.subdirs++;
+      }
+    }
+    this.#touchDir(from, now);
+    this.#touchDir(to, now);
+    await this.#save(node);
+    await this.#save(from);
+    if (from !== to) await this.#save(to);
+  }
+
+  // EINVAL when directory `ino` is `target` or one of its ancestors (a move into itself).
+  async #checkNotInside(ino: bigint, target: bigint): Promise<void> {
+    let cur = target;
+    for (let depth = 0; depth < 4096; depth++) {
+      if (cur === ino) throw fsError("EINVAL", "cannot move a directory into itself");
+      if (cur === ROOT_INO) return;
+      cur = (await this.#table.get(cur)).rec.parent;
+    }
+    throw fsError("ELOOP");
+  }
+
+  // ------------------------------------------------------------------ open files
+
+  #openHandle(node: Inode, _flags: number): number {
+    const fh = this.#nextFh++;
+    this.#handles.set(fh, { ino: node.ino, dir: false });
+    node.opens++;
+    return fh;
+  }
+
+  #fileHandle(ino: bigint, fh: number): void {
+    const h = this.#handles.get(fh);
+    if (!h || h.ino !== ino || h.dir) throw fsError("EBADF");
+  }
+
+  open(ino: bigint, flags: number): Promise<number> {
+    return this.#io("open", async () => {
+      const node = await this.#table.get(ino);
+      if (isDir(node.rec)) throw fsError("EISDIR");
+      const wantsWrite = (flags & O_ACCMODE) !== 0;
+      if (wantsWrite || flags & O_TRUNC) this.#writable();
+      const fh = this.#openHandle(node, flags);
+      if (flags & O_TRUNC && isRegular(node.rec) && node.rec.size > 0) {
+        try {
+          await this.setattr(ino, { size: 0 });
+        } catch (e) {
+          await this.release(ino, fh);
+          throw e;
+        }
+      }
+      return fh;
+    });
+  }
+
+  read(ino: bigint, fh: number, offset: number, length: number): Promise<Uint8Array> {
+    return this.#io("read", async () => {
+      this.#fileHandle(ino, fh);
+      const node = await this.#table.get(ino);
+      if (!isRegular(node.rec)) throw fsError("EINVAL");
+      return await this.#data.read(node, offset, length);
+    });
+  }
+
+  write(ino: bigint, fh: number, offset: number, data: Uint8Array): Promise<number> {
+    return this.#io("write", async () => {
+      this.#writable();
+      this.#fileHandle(ino, fh);
+      const node = await this.#table.get(ino);
+      if (!isRegular(node.rec)) throw fsError("EINVAL");
+      await this.#data.write(node, offset, data);
+      const now = nowNs();
+      node.rec.mtimeNs = now;
+      node.rec.ctimeNs = now;
+      // Writes clear set-user-id and (with group execute) set-group-id, as local filesystems do.
+      if (node.rec.mode & 0o6000) {
+        node.rec.mode &= ~0o4000;
+        if (node.rec.mode & 0o010) node.rec.mode &= ~0o2000;
+      }
+      node.dirty = true;
+      return data.length;
+    });
+  }
+
+  fallocate(ino: bigint, fh: number, offset: number, length: number, mode: number) {
+    return this.#io("fallocate", async () => {
+      this.#writable();
+      this.#fileHandle(ino, fh);
+      if (mode !== 0) throw fsError("EOPNOTSUPP");
+      if (offset < 0 || length <= 0) throw fsError("EINVAL");
+      const node = await this.#table.get(ino);
+      if (offset + length > node.rec.size) {
+        await this.#data.truncate(node, offset + length, () => this.#save(node));
+      }
+    });
+  }
+
+  flush(ino: bigint, fh: number): Promise<void> {
+    return this.#io("flush", async () => {
+      this.#fileHandle(ino, fh);
+      const node = this.#table.peek(ino);
+      if (node?.dirty) await this.#table.save(node);
+    });
+  }
+
+  fsync(ino: bigint, fh: number, dataOnly: boolean): Promise<void> {
+    return this.#io("fsync", async () => {
+      this.#fileHandle(ino, fh);
+      const node = await this.#table.get(ino);
+      await node.content?.sync(dataOnly);
+      // Size and holes live in the record: it must be durable for the data to be reachable.
+      await this.#table.save(node, { durable: true, force: node.dirty || !dataOnly });
+    });
+  }
+
+  release(ino: bigint, fh: number): Promise<void> {
+    return this.#io("release", async () => {
+      const h = this.#handles.get(fh);
+      if (!h || h.ino !== ino) return;
+      this.#handles.delete(fh);
+      const node = this.#table.peek(ino);
+      if (!node) return;
+      node.opens--;
+      if (node.opens > 0) return;
+      if (node.dirty && node.rec.nlink > 0) await this.#table.save(node);
+      await this.#data.closeContent(node);
+      this.#reapLater(node);
+    });
+  }
+
+  // ------------------------------------------------------------------ directories
+
+  opendir(ino: bigint): Promise<number> {
+    return this.#io("opendir", async () => {
+      await this.#dir(ino);
+      const fh = this.#nextFh++;
+      this.#handles.set(fh, { ino, dir: true, snapshot: null });
+      return fh;
+    });
+  }
+
+  readdir(ino: bigint, fh: number, offset: bigint, limit: number): Promise<DirEntry[]> {
+    return this.#io("readdir", async () => {
+      const h = this.#handles.get(fh);
+      if (!h || h.ino !== ino || !h.dir) throw fsError("EBADF");
+      // A listing is a snapshot taken when it starts: cookies are positions in it, so entries
+      // added or removed meanwhile are reported at most once.
+      if (!h.snapshot || offset === 0n) h.snapshot = await this.#list(ino);
+      const start = Number(offset);
+      return h.snapshot.slice(start, start + limit);
+    });
+  }
+
+  async #list(ino: bigint): Promise<DirEntry[]> {
+    const dir = await this.#dir(ino);
+    const stored: StoredEntry[] = await this.#dirs.list(
+      ino,
+      this.#folder(ino),
+      (e) => this.#report(e),
+    );
+    const out: DirEntry[] = [
+      { name: Uint8Array.of(0x2e), ino, type: S_IFDIR, next: 1n },
+      { name: Uint8Array.of(0x2e, 0x2e), ino: dir.rec.parent || ROOT_INO, type: S_IFDIR, next: 2n },
+    ];
+    for (const e of stored) {
+      out.push({ name: e.name, ino: e.ino, type: e.type, next: BigInt(out.length + 1) });
+    }
+    return out;
+  }
+
+  releasedir(_ino: bigint, fh: number): Promise<void> {
+    this.#handles.delete(fh);
+    return Promise.resolve();
+  }
+
+  fsyncdir(ino: bigint, _fh: number): Promise<void> {
+    return this.#io("fsyncdir", async () => {
+      const node = await this.#table.get(ino);
+      await this.#table.save(node, { durable: true, force: true });
+    });
+  }
+
+  statfs(): Promise<StatFs> {
+    return this.#io("statfs", async () => {
+      const s = await backingStatfs(this.#root);
+      const bsize = this.header.chunkSize;
+      const scale = s.bsize / bsize;
+      return {
+        bsize,
+        frsize: bsize,
+        blocks: Math.floor(s.blocks * scale),
+        bfree: Math.floor(s.bfree * scale),
+        bavail: Math.floor(s.bavail * scale),
+        files: s.files,
+        ffree: s.ffree,
+        namemax: NAME_MAX,
+      };
+    });
+  }
+
+  // ------------------------------------------------------------------ extended attributes
+
+  getxattr(ino: bigint, name: string): Promise<Uint8Array> {
+    return this.#io("getxattr", async () => {
+      const v = (await this.#table.get(ino)).rec.xattrs.get(name);
+      if (!v) throw fsError("ENODATA");
+      return v.slice();
+    });
+  }
+
+  setxattr(ino: bigint, name: string, value: Uint8Array, flags: number): Promise<void> {
+    return this.#io("setxattr", async () => {
+      this.#writable();
+      if (name.length === 0 || name.length > 255) throw fsError("ERANGE");
+      if (value.length > XATTR_SIZE_MAX) throw fsError("E2BIG");
+      const node = await this.#table.get(ino);
+      const x = node.rec.xattrs;
+      if (flags & XATTR_CREATE && x.has(name)) throw fsError("EEXIST");
+      if (flags & XATTR_REPLACE && !x.has(name)) throw fsError("ENODATA");
+      let total = value.length + name.length;
+      for (const [k, v] of x) if (k !== name) total += k.length + v.length;
+      if (total > XATTR_TOTAL_MAX) throw fsError("ENOSPC", "too many extended attributes");
+      x.set(name, value.slice());
+      node.rec.ctimeNs = nowNs();
+      await this.#save(node);
+    });
+  }
+
+  listxattr(ino: bigint): Promise<string[]> {
+    return this.#io("listxattr", async () => [...(await this.#table.get(ino)).rec.xattrs.keys()]);
+  }
+
+  removexattr(ino: bigint, name: string): Promise<void> {
+    return this.#io("removexattr", async () => {
+      this.#writable();
+      const node = await this.#table.get(ino);
+      if (!node.rec.xattrs.delete(name)) throw fsError("ENODATA");
+      node.rec.ctimeNs = nowNs();
+      await this.#save(node);
+    });
+  }
+
+  // ------------------------------------------------------------------ references and shutdown
+
+  retain(ino: bigint): void {
+    const node = this.#table.peek(ino);
+    if (node) node.lookups++;
+  }
+
+  forget(ino: bigint, n: number): void {
+    const node = this.#table.peek(ino);
+    if (!node) return;
+    node.lookups = Math.max(0, node.lookups - n);
+    this.#reapLater(node);
+  }
+
+  // Writes dirty records in the background; one pass at a time.
+  #flushDirty(): Promise<void> {
+    if (!this.#flushing) {
+      this.#flushing = (async () => {
+        for (const node of this.#table.dirty()) {
+          if (node.rec.nlink > 0 || node.ino === ROOT_INO) await this.#table.save(node);
+        }
+      })().finally(() => this.#flushing = null);
+    }
+    return this.#flushing;
+  }
+
+  syncAll(): Promise<void> {
+    return this.#io("sync", async () => {
+      if (this.readOnly) return;
+      await this.#flushDirty();
+      for (const node of this.#table.dirty()) await this.#table.save(node);
+      // Records are replaced by rename without an fsync each; one syncfs makes all of it,
+      // and every written chunk, durable at once.
+      await syncFilesystem(this.#root);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.syncAll();
+      for (const node of this.#table.withContent()) await this.#data.closeContent(node);
+    } finally {
+      this.#closed = true;
+      clearInterval(this.#timer);
+      this.#keys.wipe();
+    }
+  }
+}
+

@@ -1,0 +1,288 @@
+/**
+ * Reading, writing and resizing the plaintext of a regular file over its chunks.
+ *
+ * Invariants, which also make every crash leave a file as it was before or after an operation:
+ * - `rec.size` only grows after the chunks it newly covers are stored (or listed as holes), so
+ *   no reader ever sees a chunk that is neither stored nor a hole.
+ * - Bytes of a stored chunk past `rec.size` are stale and never shown: before the file grows
+ *   over them, the chunk is rewritten with zeros there.
+ * - Every chunk below `rec.size` is either stored or inside a hole listed in the record.
+ */
+import { ContentFile } from "../store/content_file.ts";
+import { addHole, cutHoles, excessHoles, fillHole, holeChunks, inHole } from "../store/holes.ts";
+import { DamagedObjectError } from "../store/record_store.ts";
+import type { StoreKeys } from "../store/keys.ts";
+import { fsError } from "./errors.ts";
+import type { DamageReporter, Inode } from "./inode_table.ts";
+
+/** Largest file size: chunk indexes and offsets stay exact in a JS number. */
+export const MAX_FILE_SIZE = 2 ** 50;
+
+/** Chunk-level operations on one data dir's files. */
+export class FileData {
+  constructor(
+    readonly keys: StoreKeys,
+    readonly chunkSize: number,
+    readonly contentPath: (ino: bigint) => string,
+    readonly onDamaged: DamageReporter,
+    readonly writable: boolean,
+  ) {}
+
+  /** The open content file of `node`, opened on first use. */
+  async content(node: Inode): Promise<ContentFile> {
+    if (node.content) return node.content;
+    if (!node.contentOpening) {
+      node.contentOpening = ContentFile.open(
+        this.contentPath(node.ino),
+        this.keys,
+        node.ino,
+        node.rec.fileId,
+        { chunkSize: this.chunkSize, nonceLength: this.keys.aead.nonceLength },
+        this.writable,
+      ).then((c) => {
+        node.content = c;
+        return c;
+      }).finally(() => node.contentOpening = null);
+    }
+    return await node.contentOpening;
+  }
+
+  /** Closes the content file of `node` (after its last handle is released). */
+  async closeContent(node: Inode): Promise<void> {
+    const c = node.content ?? await node.contentOpening?.catch(() => null);
+    node.content = null;
+    await c?.close();
+  }
+
+  /** 512-byte blocks the stored chunks of `node` stand for. */
+  blocks(node: Inode): number {
+    const cs = this.chunkSize;
+    const stored = Math.ceil(node.rec.size / cs) - holeChunks(node.rec.holes);
+    return Math.ceil(Math.min(node.rec.size, stored * cs) / 512);
+  }
+
+  #damaged(e: unknown): never {
+    if (e instanceof DamagedObjectError) {
+      this.onDamaged(e);
+      throw fsError("EIO", e.message, { cause: e });
+    }
+    throw e;
+  }
+
+  /** Reads up to `length` bytes at `offset`. */
+  async read(node: Inode, offset: number, length: number): Promise<Uint8Array> {
+    const size = node.rec.size;
+    if (offset >= size || length <= 0) return new Uint8Array(0);
+    const end = Math.min(size, offset + length);
+    const cs = this.chunkSize;
+    const first = Math.floor(offset / cs);
+    const last = Math.floor((end - 1) / cs);
+    let chunks: Uint8Array[];
+    try {
+      chunks = await this.#readChunks(node, first, last - first + 1, size);
+    } catch (e) {
+      if (!(e instanceof DamagedObjectError)) throw e;
+      // A write racing this read may have been caught half-done: retry under the chunk locks.
+      chunks = await this.#lockedRead(node, first, last).catch((e2) => this.#damaged(e2));
+    }
+    const out = new Uint8Array(end - offset);
+    for (let k = 0; k < chunks.length; k++) {
+      const base = (first + k) * cs;
+      const from = Math.max(offset, base) - base;
+      const to = Math.min(end, base + cs) - base;
+      out.set(chunks[k].subarray(from, Math.min(to, chunks[k].length)), base + from - offset);
+    }
+    return out;
+  }
+
+  #lockedRead(node: Inode, first: number, last: number): Promise<Uint8Array[]> {
+    const idx = Array.from({ length: last - first + 1 }, (_, k) => first + k);
+    return node.chunkLocks.runAll(
+      idx,
+      () => this.#readChunks(node, first, idx.length, node.rec.size),
+    );
+  }
+
+  // Plaintext of chunks first..first+count-1 as the file shows them: holes and the part past
+  // `size` are zeros (possibly shorter than a chunk: missing tail bytes are zeros too).
+  async #readChunks(
+    node: Inode,
+    first: number,
+    count: number,
+    size: number,
+  ): Promise<Uint8Array[]> {
+    const cs = this.chunkSize;
+    const holes = node.rec.holes;
+    const out: Uint8Array[] = new Array(count).fill(new Uint8Array(0));
+    // Read runs of stored chunks in one call each.
+    let k = 0;
+    while (k < count) {
+      if (inHole(holes, first + k) || (first + k) * cs >= size) {
+        k++;
+        continue;
+      }
+      let run = 1;
+      while (k + run < count && !inHole(holes, first + k + run)) run++;
+      const content = await this.content(node);
+      const got = await content.read(first + k, run);
+      for (let r = 0; r < run; r++) {
+        const i = first + k + r;
+        const pt = got[r];
+        if (!pt) {
+          throw new DamagedObjectError(content.path, `chunk ${i} is missing`);
+        }
+        const visible = Math.min(cs, size - i * cs);
+        out[k + r] = pt.length > visible ? pt.subarray(0, visible) : pt;
+      }
+      k += run;
+    }
+    return out;
+  }
+
+  /** Writes `data` at `offset`; extends the file as needed. */
+  async write(node: Inode, offset: number, data: Uint8Array): Promise<void> {
+    if (data.length === 0) return;
+    const end = offset + data.length;
+    if (end > MAX_FILE_SIZE) throw fsError("EFBIG");
+    try {
+      if (end <= node.rec.size && await this.#writeInPlace(node, offset, data)) return;
+      await node.extendLock.run(() => this.#writeExtending(node, offset, data));
+    } catch (e) {
+      this.#damaged(e);
+    }
+  }
+
+  // A write inside the file: chunk locks only, so writers of other ranges run in parallel.
+  // Returns false if a truncation got in the way (then the caller takes the extending path).
+  async #writeInPlace(node: Inode, offset: number, data: Uint8Array): Promise<boolean> {
+    const cs = this.chunkSize;
+    const first = Math.floor(offset / cs);
+    const last = Math.floor((offset + data.length - 1) / cs);
+    const idx = Array.from({ length: last - first + 1 }, (_, k) => first + k);
+    return await node.chunkLocks.runAll(idx, async () => {
+      if (offset + data.length > node.rec.size) return false;
+      await this.#storeRange(node, first, last, offset, data);
+      return true;
+    });
+  }
+
+  // Under the extend lock: pad the old last chunk, list skipped chunks as holes, then write.
+  async #writeExtending(node: Inode, offset: number, data: Uint8Array): Promise<void> {
+    const cs = this.chunkSize;
+    const first = Math.floor(offset / cs);
+    await this.#growTo(node, Math.min(offset, first * cs), first);
+    const last = Math.floor((offset + data.length - 1) / cs);
+    for (let i = first; i <= last; i++) {
+      await node.chunkLocks.run(i, async () => {
+        const from = Math.max(offset, i * cs);
+        const to = Math.min(offset + data.length, (i + 1) * cs);
+        await this.#storeRange(node, i, i, from, data.subarray(from - offset, to - offset));
+      });
+    }
+    await this.#limitHoles(node);
+  }
+
+  /**
+   * Grows the file to `newSize` with zeros (no-op if not larger): the partial last chunk is
+   * zero-padded, whole chunks in between become holes. `firstUntouched` bounds the padding:
+   * chunks at or past it are about to be written by the caller.
+   */
+  async #growTo(node: Inode, newSize: number, firstUntouched = Infinity): Promise<void> {
+    const cs = this.chunkSize;
+    const size = node.rec.size;
+    if (newSize <= size) return;
+    if (size % cs !== 0) {
+      const e = Math.floor(size / cs);
+      if (e < firstUntouched) {
+        const to = Math.min(newSize, (e + 1) * cs);
+        await node.chunkLocks.run(e, () => this.#storeRange(node, e, e, to, new Uint8Array(0)));
+      }
+    }
+    const firstHole = Math.ceil(node.rec.size / cs);
+    const lastChunkEnd = Math.ceil(newSize / cs);
+    addHole(node.rec.holes, firstHole, Math.min(lastChunkEnd, firstUntouched));
+    node.rec.size = Math.max(node.rec.size, newSize);
+    node.dirty = true;
+  }
+
+  /**
+   * Stores the chunks `first..last` with `data` placed at `offset` (the caller holds their
+   * locks); with empty data, zero-extends chunk `first` up to `offset`. Keeps the invariants.
+   */
+  async #storeRange(
+    node: Inode,
+    first: number,
+    last: number,
+    offset: number,
+    data: Uint8Array,
+  ): Promise<void> {
+    const cs = this.chunkSize;
+    const size = node.rec.size;
+    const end = data.length ? offset + data.length : offset;
+    const plain: Uint8Array[] = [];
+    for (let i = first; i <= last; i++) {
+      const base = i * cs;
+      const from = Math.max(offset, base) - base;
+      const to = Math.min(end, base + cs) - base;
+      const keep = Math.max(0, Math.min(cs, size - base)); // bytes of this chunk the file shows
+      const len = Math.max(keep, to);
+      const buf = new Uint8Array(len);
+      // Old bytes are needed unless the write covers everything the chunk shows.
+      if (keep > 0 && (from > 0 || to < keep) && !inHole(node.rec.holes, i)) {
+        const [old] = await this.#readChunks(node, i, 1, size);
+        buf.set(old.subarray(0, keep));
+      }
+      if (data.length) buf.set(data.subarray(base + from - offset, base + to - offset), from);
+      plain.push(buf);
+    }
+    const content = await this.content(node);
+    await content.write(first, plain);
+    for (let i = first; i <= last; i++) fillHole(node.rec.holes, i);
+    const newEnd = Math.max(size, (last - first) * cs + first * cs + plain[plain.length - 1].length);
+    if (newEnd > node.rec.size) node.rec.size = newEnd;
+    node.dirty = true;
+  }
+
+  // Too many hole ranges would bloat the record: store the smallest ones as zero chunks.
+  async #limitHoles(node: Inode): Promise<void> {
+    for (const [s, e] of excessHoles(node.rec.holes)) {
+      for (let i = s; i < e; i++) {
+        await node.chunkLocks.run(i, async () => {
+          const content = await this.content(node);
+          const len = Math.min(this.chunkSize, node.rec.size - i * this.chunkSize);
+          await content.write(i, [new Uint8Array(len)]);
+          fillHole(node.rec.holes, i);
+        });
+      }
+    }
+  }
+
+  /**
+   * Sets the size. Shrinking drops whole chunks past the end once `persist` has put the
+   * shrunk record on disk (so a crash never leaves a record pointing at dropped chunks);
+   * growing zero-pads the last chunk and adds holes, then persists.
+   */
+  async truncate(node: Inode, newSize: number, persist: () => Promise<void>): Promise<void> {
+    if (newSize > MAX_FILE_SIZE) throw fsError("EFBIG");
+    await node.extendLock.run(async () => {
+      try {
+        if (newSize >= node.rec.size) {
+          await this.#growTo(node, newSize);
+          await this.#limitHoles(node);
+          await persist();
+          return;
+        }
+        const keepChunks = Math.ceil(newSize / this.chunkSize);
+        node.rec.size = newSize;
+        cutHoles(node.rec.holes, keepChunks);
+        node.dirty = true;
+        await persist();
+        if (this.writable && node.rec.size === newSize) {
+          await (await this.content(node)).truncate(keepChunks);
+        }
+      } catch (e) {
+        this.#damaged(e);
+      }
+    });
+  }
+}

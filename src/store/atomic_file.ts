@@ -1,0 +1,49 @@
+/**
+ * Whole-file replacement that is never torn: the new bytes go to a temporary file beside the
+ * target, which is then renamed over it. A reader (or a crash) sees the old file or the new one.
+ */
+import { open, rename, unlink } from "node:fs/promises";
+import { randomBytes } from "../crypto/random.ts";
+import { base32 } from "../util/base32.ts";
+
+/** Suffix marker of temporary files; anything containing it is debris of an interrupted write. */
+export const TMP_MARK = ".tmp-";
+
+/**
+ * Writes `data` to `path` atomically. With `durable`, the temporary file is fsynced before the
+ * rename and the directory after it, so the new content survives a power cut once this resolves.
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array,
+  durable: boolean,
+): Promise<void> {
+  const tmp = `${path}${TMP_MARK}${base32(randomBytes(5))}`;
+  const fh = await open(tmp, "wx", 0o600);
+  try {
+    await fh.writeFile(data);
+    if (durable) await fh.sync();
+  } catch (e) {
+    await fh.close().catch(() => {});
+    await unlink(tmp).catch(() => {});
+    throw e;
+  }
+  await fh.close();
+  try {
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => {});
+    throw e;
+  }
+  if (durable) await fsyncDir(path.slice(0, path.lastIndexOf("/")) || "/");
+}
+
+/** fsyncs a directory so that renames and creations in it are durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Directory entries: one small sealed file per name in the directory's folder
+ * (`o/<sh>/<name>.d/<entry>`), named by a keyed hash of (parent, name). Looking up a name reads
+ * exactly one file; listing reads the folder. The sealed entry holds the name, the child's
+ * inode number and its type, bound to the parent and the entry's file name.
+ */
+import { mkdir, readdir, readFile, rmdir, unlink } from "node:fs/promises";
+import { TMP_MARK, writeFileAtomic } from "./atomic_file.ts";
+import type { StoreKeys } from "./keys.ts";
+import { DamagedObjectError } from "./record_store.ts";
+import { CorruptObjectError, openBlob, sealBlob } from "./sealed_blob.ts";
+import { concat, DecodeError, Reader, u64le, Writer } from "../util/codec.ts";
+import { bytesEqual } from "../util/bytes.ts";
+
+const MAGIC = new TextEncoder().encode("RNCE");
+const enc = new TextEncoder();
+
+/** What an entry points at. */
+export interface EntryTarget {
+  ino: bigint;
+  /** Type bits (S_IFDIR …). */
+  type: number;
+}
+
+/** One listed entry. */
+export interface StoredEntry extends EntryTarget {
+  name: Uint8Array;
+}
+
+/** The entries of every directory of one data dir. */
+export class DirStore {
+  constructor(readonly keys: StoreKeys) {}
+
+  #ad(dir: bigint, file: string): Uint8Array {
+    return concat(u64le(dir), enc.encode(file));
+  }
+
+  /** Creates the (empty) entry folder of a new directory. */
+  async createFolder(folder: string): Promise<void> {
+    await mkdir(folder, { recursive: true });
+  }
+
+  /** Removes the entry folder of a directory that has no entries left. */
+  async removeFolder(folder: string): Promise<void> {
+    await rmdir(folder).catch((e) => {
+      if ((e as { code?: string }).code !== "ENOENT") throw e;
+    });
+  }
+
+  /** The entry `name` of directory `dir`, or null. */
+  async get(dir: bigint, folder: string, name: Uint8Array): Promise<EntryTarget | null> {
+    const file = this.keys.entryName(dir, name);
+    let blob: Uint8Array;
+    try {
+      blob = await readFile(`${folder}/${file}`);
+    } catch (e) {
+      if ((e as { code?: string }).code === "ENOENT") return null;
+      throw e;
+    }
+    const entry = await this.#open(dir, folder, file, blob);
+    if (!bytesEqual(entry.name, name)) {
+      throw new DamagedObjectError(`${folder}/${file}`, "entry holds another name");
+    }
+    return entry;
+  }
+
+  /** Writes (or replaces) entry `name` atomically. */
+  async put(dir: bigint, folder: string, name: Uint8Array, target: EntryTarget): Promise<void> {
+    const file = this.keys.entryName(dir, name);
+    const pt = new Writer().u64(target.ino).u32(target.type).bytes(name).finish();
+    const blob = await sealBlob(this.keys, MAGIC, this.#ad(dir, file), pt);
+    await writeFileAtomic(`${folder}/${file}`, blob, false);
+  }
+
+  /** Deletes entry `name`. */
+  async remove(dir: bigint, folder: string, name: Uint8Array): Promise<void> {
+    await unlink(`${folder}/${this.keys.entryName(dir, name)}`);
+  }
+
+  /**
+   * Every entry of a directory. A damaged entry is reported through `onDamaged` and skipped, so
+   * one bad file never hides the rest of the directory.
+   */
+  async list(
+    dir: bigint,
+    folder: string,
+    onDamaged: (e: DamagedObjectError) => void,
+  ): Promise<StoredEntry[]> {
+    let files: string[];
+    try {
+      files = await readdir(folder);
+    } catch (e) {
+      if ((e as { code?: string }).code === "ENOENT") return [];
+      throw e;
+    }
+    files = files.filter((f) => !f.includes(TMP_MARK));
+    const out: (StoredEntry | null)[] = new Array(files.length).fill(null);
+    let next = 0;
+    const worker = async () => {
+      while (next < files.length) {
+        const i = next++;
+        try {
+          const blob = await readFile(`${folder}/${files[i]}`);
+          const e = await this.#open(dir, folder, files[i], blob);
+          if (this.keys.entryName(dir, e.name) !== files[i]) {
+            throw new DamagedObjectError(`${folder}/${files[i]}`, "entry name mismatch");
+          }
+          out[i] = e;
+        } catch (e) {
+          if (e instanceof DamagedObjectError) onDamaged(e);
+          else if ((e as { code?: string }).code !== "ENOENT") throw e;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(32, files.length) }, worker));
+    return out.filter((e): e is StoredEntry => e !== null);
+  }
+
+  /** Whether the folder holds no entry (temporary debris aside). */
+  async isEmpty(folder: string): Promise<boolean> {
+    try {
+      for (const f of await readdir(folder)) if (!f.includes(TMP_MARK)) return false;
+    } catch (e) {
+      if ((e as { code?: string }).code !== "ENOENT") throw e;
+    }
+    return true;
+  }
+
+  async #open(dir: bigint, folder: string, file: string, blob: Uint8Array): Promise<StoredEntry> {
+    try {
+      const rd = new Reader(await openBlob(this.keys, MAGIC, this.#ad(dir, file), blob));
+      const e = { ino: rd.u64(), type: rd.u32(), name: rd.bytes() };
+      rd.end();
+      return e;
+    } catch (e) {
+      if (e instanceof CorruptObjectError || e instanceof DecodeError) {
+        throw new DamagedObjectError(`${folder}/${file}`, e.message);
+      }
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Small sealed objects (inode records, directory entries): `magic(4) || version(1) || nonce ||
+ * ciphertext || tag`, with associated data naming the kind, the format version and what the
+ * blob belongs to, so a blob moved to another place fails to open.
+ */
+import { randomBytes } from "../crypto/random.ts";
+import type { StoreKeys } from "./keys.ts";
+import { concat } from "../util/codec.ts";
+
+/** On-disk format version of sealed blobs and chunks. */
+export const BLOB_VERSION = 1;
+
+/** Why a blob could not be opened: the caller turns this into EIO and logs the path. */
+export class CorruptObjectError extends Error {}
+
+/** Seals `plaintext` as a blob of kind `magic` (4 ASCII bytes). */
+export async function sealBlob(
+  keys: StoreKeys,
+  magic: Uint8Array,
+  ad: Uint8Array,
+  plaintext: Uint8Array,
+): Promise<Uint8Array> {
+  const nonce = randomBytes(keys.aead.nonceLength);
+  const sealed = await keys.aead.seal(keys.metaKey, nonce, plaintext, concat(magic, ad));
+  return concat(magic, Uint8Array.of(BLOB_VERSION), nonce, sealed);
+}
+
+/** Opens a blob sealed by {@link sealBlob}; throws CorruptObjectError on any mismatch. */
+export async function openBlob(
+  keys: StoreKeys,
+  magic: Uint8Array,
+  ad: Uint8Array,
+  blob: Uint8Array,
+): Promise<Uint8Array> {
+  const n = keys.aead.nonceLength;
+  if (blob.length < 5 + n + 16) throw new CorruptObjectError("truncated");
+  for (let i = 0; i < 4; i++) {
+    if (blob[i] !== magic[i]) throw new CorruptObjectError("wrong magic");
+  }
+  if (blob[4] !== BLOB_VERSION) throw new CorruptObjectError(`unknown version ${blob[4]}`);
+  const pt = await keys.aead.open(
+    keys.metaKey,
+    blob.subarray(5, 5 + n),
+    blob.subarray(5 + n),
+    concat(magic, ad),
+  );
+  if (!pt) throw new CorruptObjectError("authentication failed");
+  return pt;
+}

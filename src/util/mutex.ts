@@ -1,0 +1,57 @@
+/**
+ * Async locks. Filesystem operations await each other only where they touch the same object:
+ * one directory's entries, one inode's record, one chunk.
+ */
+
+/** A FIFO async mutex. */
+export class Mutex {
+  #tail: Promise<void> = Promise.resolve();
+  #held = 0;
+
+  /** True while someone holds or waits for the lock. */
+  get busy(): boolean {
+    return this.#held > 0;
+  }
+
+  /** Runs `fn` with the lock held. */
+  async run<T>(fn: () => Promise<T> | T): Promise<T> {
+    const prev = this.#tail;
+    let release!: () => void;
+    this.#tail = new Promise<void>((r) => release = r);
+    this.#held++;
+    try {
+      await prev;
+      return await fn();
+    } finally {
+      this.#held--;
+      release();
+    }
+  }
+}
+
+/** Mutexes created on demand per key and dropped when idle, so memory stays bounded. */
+export class KeyedMutex<K> {
+  readonly #locks = new Map<K, Mutex>();
+
+  /** Runs `fn` holding the lock of `key`. */
+  async run<T>(key: K, fn: () => Promise<T> | T): Promise<T> {
+    let m = this.#locks.get(key);
+    if (!m) {
+      m = new Mutex();
+      this.#locks.set(key, m);
+    }
+    try {
+      return await m.run(fn);
+    } finally {
+      if (!m.busy && this.#locks.get(key) === m) this.#locks.delete(key);
+    }
+  }
+
+  /** Runs `fn` holding the locks of every key (taken in a fixed order, so no deadlock). */
+  runAll<T>(keys: K[], fn: () => Promise<T> | T): Promise<T> {
+    const sorted = [...new Set(keys)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const step = (i: number): Promise<T> =>
+      i === sorted.length ? Promise.resolve().then(fn) : this.run(sorted[i], () => step(i + 1));
+    return step(0);
+  }
+}

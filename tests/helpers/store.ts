@@ -1,0 +1,47 @@
+/** Test helpers: temporary data dirs with a cheap KDF, names as bytes, a seeded PRNG. */
+import { EncryptedFs } from "../../src/fs/encrypted_fs.ts";
+import type { CipherName } from "../../src/crypto/aead.ts";
+
+/** Argon2id cost for tests only: real data dirs use the defaults. */
+export const TEST_KDF = { memoryKiB: 8192, iterations: 1 };
+export const PASSWORD = "correct horse battery staple";
+export const ROOT_CALLER = { uid: 0, gid: 0 };
+
+const enc = new TextEncoder();
+/** A name as the bytes the filesystem takes. */
+export const n = (s: string): Uint8Array => enc.encode(s);
+
+/** A fresh data dir in a temp folder, opened. */
+export async function freshFs(
+  opts: { cipher?: CipherName; chunkSize?: number } = {},
+): Promise<{ fs: EncryptedFs; dir: string; recoveryCode: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "rencfs-test-" });
+  const { fs, recoveryCode } = await EncryptedFs.create(dir, PASSWORD, {
+    ...opts,
+    kdfCost: TEST_KDF,
+  });
+  return { fs, dir, recoveryCode };
+}
+
+/** mulberry32: a small seeded PRNG so random tests replay exactly. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Every regular file under `dir`, recursively (absolute paths). */
+export async function walkFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const p = `${dir}/${e.name}`;
+    if (e.isDirectory) out.push(...await walkFiles(p));
+    else if (e.isFile) out.push(p);
+  }
+  return out;
+}

@@ -1,0 +1,177 @@
+// An attacker (or a bad disk) changes the data dir: every change is detected as EIO on the
+// affected file only, or is a documented limitation (rollback of a whole chunk or file).
+import { assertEquals, assertRejects } from "./helpers/assert.ts";
+import { EncryptedFs } from "../src/fs/encrypted_fs.ts";
+import type { FsError } from "../src/fs/errors.ts";
+import { ROOT_INO } from "../src/fs/types.ts";
+import { freshFs, n, PASSWORD, prng, ROOT_CALLER, walkFiles } from "./helpers/store.ts";
+
+const CS = 4096;
+const SLOT = 4 + 12 + CS + 16; // chacha20-poly1305: length, nonce, chunk, tag
+
+async function setup() {
+  const { fs, dir } = await freshFs({ chunkSize: CS });
+  const put = async (name: string, data: Uint8Array) => {
+    const { attr, fh } = await fs.create(ROOT_INO, n(name), 0o644, 2, ROOT_CALLER);
+    await fs.write(attr.ino, fh, 0, data);
+    await fs.release(attr.ino, fh);
+  };
+  const r = prng(1);
+  const a = new Uint8Array(CS * 3 + 100).map(() => Math.floor(r() * 256));
+  const b = new Uint8Array(CS * 3 + 100).map(() => Math.floor(r() * 256));
+  await put("a", a);
+  const before = new Set((await walkFiles(dir)).filter((p) => p.endsWith(".c")));
+  await put("b", b);
+  await fs.close();
+  const contents = (await walkFiles(dir)).filter((p) => p.endsWith(".c"));
+  const aFile = [...before][0];
+  const bFile = contents.find((p) => !before.has(p))!;
+  return { dir, a, b, aFile, bFile };
+}
+
+async function readAll(dir: string, name: string): Promise<Uint8Array> {
+  const fs = await EncryptedFs.open(dir, { password: PASSWORD });
+  try {
+    const at = await fs.lookup(ROOT_INO, n(name));
+    const fh = await fs.open(at.ino, 0);
+    try {
+      return await fs.read(at.ino, fh, 0, at.size);
+    } finally {
+      await fs.release(at.ino, fh);
+    }
+  } finally {
+    await fs.close();
+  }
+}
+
+async function expectEio(dir: string, name: string) {
+  await assertRejects(() => readAll(dir, name), (e: unknown) => {
+    assertEquals((e as FsError).code, "EIO");
+    return true;
+  });
+}
+
+Deno.test("flipping any byte of a content file gives EIO on that file only", async () => {
+  const { dir, b, aFile } = await setup();
+  const orig = await Deno.readFile(aFile);
+  for (const pos of [0, 3, 4, 20, 100, SLOT - 1, SLOT + 50, orig.length - 1]) {
+    const bad = orig.slice();
+    bad[pos] ^= 0x01;
+    await Deno.writeFile(aFile, bad);
+    await expectEio(dir, "a");
+    assertEquals(await readAll(dir, "b"), b, "the other file is unharmed");
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("truncating a content file, even at a chunk boundary, gives EIO", async () => {
+  const { dir, aFile } = await setup();
+  const orig = await Deno.readFile(aFile);
+  for (const len of [orig.length - 1, 2 * SLOT, SLOT, 0]) {
+    await Deno.writeFile(aFile, orig.subarray(0, len));
+    await expectEio(dir, "a");
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("swapping two chunks, or two files' contents, gives EIO", async () => {
+  const { dir, aFile, bFile } = await setup();
+  const orig = await Deno.readFile(aFile);
+  const swapped = orig.slice();
+  swapped.set(orig.subarray(0, SLOT), SLOT);
+  swapped.set(orig.subarray(SLOT, 2 * SLOT), 0);
+  await Deno.writeFile(aFile, swapped);
+  await expectEio(dir, "a");
+  await Deno.writeFile(aFile, orig);
+  const bBytes = await Deno.readFile(bFile);
+  await Deno.writeFile(aFile, bBytes);
+  await Deno.writeFile(bFile, orig);
+  await expectEio(dir, "a");
+  await expectEio(dir, "b");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("documented limitation: an older version of a chunk is accepted (rollback)", async () => {
+  const { dir, a, aFile } = await setup();
+  const old = await Deno.readFile(aFile);
+  const fs = await EncryptedFs.open(dir, { password: PASSWORD });
+  const at = await fs.lookup(ROOT_INO, n("a"));
+  const fh = await fs.open(at.ino, 2);
+  await fs.write(at.ino, fh, 0, new Uint8Array(10).fill(7));
+  await fs.release(at.ino, fh);
+  await fs.close();
+  const now = await Deno.readFile(aFile);
+  now.set(old.subarray(0, SLOT), 0); // restore chunk 0 as it was
+  await Deno.writeFile(aFile, now);
+  // Never garbage: the old plaintext of that chunk, exactly (docs/threat-model.md).
+  assertEquals(await readAll(dir, "a"), a);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a damaged inode record or entry gives EIO for that name, the rest stays usable", async () => {
+  const { dir, b } = await setup();
+  const fs = await EncryptedFs.open(dir, { password: PASSWORD });
+  const aIno = (await fs.lookup(ROOT_INO, n("a"))).ino;
+  await fs.close();
+  const records = (await walkFiles(dir)).filter((p) => p.endsWith(".m"));
+  // Find a's record: the one whose damage makes "a" fail.
+  let hit = false;
+  for (const rec of records) {
+    const orig = await Deno.readFile(rec);
+    const bad = orig.slice();
+    bad[bad.length - 3] ^= 0x80;
+    await Deno.writeFile(rec, bad);
+    const damaged: string[] = [];
+    const fs2 = await EncryptedFs.open(dir, { password: PASSWORD }, {
+      onDamaged: (p: string) => damaged.push(p),
+    })
+      .catch(() => null);
+    if (fs2) {
+      const r = await fs2.lookup(ROOT_INO, n("a")).then((x) => x.ino, (e: FsError) => e.code);
+      if (r === "EIO") {
+        hit = true;
+        assertEquals(damaged.length, 1, "logged once with its path");
+        assertEquals(damaged[0].endsWith(".m"), true);
+        const bi = await fs2.lookup(ROOT_INO, n("b"));
+        const fh = await fs2.open(bi.ino, 0);
+        assertEquals(await fs2.read(bi.ino, fh, 0, bi.size), b);
+        await fs2.release(bi.ino, fh);
+      } else if (r !== aIno) throw new Error(`unexpected ${r}`);
+      await fs2.close();
+    }
+    await Deno.writeFile(rec, orig);
+  }
+  assertEquals(hit, true);
+  // A damaged entry: the listing skips it and still shows the other name.
+  const entries = (await walkFiles(dir)).filter((p) => p.includes(".d/"));
+  const e0 = await Deno.readFile(entries[0]);
+  e0[10] ^= 1;
+  await Deno.writeFile(entries[0], e0);
+  const fs3 = await EncryptedFs.open(dir, { password: PASSWORD });
+  const dh = await fs3.opendir(ROOT_INO);
+  const list = await fs3.readdir(ROOT_INO, dh, 0n, 100);
+  assertEquals(list.length, 3, ". .. and the undamaged name");
+  await fs3.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("no plaintext name or content appears in the data dir", async () => {
+  const { fs, dir } = await freshFs();
+  const marker = "PLAINTEXT-MARKER-7f3a";
+  const d = await fs.mkdir(ROOT_INO, n(`dir-${marker}`), 0o755, ROOT_CALLER);
+  const { attr, fh } = await fs.create(d.ino, n(`file-${marker}`), 0o644, 2, ROOT_CALLER);
+  await fs.write(attr.ino, fh, 0, n(`content ${marker} `.repeat(1000)));
+  await fs.setxattr(attr.ino, `user.${marker}`, n(marker), 0);
+  await fs.symlink(d.ino, n("l"), n(marker), ROOT_CALLER);
+  await fs.release(attr.ino, fh);
+  await fs.close();
+  const needle = new TextEncoder().encode(marker.slice(0, 12));
+  for (const p of await walkFiles(dir)) {
+    assertEquals(p.includes("MARKER"), false);
+    const bytes = await Deno.readFile(p);
+    const s = new TextDecoder("latin1").decode(bytes);
+    assertEquals(s.includes(new TextDecoder().decode(needle)), false, p);
+    for (const part of p.slice(dir.length).split("/")) assertEquals(part.length <= 40, true, p);
+  }
+  await Deno.remove(dir, { recursive: true });
+});

@@ -8,7 +8,13 @@ import type { CipherName } from "../crypto/aead.ts";
 import { randomBytes } from "../crypto/random.ts";
 import { DirStore, type StoredEntry } from "../store/dir_store.ts";
 import type { KeyFileHeader } from "../store/keyfile.ts";
-import { type InodeRecord, isDir, isRegular, isSymlink } from "../store/inode_record.ts";
+import {
+  type InodeRecord,
+  isDir,
+  isRegular,
+  isSymlink,
+  newRecord,
+} from "../store/inode_record.ts";
 import { StoreKeys } from "../store/keys.ts";
 import { DamagedObjectError, RecordStore } from "../store/record_store.ts";
 import {
@@ -18,7 +24,7 @@ import {
   type Secret,
   unlockDataDir,
 } from "../store/datadir.ts";
-import { fsError, FsError, fromIoError } from "./errors.ts";
+import { fromIoError, FsError, fsError } from "./errors.ts";
 import { KeyedMutex } from "../util/mutex.ts";
 import { FileData } from "./file_data.ts";
 import { type Inode, InodeTable } from "./inode_table.ts";
@@ -41,6 +47,9 @@ import {
   XATTR_CREATE,
   XATTR_REPLACE,
 } from "./types.ts";
+
+/** The data dir unlocked, but its root directory is missing or damaged. */
+export class DamagedDataDirError extends Error {}
 
 /** Options for opening a data dir. */
 export interface OpenOptions {
@@ -122,13 +131,17 @@ export class EncryptedFs implements FileSystem {
     this.readOnly = opts.readOnly ?? false;
     this.#onDamaged = opts.onDamaged;
     this.#records = new RecordStore(root, keys);
-    this.#dirs = new DirStore(keys);
+    this.#dirs = new DirStore(keys, (p) => this.#records.checkFolder(p));
     const report = (e: DamagedObjectError) => this.#report(e);
-    this.#table = new InodeTable(this.#records, report);
+    this.#table = new InodeTable(this.#records, report, () => syncFilesystem(root));
     this.#data = new FileData(
       keys,
       header.chunkSize,
-      (ino) => this.#records.paths(ino).content,
+      async (ino) => {
+        const p = this.#records.paths(ino);
+        await this.#records.checkFolder(p.shard);
+        return p.content;
+      },
       report,
       !this.readOnly,
     );
@@ -151,7 +164,6 @@ export class EncryptedFs implements FileSystem {
   ): Promise<{ fs: EncryptedFs; recoveryCode: string }> {
     const made = await createDataDir(dataDir, password, opts);
     const fs = await EncryptedFs.#fromKey(dataDir, made.masterKey, made.header, opts);
-    await fs.#createRoot();
     return { fs, recoveryCode: made.recoveryCode };
   }
 
@@ -159,9 +171,13 @@ export class EncryptedFs implements FileSystem {
   static async open(dataDir: string, secret: Secret, opts: OpenOptions = {}): Promise<EncryptedFs> {
     const { masterKey, header } = await unlockDataDir(dataDir, secret);
     const fs = await EncryptedFs.#fromKey(dataDir, masterKey, header, opts);
-    if (!(await fs.#records.load(ROOT_INO))) {
-      if (fs.readOnly) throw fsError("EIO", "the root directory record is missing");
-      await fs.#createRoot(); // created by `init` (which does not open the store)
+    try {
+      await fs.#table.get(ROOT_INO);
+    } catch (e) {
+      const what = e instanceof FsError && e.code === "ENOENT" ? "missing" : "damaged";
+      const name = fs.#keys.objectName(ROOT_INO);
+      await fs.close();
+      throw new DamagedDataDirError(`${dataDir}: the root directory's record ${name}.m is ${what}`);
     }
     return fs;
   }
@@ -173,7 +189,7 @@ export class EncryptedFs implements FileSystem {
     opts: OpenOptions,
   ): Promise<EncryptedFs> {
     try {
-      const keys = await StoreKeys.derive(masterKey, header.cipher as CipherName);
+      const keys = StoreKeys.derive(masterKey, header.cipher as CipherName);
       return new EncryptedFs(dataDir, keys, header, opts);
     } finally {
       masterKey.fill(0);
@@ -183,39 +199,8 @@ export class EncryptedFs implements FileSystem {
   /** Whether `dataDir` is missing, empty, a rencfs data dir, or something else. */
   static inspect = inspectDataDir;
 
-  async #createRoot(): Promise<void> {
-    const now = nowNs();
-    const rec = this.#newRecord(ROOT_INO, S_IFDIR | 0o755, { uid: 0, gid: 0 }, now);
-    rec.parent = ROOT_INO;
-    rec.nlink = 2;
-    try {
-      rec.uid = Deno.uid() ?? 0;
-      rec.gid = Deno.gid() ?? 0;
-    } catch { /* no uid on this platform */ }
-    await this.#dirs.createFolder(this.#records.paths(ROOT_INO).entries);
-    await this.#records.save(rec, true);
-  }
-
   #newRecord(ino: bigint, mode: number, caller: Caller, now: bigint): InodeRecord {
-    return {
-      ino,
-      mode,
-      uid: caller.uid,
-      gid: caller.gid,
-      nlink: 1,
-      rdev: 0,
-      size: 0,
-      atimeNs: now,
-      mtimeNs: now,
-      ctimeNs: now,
-      fileId: randomBytes(16),
-      holes: [],
-      parent: 0n,
-      subdirs: 0,
-      entries: 0,
-      target: new Uint8Array(0),
-      xattrs: new Map(),
-    };
+    return newRecord(ino, mode, caller, now, randomBytes(16));
   }
 
   #report(e: DamagedObjectError): void {
@@ -698,7 +683,7 @@ export class EncryptedFs implements FileSystem {
     return this.#io("flush", async () => {
       this.#fileHandle(ino, fh);
       const node = this.#table.peek(ino);
-      if (node?.dirty) await this.#table.save(node);
+      if (node?.dirty && node.growth === node.syncedGrowth) await this.#table.save(node);
     });
   }
 
@@ -706,7 +691,9 @@ export class EncryptedFs implements FileSystem {
     return this.#io("fsync", async () => {
       this.#fileHandle(ino, fh);
       const node = await this.#table.get(ino);
+      const growth = node.growth;
       await node.content?.sync(dataOnly);
+      node.syncedGrowth = Math.max(node.syncedGrowth, growth);
       // Size and holes live in the record: it must be durable for the data to be reachable.
       await this.#table.save(node, { durable: true, force: node.dirty || !dataOnly });
     });
@@ -721,7 +708,10 @@ export class EncryptedFs implements FileSystem {
       if (!node) return;
       node.opens--;
       if (node.opens > 0) return;
-      if (node.dirty && node.rec.nlink > 0) await this.#table.save(node);
+      // A record that grew waits for the background flush (one syncfs for many files).
+      if (node.dirty && node.rec.nlink > 0 && node.growth === node.syncedGrowth) {
+        await this.#table.save(node);
+      }
       await this.#data.closeContent(node);
       this.#reapLater(node);
     });
@@ -856,11 +846,8 @@ export class EncryptedFs implements FileSystem {
   // Writes dirty records in the background; one pass at a time.
   #flushDirty(): Promise<void> {
     if (!this.#flushing) {
-      this.#flushing = (async () => {
-        for (const node of this.#table.dirty()) {
-          if (node.rec.nlink > 0 || node.ino === ROOT_INO) await this.#table.save(node);
-        }
-      })().finally(() => this.#flushing = null);
+      const nodes = this.#table.dirty().filter((n) => n.rec.nlink > 0 || n.ino === ROOT_INO);
+      this.#flushing = this.#table.saveMany(nodes).finally(() => this.#flushing = null);
     }
     return this.#flushing;
   }
@@ -869,10 +856,10 @@ export class EncryptedFs implements FileSystem {
     return this.#io("sync", async () => {
       if (this.readOnly) return;
       await this.#flushDirty();
-      for (const node of this.#table.dirty()) await this.#table.save(node);
-      // Records are replaced by rename without an fsync each; one syncfs makes all of it,
-      // and every written chunk, durable at once.
-      await syncFilesystem(this.#root);
+      await this.#table.saveMany(this.#table.dirty().filter((n) => n.rec.nlink > 0));
+      // Records are replaced by rename without an fsync each; one syncfs makes all of it
+      // durable at once.
+      await this.#table.syncData();
     });
   }
 
@@ -888,4 +875,3 @@ export class EncryptedFs implements FileSystem {
     }
   }
 }
-

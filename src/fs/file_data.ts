@@ -9,7 +9,15 @@
  * - Every chunk below `rec.size` is either stored or inside a hole listed in the record.
  */
 import { ContentFile } from "../store/content_file.ts";
-import { addHole, cutHoles, excessHoles, fillHole, holeChunks, inHole } from "../store/holes.ts";
+import {
+  addHole,
+  cutHoles,
+  excessHoles,
+  fillHole,
+  holeChunks,
+  inHole,
+  MAX_HOLES,
+} from "../store/holes.ts";
 import { DamagedObjectError } from "../store/record_store.ts";
 import type { StoreKeys } from "../store/keys.ts";
 import { fsError } from "./errors.ts";
@@ -23,7 +31,7 @@ export class FileData {
   constructor(
     readonly keys: StoreKeys,
     readonly chunkSize: number,
-    readonly contentPath: (ino: bigint) => string,
+    readonly contentPath: (ino: bigint) => Promise<string>,
     readonly onDamaged: DamageReporter,
     readonly writable: boolean,
   ) {}
@@ -32,13 +40,15 @@ export class FileData {
   async content(node: Inode): Promise<ContentFile> {
     if (node.content) return node.content;
     if (!node.contentOpening) {
-      node.contentOpening = ContentFile.open(
-        this.contentPath(node.ino),
-        this.keys,
-        node.ino,
-        node.rec.fileId,
-        { chunkSize: this.chunkSize, nonceLength: this.keys.aead.nonceLength },
-        this.writable,
+      node.contentOpening = this.contentPath(node.ino).then((path) =>
+        ContentFile.open(
+          path,
+          this.keys,
+          node.ino,
+          node.rec.fileId,
+          { chunkSize: this.chunkSize, nonceLength: this.keys.aead.nonceLength },
+          this.writable,
+        )
       ).then((c) => {
         node.content = c;
         return c;
@@ -145,8 +155,10 @@ export class FileData {
     const end = offset + data.length;
     if (end > MAX_FILE_SIZE) throw fsError("EFBIG");
     try {
-      if (end <= node.rec.size && await this.#writeInPlace(node, offset, data)) return;
-      await node.extendLock.run(() => this.#writeExtending(node, offset, data));
+      await node.resizeLock.shared(async () => {
+        if (end <= node.rec.size && await this.#writeInPlace(node, offset, data)) return;
+        await this.#writeExtending(node, offset, data);
+      });
     } catch (e) {
       this.#damaged(e);
     }
@@ -166,20 +178,19 @@ export class FileData {
     });
   }
 
-  // Under the extend lock: pad the old last chunk, list skipped chunks as holes, then write.
+  // Pads the old last chunk and lists skipped chunks as holes (under the extend lock, briefly),
+  // then writes under the chunk locks only, so consecutive appends overlap. A chunk listed as a
+  // hole by a later append while this one is still writing it is filled when this one lands.
   async #writeExtending(node: Inode, offset: number, data: Uint8Array): Promise<void> {
     const cs = this.chunkSize;
     const first = Math.floor(offset / cs);
-    await this.#growTo(node, Math.min(offset, first * cs), first);
+    await node.extendLock.run(() => this.#growTo(node, Math.min(offset, first * cs), first));
     const last = Math.floor((offset + data.length - 1) / cs);
-    for (let i = first; i <= last; i++) {
-      await node.chunkLocks.run(i, async () => {
-        const from = Math.max(offset, i * cs);
-        const to = Math.min(offset + data.length, (i + 1) * cs);
-        await this.#storeRange(node, i, i, from, data.subarray(from - offset, to - offset));
-      });
+    const idx = Array.from({ length: last - first + 1 }, (_, k) => first + k);
+    await node.chunkLocks.runAll(idx, () => this.#storeRange(node, first, last, offset, data));
+    if (node.rec.holes.length > MAX_HOLES) {
+      await node.extendLock.run(() => this.#limitHoles(node));
     }
-    await this.#limitHoles(node);
   }
 
   /**
@@ -235,10 +246,13 @@ export class FileData {
       if (data.length) buf.set(data.subarray(base + from - offset, base + to - offset), from);
       plain.push(buf);
     }
+    // Taken before the write: the buffers move to a crypto worker.
+    const newEnd = Math.max(size, last * cs + plain[plain.length - 1].length);
     const content = await this.content(node);
     await content.write(first, plain);
-    for (let i = first; i <= last; i++) fillHole(node.rec.holes, i);
-    const newEnd = Math.max(size, (last - first) * cs + first * cs + plain[plain.length - 1].length);
+    let filled = false;
+    for (let i = first; i <= last; i++) filled = fillHole(node.rec.holes, i) || filled;
+    if (filled || newEnd > node.rec.size) node.growth++;
     if (newEnd > node.rec.size) node.rec.size = newEnd;
     node.dirty = true;
   }
@@ -252,6 +266,7 @@ export class FileData {
           const len = Math.min(this.chunkSize, node.rec.size - i * this.chunkSize);
           await content.write(i, [new Uint8Array(len)]);
           fillHole(node.rec.holes, i);
+          node.growth++;
         });
       }
     }
@@ -264,25 +279,27 @@ export class FileData {
    */
   async truncate(node: Inode, newSize: number, persist: () => Promise<void>): Promise<void> {
     if (newSize > MAX_FILE_SIZE) throw fsError("EFBIG");
-    await node.extendLock.run(async () => {
-      try {
-        if (newSize >= node.rec.size) {
-          await this.#growTo(node, newSize);
-          await this.#limitHoles(node);
+    await node.resizeLock.exclusive(() =>
+      node.extendLock.run(async () => {
+        try {
+          if (newSize >= node.rec.size) {
+            await this.#growTo(node, newSize);
+            await this.#limitHoles(node);
+            await persist();
+            return;
+          }
+          const keepChunks = Math.ceil(newSize / this.chunkSize);
+          node.rec.size = newSize;
+          cutHoles(node.rec.holes, keepChunks);
+          node.dirty = true;
           await persist();
-          return;
+          if (this.writable && node.rec.size === newSize) {
+            await (await this.content(node)).truncate(keepChunks);
+          }
+        } catch (e) {
+          this.#damaged(e);
         }
-        const keepChunks = Math.ceil(newSize / this.chunkSize);
-        node.rec.size = newSize;
-        cutHoles(node.rec.holes, keepChunks);
-        node.dirty = true;
-        await persist();
-        if (this.writable && node.rec.size === newSize) {
-          await (await this.content(node)).truncate(keepChunks);
-        }
-      } catch (e) {
-        this.#damaged(e);
-      }
-    });
+      })
+    );
   }
 }

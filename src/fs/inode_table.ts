@@ -6,7 +6,7 @@
 import type { ContentFile } from "../store/content_file.ts";
 import { cloneRecord, type InodeRecord } from "../store/inode_record.ts";
 import { DamagedObjectError, type RecordStore } from "../store/record_store.ts";
-import { KeyedMutex, Mutex } from "../util/mutex.ts";
+import { KeyedMutex, Mutex, RwLock } from "../util/mutex.ts";
 import { fsError } from "./errors.ts";
 
 /** Most clean, unreferenced inodes kept in memory. */
@@ -22,12 +22,33 @@ export class Inode {
   opens = 0;
   content: ContentFile | null = null;
   contentOpening: Promise<ContentFile> | null = null;
-  /** Serialises writes that grow the file and truncations (size and hole bookkeeping). */
+  /** Serialises the size and hole bookkeeping of writes that grow the file. */
   readonly extendLock = new Mutex();
+  /** Writes hold it shared, truncation exclusive: no write straddles a size change. */
+  readonly resizeLock = new RwLock();
   /** One lock per chunk: read-modify-write of a chunk is never interleaved. */
   readonly chunkLocks = new KeyedMutex<number>();
   /** Serialises record writes so an older snapshot never lands after a newer one. */
   readonly saveLock = new Mutex();
+  /** Bumped whenever the record starts to cover newly stored chunks (size grew, hole filled). */
+  growth = 0;
+  /** The `growth` up to which those chunks are known to be on stable storage. */
+  syncedGrowth = 0;
+  #seq = 0;
+  #writtenSeq = 0;
+
+  /** Orders snapshots: a record snapshot older than one already written is never written. */
+  nextSeq(): number {
+    return ++this.#seq;
+  }
+
+  /** Records that snapshot `seq` was written; false if a newer one was written first. */
+  markWritten(seq: number): boolean {
+    if (seq < this.#writtenSeq) return false;
+    this.#writtenSeq = seq;
+    return true;
+  }
+
   /** When an operation last fetched this inode (ms): recently used inodes are never evicted. */
   touched = performance.now();
 
@@ -52,7 +73,12 @@ export class InodeTable {
   readonly #live = new Map<bigint, Inode>();
   readonly #loading = new Map<bigint, Promise<Inode | null>>();
 
-  constructor(readonly records: RecordStore, readonly onDamaged: DamageReporter) {}
+  constructor(
+    readonly records: RecordStore,
+    readonly onDamaged: DamageReporter,
+    /** syncfs(2) of the data dir's filesystem. */
+    readonly syncFs: () => Promise<void>,
+  ) {}
 
   /** The live inode, loading it if needed; ENOENT if it does not exist, EIO if damaged. */
   async get(ino: bigint): Promise<Inode> {
@@ -98,19 +124,61 @@ export class InodeTable {
     return node;
   }
 
-  /** Writes the record of `node` if dirty (or always with `force`). */
+  /**
+   * Writes the record of `node` if dirty (or always with `force`). A record that newly covers
+   * chunks is written only after those chunks are on stable storage (one syncfs, shared by
+   * every record waiting for it), so after a power cut a record never points at chunks that
+   * did not make it to disk.
+   */
   async save(node: Inode, opts: { durable?: boolean; force?: boolean } = {}): Promise<void> {
-    await node.saveLock.run(async () => {
-      if (!node.dirty && !opts.force) return;
-      const snapshot = cloneRecord(node.rec);
+    if (!node.dirty && !opts.force) return;
+    await this.saveMany([node], opts.durable ?? false);
+  }
+
+  /** Writes the records of `nodes` (snapshots taken now) with at most one syncfs. */
+  async saveMany(nodes: Inode[], durable = false): Promise<void> {
+    const snaps = nodes.map((node) => {
+      const snap = { node, rec: cloneRecord(node.rec), seq: node.nextSeq(), growth: node.growth };
       node.dirty = false;
-      try {
-        await this.records.save(snapshot, opts.durable ?? false);
-      } catch (e) {
-        node.dirty = true;
-        throw e;
-      }
+      return snap;
     });
+    try {
+      if (snaps.some((s) => s.growth > s.node.syncedGrowth)) {
+        await this.syncData();
+        for (const s of snaps) s.node.syncedGrowth = Math.max(s.node.syncedGrowth, s.growth);
+      }
+      await Promise.all(snaps.map((s) =>
+        s.node.saveLock.run(async () => {
+          // A newer snapshot already on disk makes this one obsolete.
+          if (!s.node.markWritten(s.seq)) return;
+          await this.records.save(s.rec, durable);
+        })
+      ));
+    } catch (e) {
+      for (const s of snaps) s.node.dirty = true;
+      throw e;
+    }
+  }
+
+  #syncRunning: Promise<void> | null = null;
+  #syncQueued: Promise<void> | null = null;
+
+  /**
+   * Makes everything written to the data dir so far durable. Callers arriving while a sync
+   * runs share the next one, which starts after theirs was requested.
+   */
+  syncData(): Promise<void> {
+    if (!this.#syncRunning) {
+      this.#syncRunning = this.syncFs().finally(() => this.#syncRunning = null);
+      return this.#syncRunning;
+    }
+    if (!this.#syncQueued) {
+      this.#syncQueued = this.#syncRunning.catch(() => {}).then(() => {
+        this.#syncQueued = null;
+        return this.syncData();
+      });
+    }
+    return this.#syncQueued;
   }
 
   /** Every dirty inode. */

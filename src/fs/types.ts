@@ -99,7 +99,13 @@ export interface FileSystem {
   lookup(parent: bigint, name: Uint8Array): Promise<Attr>;
   getattr(ino: bigint): Promise<Attr>;
   setattr(ino: bigint, changes: SetAttrChanges, fh?: number): Promise<Attr>;
-  mknod(parent: bigint, name: Uint8Array, mode: number, rdev: number, caller: Caller): Promise<Attr>;
+  mknod(
+    parent: bigint,
+    name: Uint8Array,
+    mode: number,
+    rdev: number,
+    caller: Caller,
+  ): Promise<Attr>;
   mkdir(parent: bigint, name: Uint8Array, mode: number, caller: Caller): Promise<Attr>;
   symlink(parent: bigint, name: Uint8Array, target: Uint8Array, caller: Caller): Promise<Attr>;
   link(ino: bigint, newParent: bigint, newName: Uint8Array): Promise<Attr>;

@@ -10,7 +10,7 @@
  * the inode record to say.
  */
 import { constants, type FileHandle, open } from "node:fs/promises";
-import type { AeadKey } from "../crypto/aead.ts";
+import { NotAnObjectError, openObject } from "./object_io.ts";
 import { randomBytes } from "../crypto/random.ts";
 import { adPrefix, type StoreKeys } from "./keys.ts";
 import { DamagedObjectError } from "./record_store.ts";
@@ -33,7 +33,7 @@ export function slotSize(g: Geometry): number {
 export class ContentFile {
   readonly #fh: FileHandle;
   readonly #keys: StoreKeys;
-  readonly #key: AeadKey;
+  readonly #key: Uint8Array;
   readonly #ad: Uint8Array;
   readonly #g: Geometry;
   readonly #slot: number;
@@ -43,7 +43,7 @@ export class ContentFile {
     path: string,
     fh: FileHandle,
     keys: StoreKeys,
-    key: AeadKey,
+    key: Uint8Array,
     ino: bigint,
     fileId: Uint8Array,
     g: Geometry,
@@ -70,14 +70,16 @@ export class ContentFile {
     const flags = writable ? constants.O_RDWR | constants.O_CREAT : constants.O_RDONLY;
     let fh: FileHandle;
     try {
-      fh = await open(path, flags, 0o600);
+      fh = await openObject(path, flags);
     } catch (e) {
       // A file with no stored chunk yet has no content file: reads see only holes.
       if (!writable && (e as { code?: string }).code === "ENOENT") {
         fh = await open("/dev/null", constants.O_RDONLY);
+      } else if (e instanceof NotAnObjectError) {
+        throw new DamagedObjectError(path, e.message);
       } else throw e;
     }
-    return new ContentFile(path, fh, keys, await keys.fileKey(ino, fileId), ino, fileId, g);
+    return new ContentFile(path, fh, keys, keys.fileKey(ino, fileId), ino, fileId, g);
   }
 
   #adFor(i: number): Uint8Array {
@@ -91,37 +93,43 @@ export class ContentFile {
    * slot that was never written. Throws DamagedObjectError when a chunk fails to authenticate.
    */
   async read(first: number, count: number): Promise<(Uint8Array | null)[]> {
-    const span = new Uint8Array(count * this.#slot);
-    const { bytesRead } = await this.#fh.read(span, 0, span.length, first * this.#slot);
+    // One positional read per crypto worker's share, into its own buffer (moved, not copied).
+    const groups = this.#keys.pool.partition(count);
+    const spans = await Promise.all(groups.map(async ([a, b]) => {
+      const span = new Uint8Array((b - a) * this.#slot);
+      const { bytesRead } = await this.#fh.read(span, 0, span.length, (first + a) * this.#slot);
+      return { a, b, span, bytesRead };
+    }));
     const n = this.#g.nonceLength;
-    const tasks: Promise<Uint8Array | null>[] = [];
-    for (let k = 0; k < count; k++) {
-      const off = k * this.#slot;
-      if (off + LEN_BYTES > bytesRead) {
-        tasks.push(Promise.resolve(null));
-        continue;
+    const out: (Uint8Array | null)[] = new Array(count).fill(null);
+    const jobs: { k: number; nonce: Uint8Array; input: Uint8Array; ad: Uint8Array }[] = [];
+    for (const { a, b, span, bytesRead } of spans) {
+      for (let k = a; k < b; k++) {
+        const off = (k - a) * this.#slot;
+        if (off + LEN_BYTES > bytesRead) continue;
+        const len = new DataView(span.buffer, off, LEN_BYTES).getUint32(0, true);
+        if (len === 0) continue;
+        const i = first + k;
+        const end = off + LEN_BYTES + n + len + 16;
+        if (len > this.#g.chunkSize || end > bytesRead) {
+          throw this.#damaged(i, "chunk is truncated");
+        }
+        jobs.push({
+          k,
+          nonce: span.subarray(off + LEN_BYTES, off + LEN_BYTES + n),
+          input: span.subarray(off + LEN_BYTES + n, end),
+          ad: this.#adFor(i),
+        });
       }
-      const len = new DataView(span.buffer, off, LEN_BYTES).getUint32(0, true);
-      if (len === 0) {
-        tasks.push(Promise.resolve(null));
-        continue;
-      }
-      const i = first + k;
-      const end = off + LEN_BYTES + n + len + 16;
-      if (len > this.#g.chunkSize || end > bytesRead) {
-        tasks.push(Promise.reject(this.#damaged(i, "chunk is truncated")));
-        continue;
-      }
-      const nonce = span.subarray(off + LEN_BYTES, off + LEN_BYTES + n);
-      const sealed = span.subarray(off + LEN_BYTES + n, end);
-      tasks.push(
-        this.#keys.aead.open(this.#key, nonce, sealed, this.#adFor(i)).then((pt) => {
-          if (!pt) throw this.#damaged(i, "chunk failed authentication");
-          return pt;
-        }),
-      );
     }
-    return await Promise.all(tasks);
+    if (jobs.length === 0) return out;
+    const opened = await this.#keys.pool.open(this.#key, jobs);
+    for (let j = 0; j < jobs.length; j++) {
+      const pt = opened[j];
+      if (!pt) throw this.#damaged(first + jobs[j].k, "chunk failed authentication");
+      out[jobs[j].k] = pt;
+    }
+    return out;
   }
 
   #damaged(i: number, why: string): DamagedObjectError {
@@ -132,10 +140,10 @@ export class ContentFile {
   async write(first: number, plaintexts: Uint8Array[]): Promise<void> {
     const n = this.#g.nonceLength;
     const nonces = plaintexts.map(() => randomBytes(n));
-    const sealed = await Promise.all(
-      plaintexts.map((pt, k) =>
-        this.#keys.aead.seal(this.#key, nonces[k], pt, this.#adFor(first + k))
-      ),
+    const lengths = plaintexts.map((p) => p.length);
+    const sealed = await this.#keys.pool.seal(
+      this.#key,
+      plaintexts.map((pt, k) => ({ nonce: nonces[k], input: pt, ad: this.#adFor(first + k) })),
     );
     // All slots but the last are padded to full size so one positional write covers the span.
     const last = plaintexts.length - 1;
@@ -143,7 +151,7 @@ export class ContentFile {
     const dv = new DataView(buf.buffer);
     for (let k = 0; k < sealed.length; k++) {
       const off = k * this.#slot;
-      dv.setUint32(off, plaintexts[k].length, true);
+      dv.setUint32(off, lengths[k], true);
       buf.set(nonces[k], off + LEN_BYTES);
       buf.set(sealed[k], off + LEN_BYTES + n);
     }
@@ -172,6 +180,7 @@ export class ContentFile {
   }
 
   async close(): Promise<void> {
+    this.#key.fill(0);
     await this.#fh.close();
   }
 }

@@ -14,6 +14,11 @@ import {
 } from "./keyfile.ts";
 import { writeFileAtomic } from "./atomic_file.ts";
 import { KEY_FILE, OBJECTS_DIR } from "./layout.ts";
+import { StoreKeys } from "./keys.ts";
+import { RecordStore } from "./record_store.ts";
+import { newRecord } from "./inode_record.ts";
+import { randomBytes } from "../crypto/random.ts";
+import { ROOT_INO, S_IFDIR } from "../fs/types.ts";
 
 /** Default plaintext bytes per chunk; see docs/format.md for the measurements behind it. */
 export const DEFAULT_CHUNK_SIZE = 64 * 1024;
@@ -50,7 +55,9 @@ export async function inspectDataDir(dir: string): Promise<DataDirState> {
 }
 
 /** Reads and checks the key file's header (no password needed). */
-export async function readHeader(dir: string): Promise<{ bytes: Uint8Array; header: KeyFileHeader }> {
+export async function readHeader(
+  dir: string,
+): Promise<{ bytes: Uint8Array; header: KeyFileHeader }> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(`${dir}/${KEY_FILE}`);
@@ -92,8 +99,27 @@ export async function createDataDir(
     kdfCost: opts.kdfCost,
   });
   await mkdir(`${dir}/${OBJECTS_DIR}`, { recursive: true });
+  await createRoot(dir, made.masterKey, made.header);
+  // The key file last: a data dir without it is just an interrupted creation.
   await writeFileAtomic(`${dir}/${KEY_FILE}`, made.bytes, true);
   return made;
+}
+
+// The root directory: inode 1, owned by whoever creates the data dir.
+async function createRoot(dir: string, master: Uint8Array, header: KeyFileHeader): Promise<void> {
+  const keys = StoreKeys.derive(master, header.cipher);
+  try {
+    const records = new RecordStore(dir, keys);
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const owner = { uid: Deno.uid() ?? 0, gid: Deno.gid() ?? 0 };
+    const rec = newRecord(ROOT_INO, S_IFDIR | 0o755, owner, now, randomBytes(16));
+    rec.parent = ROOT_INO;
+    rec.nlink = 2;
+    await mkdir(records.paths(ROOT_INO).entries, { recursive: true });
+    await records.save(rec, true);
+  } finally {
+    keys.wipe();
+  }
 }
 
 /** Unlocks a data dir: its header and master key (the caller wipes it). */

@@ -4,7 +4,8 @@
  * exactly one file; listing reads the folder. The sealed entry holds the name, the child's
  * inode number and its type, bound to the parent and the entry's file name.
  */
-import { mkdir, readdir, readFile, rmdir, unlink } from "node:fs/promises";
+import { mkdir, readdir, rmdir, unlink } from "node:fs/promises";
+import { NotAnObjectError, readObject } from "./object_io.ts";
 import { TMP_MARK, writeFileAtomic } from "./atomic_file.ts";
 import type { StoreKeys } from "./keys.ts";
 import { DamagedObjectError } from "./record_store.ts";
@@ -14,6 +15,8 @@ import { bytesEqual } from "../util/bytes.ts";
 
 const MAGIC = new TextEncoder().encode("RNCE");
 const enc = new TextEncoder();
+/** Largest sealed entry: a 255-byte name and fixed fields. */
+const MAX_ENTRY_BYTES = 4096;
 
 /** What an entry points at. */
 export interface EntryTarget {
@@ -29,7 +32,10 @@ export interface StoredEntry extends EntryTarget {
 
 /** The entries of every directory of one data dir. */
 export class DirStore {
-  constructor(readonly keys: StoreKeys) {}
+  constructor(
+    readonly keys: StoreKeys,
+    readonly checkFolder: (path: string) => Promise<boolean>,
+  ) {}
 
   #ad(dir: bigint, file: string): Uint8Array {
     return concat(u64le(dir), enc.encode(file));
@@ -50,13 +56,9 @@ export class DirStore {
   /** The entry `name` of directory `dir`, or null. */
   async get(dir: bigint, folder: string, name: Uint8Array): Promise<EntryTarget | null> {
     const file = this.keys.entryName(dir, name);
-    let blob: Uint8Array;
-    try {
-      blob = await readFile(`${folder}/${file}`);
-    } catch (e) {
-      if ((e as { code?: string }).code === "ENOENT") return null;
-      throw e;
-    }
+    if (!(await this.checkFolder(folder))) return null;
+    const blob = await this.#read(`${folder}/${file}`);
+    if (!blob) return null;
     const entry = await this.#open(dir, folder, file, blob);
     if (!bytesEqual(entry.name, name)) {
       throw new DamagedObjectError(`${folder}/${file}`, "entry holds another name");
@@ -69,6 +71,7 @@ export class DirStore {
     const file = this.keys.entryName(dir, name);
     const pt = new Writer().u64(target.ino).u32(target.type).bytes(name).finish();
     const blob = await sealBlob(this.keys, MAGIC, this.#ad(dir, file), pt);
+    await this.checkFolder(folder);
     await writeFileAtomic(`${folder}/${file}`, blob, false);
   }
 
@@ -87,6 +90,7 @@ export class DirStore {
     onDamaged: (e: DamagedObjectError) => void,
   ): Promise<StoredEntry[]> {
     let files: string[];
+    if (!(await this.checkFolder(folder))) return [];
     try {
       files = await readdir(folder);
     } catch (e) {
@@ -100,7 +104,8 @@ export class DirStore {
       while (next < files.length) {
         const i = next++;
         try {
-          const blob = await readFile(`${folder}/${files[i]}`);
+          const blob = await this.#read(`${folder}/${files[i]}`);
+          if (!blob) continue;
           const e = await this.#open(dir, folder, files[i], blob);
           if (this.keys.entryName(dir, e.name) !== files[i]) {
             throw new DamagedObjectError(`${folder}/${files[i]}`, "entry name mismatch");
@@ -124,6 +129,15 @@ export class DirStore {
       if ((e as { code?: string }).code !== "ENOENT") throw e;
     }
     return true;
+  }
+
+  async #read(path: string): Promise<Uint8Array | null> {
+    try {
+      return await readObject(path, MAX_ENTRY_BYTES);
+    } catch (e) {
+      if (e instanceof NotAnObjectError) throw new DamagedObjectError(path, e.message);
+      throw e;
+    }
   }
 
   async #open(dir: bigint, folder: string, file: string, blob: Uint8Array): Promise<StoredEntry> {

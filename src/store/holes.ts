@@ -74,5 +74,8 @@ export function holeChunks(holes: readonly Hole[]): number {
 /** When the list is too long, the smallest hole ranges: the caller stores them as zero chunks. */
 export function excessHoles(holes: readonly Hole[]): Hole[] {
   if (holes.length <= MAX_HOLES) return [];
-  return [...holes].sort((a, b) => (a[1] - a[0]) - (b[1] - b[0])).slice(0, holes.length - MAX_HOLES);
+  return [...holes].sort((a, b) => (a[1] - a[0]) - (b[1] - b[0])).slice(
+    0,
+    holes.length - MAX_HOLES,
+  );
 }

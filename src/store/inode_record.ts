@@ -67,6 +67,35 @@ export function encodeRecord(r: InodeRecord): Uint8Array {
   return w.finish();
 }
 
+/** A fresh record with the given type and permission bits, owner and time. */
+export function newRecord(
+  ino: bigint,
+  mode: number,
+  owner: { uid: number; gid: number },
+  nowNs: bigint,
+  fileId: Uint8Array,
+): InodeRecord {
+  return {
+    ino,
+    mode,
+    uid: owner.uid,
+    gid: owner.gid,
+    nlink: 1,
+    rdev: 0,
+    size: 0,
+    atimeNs: nowNs,
+    mtimeNs: nowNs,
+    ctimeNs: nowNs,
+    fileId,
+    holes: [],
+    parent: 0n,
+    subdirs: 0,
+    entries: 0,
+    target: new Uint8Array(0),
+    xattrs: new Map(),
+  };
+}
+
 /** Decodes a record; throws DecodeError when malformed (only possible for a forged record). */
 export function decodeRecord(bytes: Uint8Array): InodeRecord {
   const rd = new Reader(bytes);

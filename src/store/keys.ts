@@ -4,6 +4,7 @@
  * entries), objects (naming on-disk objects).
  */
 import { type Aead, aead, type AeadKey, type CipherName } from "../crypto/aead.ts";
+import { AeadPool } from "../crypto/aead_pool.ts";
 import { deriveSubkeys, hkdf, keyedHash } from "../crypto/subkeys.ts";
 import { base32 } from "../util/base32.ts";
 import { concat, u64le } from "../util/codec.ts";
@@ -16,26 +17,43 @@ export class StoreKeys {
   readonly #content: Uint8Array;
   readonly #names: Uint8Array;
   readonly #objects: Uint8Array;
-  readonly metaKey: AeadKey;
+  readonly #meta: Uint8Array;
+  /** Chunk crypto, off the main thread for large batches. */
+  readonly pool: AeadPool;
 
-  private constructor(a: Aead, content: Uint8Array, names: Uint8Array, objects: Uint8Array, meta: AeadKey) {
+  private constructor(
+    a: Aead,
+    content: Uint8Array,
+    names: Uint8Array,
+    objects: Uint8Array,
+    meta: Uint8Array,
+  ) {
     this.aead = a;
     this.#content = content;
     this.#names = names;
     this.#objects = objects;
-    this.metaKey = meta;
+    this.#meta = meta;
+    this.pool = new AeadPool(a.name);
   }
 
   /** Derives every working key from the master key. */
-  static async derive(master: Uint8Array, cipher: CipherName): Promise<StoreKeys> {
+  static derive(master: Uint8Array, cipher: CipherName): StoreKeys {
     const sub = deriveSubkeys(master);
-    const a = aead(cipher);
-    return new StoreKeys(a, sub.content, sub.names, sub.objects, await a.importKey(sub.meta));
+    return new StoreKeys(aead(cipher), sub.content, sub.names, sub.objects, sub.meta);
   }
 
-  /** The key of one file's chunks: per-file keys keep random-nonce reuse negligible. */
-  fileKey(ino: bigint, fileId: Uint8Array): Promise<AeadKey> {
-    return this.aead.importKey(hkdf(this.#content, "rencfs v1 file", concat(u64le(ino), fileId)));
+  /**
+   * The sealing key of one record or entry, derived from K_meta and the object's owner (its
+   * associated data): random 96-bit nonces then only need to stay unique per object, not across
+   * every metadata write the data dir will ever see.
+   */
+  metaKey(owner: Uint8Array): Promise<AeadKey> {
+    return this.aead.importKey(keyedHash(this.#meta, owner, 32));
+  }
+
+  /** The raw key of one file's chunks: per-file keys keep random-nonce reuse negligible. */
+  fileKey(ino: bigint, fileId: Uint8Array): Uint8Array {
+    return hkdf(this.#content, "rencfs v1 file", concat(u64le(ino), fileId));
   }
 
   /** On-disk name of an inode's objects: keyed, so it reveals nothing about the inode number. */
@@ -50,9 +68,11 @@ export class StoreKeys {
 
   /** Zeroes the raw keys this object holds (imported native copies are out of our reach). */
   wipe(): void {
+    this.pool.close();
     this.#content.fill(0);
     this.#names.fill(0);
     this.#objects.fill(0);
+    this.#meta.fill(0);
   }
 }
 

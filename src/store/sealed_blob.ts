@@ -21,7 +21,8 @@ export async function sealBlob(
   plaintext: Uint8Array,
 ): Promise<Uint8Array> {
   const nonce = randomBytes(keys.aead.nonceLength);
-  const sealed = await keys.aead.seal(keys.metaKey, nonce, plaintext, concat(magic, ad));
+  const owner = concat(magic, ad);
+  const sealed = await keys.aead.seal(await keys.metaKey(owner), nonce, plaintext, owner);
   return concat(magic, Uint8Array.of(BLOB_VERSION), nonce, sealed);
 }
 
@@ -38,11 +39,12 @@ export async function openBlob(
     if (blob[i] !== magic[i]) throw new CorruptObjectError("wrong magic");
   }
   if (blob[4] !== BLOB_VERSION) throw new CorruptObjectError(`unknown version ${blob[4]}`);
+  const owner = concat(magic, ad);
   const pt = await keys.aead.open(
-    keys.metaKey,
+    await keys.metaKey(owner),
     blob.subarray(5, 5 + n),
     blob.subarray(5 + n),
-    concat(magic, ad),
+    owner,
   );
   if (!pt) throw new CorruptObjectError("authentication failed");
   return pt;

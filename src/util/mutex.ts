@@ -55,3 +55,52 @@ export class KeyedMutex<K> {
     return step(0);
   }
 }
+
+/**
+ * A readers-writer lock: many shared holders at once, or one exclusive holder. Waiting
+ * exclusive requests block new shared ones, so a truncation is not starved by a stream of writes.
+ */
+export class RwLock {
+  #shared = 0;
+  #exclusive = false;
+  #queue: { exclusive: boolean; go: () => void }[] = [];
+
+  #pump(): void {
+    while (this.#queue.length) {
+      const next = this.#queue[0];
+      if (next.exclusive) {
+        if (this.#shared > 0 || this.#exclusive) return;
+        this.#exclusive = true;
+      } else {
+        if (this.#exclusive) return;
+        this.#shared++;
+      }
+      this.#queue.shift();
+      next.go();
+    }
+  }
+
+  async #run<T>(exclusive: boolean, fn: () => Promise<T> | T): Promise<T> {
+    await new Promise<void>((go) => {
+      this.#queue.push({ exclusive, go });
+      this.#pump();
+    });
+    try {
+      return await fn();
+    } finally {
+      if (exclusive) this.#exclusive = false;
+      else this.#shared--;
+      this.#pump();
+    }
+  }
+
+  /** Runs `fn` alongside other shared holders. */
+  shared<T>(fn: () => Promise<T> | T): Promise<T> {
+    return this.#run(false, fn);
+  }
+
+  /** Runs `fn` alone. */
+  exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
+    return this.#run(true, fn);
+  }
+}

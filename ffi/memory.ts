@@ -1,0 +1,174 @@
+/**
+ * Memory for secrets (keys), through libc FFI: its own page-aligned anonymous mapping, locked
+ * in RAM (`mlock`, so it is never written to swap), left out of core dumps
+ * (`MADV_DONTDUMP`), wiped in a forked child (`MADV_WIPEONFORK`), and zeroed, unlocked and
+ * unmapped by {@link SecretBuffer.dispose}.
+ *
+ * Fallbacks, never errors: when `mlock` fails (RLIMIT_MEMLOCK, `ulimit -l`, is 8 MiB here) the
+ * buffer is still its own mapping, but `locked` is false; without `--allow-ffi` (or without
+ * glibc) it is an ordinary `Uint8Array` that is still zeroed on dispose.
+ *
+ * Pitfall: after `munmap`, touching the pages is a SIGSEGV, not an exception. So dispose
+ * detaches the ArrayBuffer (`transfer(0)`) before unmapping: later access to `bytes` then sees
+ * an empty, detached buffer instead of crashing the process.
+ */
+
+const PROT_NONE = 0;
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_PRIVATE = 0x02;
+const MAP_ANONYMOUS = 0x20;
+const MADV_DONTDUMP = 16;
+const MADV_WIPEONFORK = 18;
+const SC_PAGESIZE = 30;
+const MAP_FAILED = 0xffffffffffffffffn;
+
+const SYMBOLS = {
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  mlock: { parameters: ["pointer", "usize"], result: "i32" },
+  munlock: { parameters: ["pointer", "usize"], result: "i32" },
+  madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
+  mprotect: { parameters: ["pointer", "usize", "i32"], result: "i32" },
+  sysconf: { parameters: ["i32"], result: "i64" },
+} as const;
+
+type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+// Opened once at module load (not lazily inside a caller, whose test would otherwise see a new
+// resource), and never closed: mappings made through it live as long as the process.
+const libc: Libc | null = openLibc();
+const pageSize: number = libc ? Number(libc.sysconf(SC_PAGESIZE)) || 4096 : 4096;
+
+function openLibc(): Libc | null {
+  try {
+    if (Deno.build.os !== "linux") return null;
+    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
+    return Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether secret memory comes from libc (FFI granted and available). */
+export function secretMemoryAvailable(): boolean {
+  return libc !== null;
+}
+
+/** A buffer for secret bytes; see the module comment. Call {@link dispose} when done. */
+export class SecretBuffer {
+  #bytes: Uint8Array;
+  #ab: ArrayBuffer | null;
+  #ptr: Deno.PointerObject | null;
+  #mapLength: number;
+  #locked: boolean;
+  #disposed = false;
+
+  private constructor(
+    bytes: Uint8Array,
+    ab: ArrayBuffer | null,
+    ptr: Deno.PointerObject | null,
+    mapLength: number,
+    locked: boolean,
+  ) {
+    this.#bytes = bytes;
+    this.#ab = ab;
+    this.#ptr = ptr;
+    this.#mapLength = mapLength;
+    this.#locked = locked;
+  }
+
+  /** Allocates `n` zeroed bytes of secret memory (n ≥ 0). */
+  static alloc(n: number): SecretBuffer {
+    if (!Number.isInteger(n) || n < 0) throw new RangeError("SecretBuffer size must be ≥ 0");
+    if (!libc) return new SecretBuffer(new Uint8Array(n), null, null, 0, false);
+    const mapLength = Math.max(pageSize, Math.ceil(n / pageSize) * pageSize);
+    const ptr = libc.mmap(
+      null,
+      BigInt(mapLength),
+      PROT_READ | PROT_WRITE,
+      MAP_PRIVATE | MAP_ANONYMOUS,
+      -1,
+      0n,
+    );
+    if (ptr === null || Deno.UnsafePointer.value(ptr) === MAP_FAILED) {
+      // Out of address space is not worth failing for: fall back to ordinary memory.
+      return new SecretBuffer(new Uint8Array(n), null, null, 0, false);
+    }
+    const len = BigInt(mapLength);
+    const locked = libc.mlock(ptr, len) === 0;
+    // Best effort: kernels older than 4.14 lack WIPEONFORK; failure leaves the page usable.
+    libc.madvise(ptr, len, MADV_DONTDUMP);
+    libc.madvise(ptr, len, MADV_WIPEONFORK);
+    const ab = Deno.UnsafePointerView.getArrayBuffer(ptr, mapLength);
+    return new SecretBuffer(new Uint8Array(ab, 0, n), ab, ptr, mapLength, locked);
+  }
+
+  /** Allocates a buffer holding a copy of `src`, then zeroes `src`. */
+  static takeFrom(src: Uint8Array): SecretBuffer {
+    const buf = SecretBuffer.alloc(src.length);
+    buf.bytes.set(src);
+    src.fill(0);
+    return buf;
+  }
+
+  /** The secret bytes; empty (detached) after {@link dispose}. */
+  get bytes(): Uint8Array {
+    return this.#bytes;
+  }
+
+  /** Whether the pages are locked in RAM (false when mlock failed or without FFI). */
+  get locked(): boolean {
+    return this.#locked;
+  }
+
+  /** Whether the memory is its own mapping from libc (false: ordinary JS memory). */
+  get mapped(): boolean {
+    return this.#ptr !== null;
+  }
+
+  /** Whether {@link dispose} was called. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /**
+   * Makes the pages read-only (mprotect): a stray write is then a crash rather than a silent
+   * change of a key. No-op without FFI. {@link dispose} makes them writable again to zero them.
+   */
+  makeReadOnly(): void {
+    if (this.#disposed) throw new Error("SecretBuffer used after dispose");
+    if (libc && this.#ptr) libc.mprotect(this.#ptr, BigInt(this.#mapLength), PROT_READ);
+  }
+
+  /** Zeroes the bytes, unlocks and unmaps the pages, and detaches `bytes`. Idempotent. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    const ptr = this.#ptr;
+    const ab = this.#ab;
+    if (libc && ptr && ab) {
+      const len = BigInt(this.#mapLength);
+      libc.mprotect(ptr, len, PROT_READ | PROT_WRITE);
+      new Uint8Array(ab).fill(0);
+      if (this.#locked) libc.munlock(ptr, len);
+      // Detach before unmapping so no JS view can reach the unmapped pages (SIGSEGV).
+      ab.transfer(0);
+      // Keep the range reserved as PROT_NONE if munmap fails, so it can never be read.
+      if (libc.munmap(ptr, len) !== 0) libc.mprotect(ptr, len, PROT_NONE);
+    } else {
+      this.#bytes.fill(0);
+      // Our own buffer (from alloc): detaching it makes later use fail loudly, as with FFI.
+      (this.#bytes.buffer as ArrayBuffer).transfer(0);
+    }
+    this.#bytes = new Uint8Array(0);
+    this.#ab = null;
+    this.#ptr = null;
+    this.#locked = false;
+  }
+
+  /** Same as {@link dispose}, for `using`. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}

@@ -1,7 +1,7 @@
 // An attacker (or a bad disk) changes the data dir: every change is detected as EIO on the
 // affected file only, or is a documented limitation (rollback of a whole chunk or file).
 import { assertEquals, assertRejects } from "./helpers/assert.ts";
-import { EncryptedFs } from "../src/fs/encrypted_fs.ts";
+import { DamagedDataDirError, EncryptedFs } from "../src/fs/encrypted_fs.ts";
 import type { FsError } from "../src/fs/errors.ts";
 import { ROOT_INO } from "../src/fs/types.ts";
 import { freshFs, n, PASSWORD, prng, ROOT_CALLER, walkFiles } from "./helpers/store.ts";
@@ -173,5 +173,54 @@ Deno.test("no plaintext name or content appears in the data dir", async () => {
     assertEquals(s.includes(new TextDecoder().decode(needle)), false, p);
     for (const part of p.slice(dir.length).split("/")) assertEquals(part.length <= 40, true, p);
   }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a symlink planted in the data dir is never followed: EIO, the target untouched", async () => {
+  const { dir, aFile } = await setup();
+  const victim = await Deno.makeTempFile();
+  await Deno.writeTextFile(victim, "victim");
+  await Deno.remove(aFile);
+  await Deno.symlink(victim, aFile);
+  await expectEio(dir, "a");
+  const fs = await EncryptedFs.open(dir, { password: PASSWORD });
+  const at = await fs.lookup(ROOT_INO, n("a"));
+  const fh = await fs.open(at.ino, 2);
+  await assertRejects(() => fs.write(at.ino, fh, 0, n("overwrite")), (e) => {
+    assertEquals((e as FsError).code, "EIO");
+    return true;
+  });
+  await fs.release(at.ino, fh);
+  await fs.close();
+  assertEquals(await Deno.readTextFile(victim), "victim");
+  // A record replaced by a FIFO does not hang the mount.
+  const records = (await walkFiles(dir)).filter((p) => p.endsWith(".m"));
+  const fifo = records[records.length - 1];
+  await Deno.remove(fifo);
+  await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  const fs2 = await EncryptedFs.open(dir, { password: PASSWORD }).catch(() => null);
+  if (fs2) {
+    await Promise.allSettled([fs2.lookup(ROOT_INO, n("a")), fs2.lookup(ROOT_INO, n("b"))]);
+    await fs2.close();
+  }
+  await Deno.remove(victim);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("inode records moved to other inodes' places fail to open", async () => {
+  const { dir } = await setup();
+  const records = (await walkFiles(dir)).filter((p) => p.endsWith(".m"));
+  // Swap every pair of non-root records: whichever are a and b, both fail to open.
+  const fs0 = await EncryptedFs.open(dir, { password: PASSWORD });
+  await fs0.close();
+  const blobs = await Promise.all(records.map((p) => Deno.readFile(p)));
+  for (let i = 0; i < records.length; i++) {
+    await Deno.writeFile(records[i], blobs[(i + 1) % records.length]);
+  }
+  // The root's place now holds another inode's record: refused as damaged, not misread.
+  await assertRejects(
+    () => EncryptedFs.open(dir, { password: PASSWORD }).then((fs) => fs.close()),
+    (e) => e instanceof DamagedDataDirError && /damaged/.test((e as Error).message),
+  );
   await Deno.remove(dir, { recursive: true });
 });

@@ -26,6 +26,7 @@ import {
 } from "../store/datadir.ts";
 import { fromIoError, FsError, fsError } from "./errors.ts";
 import { KeyedMutex } from "../util/mutex.ts";
+import { DirLock } from "../../ffi/dirlock.ts";
 import { FileData } from "./file_data.ts";
 import { type Inode, InodeTable } from "./inode_table.ts";
 import {
@@ -76,12 +77,6 @@ interface DirHandle {
   snapshot: DirEntry[] | null;
 }
 
-/** syncfs(2) of the filesystem holding `path`, through coreutils `sync -f`. */
-async function syncFilesystem(path: string): Promise<void> {
-  const { success } = await new Deno.Command("sync", { args: ["-f", path] }).output();
-  if (!success) throw fsError("EIO", "sync of the data dir failed");
-}
-
 /** Current time in nanoseconds since the epoch (microsecond resolution). */
 function nowNs(): bigint {
   return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
@@ -118,13 +113,21 @@ export class EncryptedFs implements FileSystem {
   readonly #handles = new Map<number, FileHandle | DirHandle>();
   readonly #dirLocks = new KeyedMutex<bigint>();
   readonly #reported = new Set<string>();
+  readonly #lock: DirLock;
   readonly #onDamaged?: (path: string, reason: string) => void;
   #nextFh = 1;
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   #flushing: Promise<void> | null = null;
 
-  private constructor(root: string, keys: StoreKeys, header: KeyFileHeader, opts: OpenOptions) {
+  private constructor(
+    root: string,
+    keys: StoreKeys,
+    header: KeyFileHeader,
+    lock: DirLock,
+    opts: OpenOptions,
+  ) {
+    this.#lock = lock;
     this.#root = root;
     this.#keys = keys;
     this.header = header;
@@ -133,7 +136,7 @@ export class EncryptedFs implements FileSystem {
     this.#records = new RecordStore(root, keys);
     this.#dirs = new DirStore(keys, (p) => this.#records.checkFolder(p));
     const report = (e: DamagedObjectError) => this.#report(e);
-    this.#table = new InodeTable(this.#records, report, () => syncFilesystem(root));
+    this.#table = new InodeTable(this.#records, report, () => lock.syncfs());
     this.#data = new FileData(
       keys,
       header.chunkSize,
@@ -189,8 +192,9 @@ export class EncryptedFs implements FileSystem {
     opts: OpenOptions,
   ): Promise<EncryptedFs> {
     try {
+      const lock = DirLock.acquire(dataDir, opts.readOnly ?? false);
       const keys = StoreKeys.derive(masterKey, header.cipher as CipherName);
-      return new EncryptedFs(dataDir, keys, header, opts);
+      return new EncryptedFs(dataDir, keys, header, lock, opts);
     } finally {
       masterKey.fill(0);
     }
@@ -872,6 +876,7 @@ export class EncryptedFs implements FileSystem {
       this.#closed = true;
       clearInterval(this.#timer);
       this.#keys.wipe();
+      this.#lock.release();
     }
   }
 }

@@ -1,0 +1,124 @@
+/** `rencfs mount`: validate, unlock (or create) the data dir, mount, serve until unmounted. */
+import type { EncryptedFs } from "../../fs/encrypted_fs.ts";
+import { type Mount, mount } from "../../fuse/mount.ts";
+import type { MountArgs } from "../args.ts";
+import { createAndOpen, openExisting } from "../datadir.ts";
+import { isDaemonChild, reportReady, startDaemon } from "../daemon.ts";
+import { CliError } from "../errors.ts";
+import { ExitCode } from "../exit_codes.ts";
+import { log, type LogLevelName, simpleLogger } from "../log.ts";
+import { getPassword } from "../password.ts";
+import { checkDataDir, checkFuse, checkMountPoint, checkNotNested } from "../preflight.ts";
+import { printRecoveryCode } from "../recovery.ts";
+import { SignalQueue } from "../signals.ts";
+
+const logger = log("mount");
+
+/** Runs `rencfs mount`; resolves to the exit code. */
+export async function runMount(args: MountArgs, logLevel: LogLevelName): Promise<number> {
+  // Everything is validated before anything is created: a failure leaves no trace on disk.
+  const mountPoint = await checkMountPoint(args.mountPoint, args.umountOnStart);
+  await checkNotNested(mountPoint, args.dataDir);
+  const state = await checkDataDir(args.dataDir);
+  await checkFuse();
+  const isNew = state !== "rencfs";
+  if (isNew && args.readOnly) {
+    throw new CliError(
+      ExitCode.DATA_DIR,
+      `data dir ${args.dataDir} is ${state}: a read-only mount needs an existing data dir`,
+    );
+  }
+  if (!isNew && args.cipher !== undefined) {
+    logger.warn("--cipher is ignored: {dataDir} already exists", { dataDir: args.dataDir });
+  }
+  const password = await getPassword(args.password, isNew);
+
+  if (args.background && !isDaemonChild()) {
+    return await startDaemon(childArgv(args, mountPoint, logLevel), password);
+  }
+
+  let fs: EncryptedFs;
+  if (isNew) {
+    const created = await createAndOpen(args.dataDir, password, args.cipher);
+    printRecoveryCode(created.recoveryCode, false);
+    fs = created.fs;
+  } else {
+    fs = await openExisting(args.dataDir, password, args.readOnly);
+  }
+  return await serve(fs, mountPoint, args);
+}
+
+/** The child's command line: same mount, absolute paths, no password options. */
+function childArgv(args: MountArgs, mountPoint: string, logLevel: LogLevelName): string[] {
+  const argv = ["--log-level", logLevel, "mount", "-m", mountPoint, "-d", args.dataDir];
+  if (args.cipher) argv.push("--cipher", args.cipher);
+  if (args.readOnly) argv.push("--read-only");
+  if (args.allowOther) argv.push("--allow-other");
+  if (args.allowRoot) argv.push("--allow-root");
+  argv.push("--background");
+  return argv;
+}
+
+/** Mounts `fs` and serves it until a signal or an unmount from outside; closes `fs`. */
+async function serve(fs: EncryptedFs, mountPoint: string, args: MountArgs): Promise<number> {
+  // Listen before mounting so that a signal arriving meanwhile is not lost (and does not kill
+  // the process with the mount half set up).
+  const signals = await SignalQueue.create(["SIGINT", "SIGTERM", "SIGHUP"]);
+  let m: Mount;
+  try {
+    m = await mount(fs, mountPoint, {
+      readOnly: args.readOnly,
+      allowOther: args.allowOther,
+      allowRoot: args.allowRoot,
+      fsName: `rencfs:${args.dataDir}`,
+      logger: simpleLogger(log("fuse")),
+    });
+  } catch (e) {
+    signals.close();
+    await closeQuietly(fs);
+    throw e;
+  }
+  logger.info("mounted {dataDir} at {mountPoint}", { dataDir: args.dataDir, mountPoint });
+  if (isDaemonChild()) reportReady();
+
+  const ended = m.done.then(() => undefined, (e: unknown) => e ?? new Error("FUSE session failed"));
+  let failure: unknown;
+  try {
+    for (;;) {
+      const next = await Promise.race([
+        ended.then((e) => ({ ended: true as const, e })),
+        signals.next().then((sig) => ({ ended: false as const, sig })),
+      ]);
+      if (next.ended) {
+        failure = next.e;
+        break;
+      }
+      logger.info("{sig}: unmounting {mountPoint}", { sig: next.sig, mountPoint });
+      try {
+        await m.unmount();
+      } catch (e) {
+        // Typically busy (a process has its cwd or a file inside): keep serving, let the user
+        // close it and signal again.
+        logger.error("cannot unmount {mountPoint}: {e}; still mounted, signal again to retry", {
+          mountPoint,
+          e,
+        });
+      }
+    }
+  } finally {
+    signals.close();
+  }
+  await closeQuietly(fs);
+  if (failure !== undefined) throw failure;
+  logger.info("unmounted {mountPoint}", { mountPoint });
+  return ExitCode.OK;
+}
+
+/** Flushes and closes; the mount may have closed it already, which is fine. */
+async function closeQuietly(fs: EncryptedFs): Promise<void> {
+  try {
+    await fs.close();
+  } catch (e) {
+    logger.debug("close: {e}", { e });
+  }
+}

@@ -1,0 +1,115 @@
+/** Help texts of every command (printed by `--help`), and the version line. */
+import denoJson from "../../deno.json" with { type: "json" };
+
+/** The version from deno.json. */
+export const VERSION: string = denoJson.version;
+
+/** Names of the commands, in the order help lists them. */
+export const COMMANDS = ["mount", "init", "passwd"] as const;
+
+/** One of {@link COMMANDS}. */
+export type CommandName = typeof COMMANDS[number];
+
+/** Whether `s` names a command. */
+export function isCommandName(s: string): s is CommandName {
+  return (COMMANDS as readonly string[]).includes(s);
+}
+
+const PASSWORD_OPTIONS =
+  `Password options (first that applies; else RENCFS_PASSWORD; else a prompt on the
+terminal; else one line of standard input):
+      --password-file FILE   Read the password from the first line of FILE
+      --extpass CMD          Run CMD with 'sh -c'; the first line of its output is the password`;
+
+const COMMON_OPTIONS =
+  `      --log-level LEVEL      TRACE, DEBUG, INFO, WARN or ERROR (default: INFO); logs go to stderr
+  -h, --help                 Print this help`;
+
+const TOP = `rencfs ${VERSION}: an encrypted filesystem (FUSE) that keeps its data in a directory
+
+Usage: rencfs [--log-level LEVEL] <COMMAND> [OPTIONS]
+
+Commands:
+  mount    Mount a data dir at a mount point (creates the data dir when empty or missing)
+  init     Create a new data dir and print its recovery code
+  passwd   Change the password of a data dir (with the old password or the recovery code)
+  help     Print this help, or the help of a command
+
+Options:
+  -l, --log-level LEVEL  TRACE, DEBUG, INFO, WARN or ERROR (default: INFO); logs go to stderr
+  -h, --help             Print help ('rencfs COMMAND --help' for a command)
+  -V, --version          Print the version
+
+Exit codes: 0 ok, 1 error, 2 usage error, 3 wrong password, 4 data dir problem,
+5 mount point problem, 6 FUSE unavailable.
+`;
+
+const MOUNT = `Mount a data dir at a mount point
+
+Usage: rencfs mount --mount-point MNT --data-dir DIR [OPTIONS]
+
+An empty or missing data dir is created first: the password is asked twice and the recovery
+code is printed once to stderr. Otherwise the password is asked once. In the foreground rencfs
+runs until Ctrl-C, SIGTERM, SIGHUP or an unmount from outside (umount, fusermount3 -u), then
+writes everything out and exits 0.
+
+Options:
+  -m, --mount-point MNT      Where to mount (an existing, empty directory is best)
+  -d, --data-dir DIR         Where the encrypted data lives
+  -c, --cipher NAME          Cipher of a new data dir: chacha20-poly1305 (default), aes-256-gcm,
+                             xchacha20-poly1305 (also ChaCha20Poly1305, Aes256Gcm)
+  -r, --read-only            Mount read-only
+  -o, --allow-other          Let other users access the mount (needs user_allow_other in
+                             /etc/fuse.conf unless root)
+  -s, --allow-root           Let root access the mount
+  -u, --umount-on-start      Unmount what is mounted at MNT first (e.g. after a crash)
+      --background           Detach once mounted; exit 0 when the mount is ready
+${PASSWORD_OPTIONS}
+${COMMON_OPTIONS}
+`;
+
+const INIT = `Create a new data dir
+
+Usage: rencfs init --data-dir DIR [OPTIONS]
+
+The directory must be missing or empty. The password is asked twice on a terminal. The
+recovery code is printed to stdout: store it somewhere safe, it is the only way back in when
+the password is lost.
+
+Options:
+  -d, --data-dir DIR         The data dir to create
+  -c, --cipher NAME          chacha20-poly1305 (default), aes-256-gcm, xchacha20-poly1305
+                             (also ChaCha20Poly1305, Aes256Gcm)
+${PASSWORD_OPTIONS}
+${COMMON_OPTIONS}
+`;
+
+const PASSWD = `Change the password of a data dir
+
+Usage: rencfs passwd --data-dir DIR [OPTIONS]
+
+Asks the old password (or, with --recovery-code, the recovery code), then the new password
+twice. Without a terminal the old password comes from the password options below and the new
+one from RENCFS_NEW_PASSWORD (or the next line of standard input); the recovery code from
+RENCFS_RECOVERY_CODE. The data dir must not be mounted.
+
+Options:
+  -d, --data-dir DIR         The data dir
+      --recovery-code        Prove access with the recovery code instead of the old password
+${PASSWORD_OPTIONS.replace("Password options", "Old password options")}
+${COMMON_OPTIONS}
+`;
+
+/** The help text of `command`, or of rencfs itself. */
+export function helpText(command?: CommandName): string {
+  switch (command) {
+    case "mount":
+      return MOUNT;
+    case "init":
+      return INIT;
+    case "passwd":
+      return PASSWD;
+    default:
+      return TOP;
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * State shared by the operation handlers of one mount, and the request plumbing they all use:
+ * run an fs call, reply when it settles, turn failures into errno replies, keep lookup counts
+ * in step with what the kernel really received.
+ *
+ * @module
+ */
+
+import { Ctx } from "../../ffi/layouts.ts";
+import type { Fuse } from "../../ffi/fuse.ts";
+import { Errno, FsError } from "../fs/errors.ts";
+import type { Attr, FileSystem } from "../fs/types.ts";
+import { LookupCounts } from "./lookup_counts.ts";
+import { EntryBuf, FileInfoBuf, type OpenReplyFlags, StatBuf, StatvfsBuf } from "./reply.ts";
+
+/** Where the adapter reports problems; the same shape as `MountOptions.logger`. */
+export interface Logger {
+  debug(msg: string): void;
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
+/** Identity of the process behind a request. */
+export interface RequestCaller {
+  uid: number;
+  gid: number;
+  pid: number;
+  umask: number;
+}
+
+/** A request handle from libfuse (`fuse_req_t`). */
+export type Req = Deno.PointerValue;
+
+/** Attribute and entry cache lifetimes handed to the kernel, in seconds. */
+export const ATTR_TIMEOUT = 1.0;
+/** See {@link ATTR_TIMEOUT}. */
+export const ENTRY_TIMEOUT = 1.0;
+
+/** Everything a handler needs; one per mount. */
+export class OpContext {
+  readonly counts = new LookupCounts();
+  readonly stat = new StatBuf();
+  readonly entry = new EntryBuf(ATTR_TIMEOUT, ENTRY_TIMEOUT);
+  readonly fileInfo = new FileInfoBuf();
+  readonly statvfs = new StatvfsBuf();
+  /** Set by `init` when the kernel granted the writeback cache. */
+  writeback = false;
+  /** Reply bits for opened files (`keep_cache`: this mount is the only writer). */
+  readonly fileOpen: OpenReplyFlags = { keepCache: true };
+  /** Reply bits for opened directories. */
+  readonly dirOpen: OpenReplyFlags = {};
+  /** Requests whose reply is still pending (for diagnostics and drain on unmount). */
+  inFlight = 0;
+  /** Set before the session is destroyed: a late reply would touch freed libfuse memory. */
+  closed = false;
+
+  constructor(
+    readonly fuse: Fuse,
+    readonly fs: FileSystem,
+    readonly log: Logger,
+  ) {}
+
+  /** uid/gid/pid/umask of the request's caller; read during the callback. */
+  caller(req: Req): RequestCaller {
+    const p = this.fuse.fuse_req_ctx(req);
+    if (p === null) return { uid: 0, gid: 0, pid: 0, umask: 0o022 };
+    const v = new Deno.UnsafePointerView(p);
+    return {
+      uid: v.getUint32(Ctx.uid),
+      gid: v.getUint32(Ctx.gid),
+      pid: v.getInt32(Ctx.pid),
+      umask: v.getUint32(Ctx.umask),
+    };
+  }
+
+  /** The caller's supplementary groups (read by libfuse from /proc). */
+  groups(req: Req): number[] {
+    let size = 32;
+    for (;;) {
+      const buf = new Uint32Array(size);
+      const n = this.fuse.fuse_req_getgroups(req, size, buf);
+      if (n < 0) return [];
+      if (n <= size) return [...buf.subarray(0, n)];
+      size = n;
+    }
+  }
+
+  /**
+   * Runs `call`, then `ok` with its result; a failure becomes an errno reply. `ok` must send
+   * exactly one reply and must not throw after sending it.
+   */
+  run<T>(req: Req, op: string, call: () => Promise<T>, ok: (value: T) => void): void {
+    let p: Promise<T>;
+    try {
+      p = call();
+    } catch (e) {
+      this.fail(req, op, e);
+      return;
+    }
+    this.inFlight++;
+    p.then(
+      (v) => {
+        this.inFlight--;
+        if (this.closed) return;
+        try {
+          ok(v);
+        } catch (e) {
+          this.fail(req, op, e);
+        }
+      },
+      (e) => {
+        this.inFlight--;
+        if (this.closed) return;
+        this.fail(req, op, e);
+      },
+    );
+  }
+
+  /** Runs `call` and replies with success (errno 0). */
+  runVoid(req: Req, op: string, call: () => Promise<unknown>): void {
+    this.run(req, op, call, () => this.fuse.fuse_reply_err(req, 0));
+  }
+
+  /** Replies with the errno of `e`: an FsError's own, EIO (logged) for anything else. */
+  fail(req: Req, op: string, e: unknown): void {
+    let errno: number;
+    if (e instanceof FsError) {
+      errno = e.errno;
+      if (errno === Errno.EIO) this.log.error(`${op}: ${e.message}`);
+    } else {
+      errno = Errno.EIO;
+      this.log.error(`${op}: unexpected ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    }
+    this.fuse.fuse_reply_err(req, errno);
+  }
+
+  /** Counts one more kernel reference to `ino` (the fs first, then our mirror). */
+  retain(ino: bigint): void {
+    this.fs.retain(ino);
+    this.counts.add(ino);
+  }
+
+  /** Drops references the kernel never received (its request was interrupted). */
+  unretain(ino: bigint, n = 1): void {
+    const k = this.counts.remove(ino, n);
+    if (k > 0) this.fs.forget(ino, k);
+  }
+
+  /** Replies with an entry for `attr`, counting the lookup only if the kernel took it. */
+  replyEntry(req: Req, attr: Attr): void {
+    const e = this.entry.fill(attr);
+    this.retain(attr.ino);
+    if (this.fuse.fuse_reply_entry(req, e) !== 0) this.unretain(attr.ino);
+  }
+
+  /** Replies with attributes. */
+  replyAttr(req: Req, attr: Attr): void {
+    this.fuse.fuse_reply_attr(req, this.stat.fill(attr), ATTR_TIMEOUT);
+  }
+
+  /**
+   * Flags passed to `fs.open`/`fs.create`. O_APPEND is dropped: the kernel already turns append
+   * writes into writes at end of file with explicit offsets. With the writeback cache the kernel
+   * may read a write-only file to fill partial pages, so O_WRONLY becomes O_RDWR.
+   */
+  openFlags(flags: number): number {
+    let f = flags & ~0o2000; // O_APPEND
+    if (this.writeback && (f & 0o3) === 0o1) f = (f & ~0o3) | 0o2;
+    return f;
+  }
+}

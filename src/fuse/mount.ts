@@ -1,0 +1,293 @@
+/**
+ * Mounting a {@link FileSystem} with FUSE: checks, session set-up, the request loop, and a
+ * clean unmount that never leaves a dead mount behind.
+ *
+ * @module
+ */
+
+import { fuseVersion, loadFuse } from "../../ffi/fuse.ts";
+import { libc } from "../../ffi/libc.ts";
+import type { FileSystem } from "../fs/types.ts";
+import { type Logger, OpContext } from "./context.ts";
+import { buildOps, DEFAULT_KERNEL_OPTIONS, type KernelOptions } from "./ops.ts";
+import { DEFAULT_LOOP_TUNING, FuseSession, type LoopTuning } from "./session.ts";
+import { findMount, type MountInfo, raiseReadahead } from "./sys.ts";
+
+/** How to mount. */
+export interface MountOptions {
+  /** Mount read-only (also forced when the filesystem itself is read-only). */
+  readOnly?: boolean;
+  /** Let other users access the mount (non-root needs `user_allow_other` in /etc/fuse.conf). */
+  allowOther?: boolean;
+  /** Let root access the mount too; exclusive with `allowOther`. */
+  allowRoot?: boolean;
+  /** Source shown in /proc/mounts, e.g. "rencfs:/path/to/datadir". */
+  fsName?: string;
+  /** Where problems are reported; silent when absent. */
+  logger?: Logger;
+}
+
+/** A live mount. */
+export interface Mount {
+  /** Absolute, symlink-free path of the mount point. */
+  readonly mountPoint: string;
+  /** Resolves when the session ended (unmounted from outside, or unmount() finished). */
+  readonly done: Promise<void>;
+  /**
+   * Clean unmount: `umount` (`fusermount3 -u` when not root) runs in a subprocess while the loop
+   * keeps serving, so dirty pages are flushed through the filesystem; when that fails (busy), a
+   * lazy unmount detaches it and the connection is closed. Then `fs.syncAll()`.
+   */
+  unmount(): Promise<void>;
+}
+
+/** A mount could not be made; the message is one line meant for users. */
+export class MountError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "MountError";
+  }
+}
+
+/** Internal knobs for tests and benchmarks; defaults are the measured choice. */
+export interface MountTuning {
+  kernel?: Partial<KernelOptions>;
+  loop?: Partial<LoopTuning>;
+}
+
+const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+const FUSERMOUNT_PATHS = ["/usr/bin/fusermount3", "/bin/fusermount3", "/usr/local/bin/fusermount3"];
+
+/**
+ * Mounts `fs` at `mountPoint` and starts serving it. Rejects with a {@link MountError} when the
+ * mount point, /dev/fuse or libfuse3 is not usable.
+ */
+export async function mount(
+  fs: FileSystem,
+  mountPoint: string,
+  opts: MountOptions = {},
+): Promise<Mount> {
+  return await mountTuned(fs, mountPoint, opts, {});
+}
+
+/** {@link mount} with internal tuning (benchmarks, tests). */
+export async function mountTuned(
+  fs: FileSystem,
+  mountPoint: string,
+  opts: MountOptions,
+  tuning: MountTuning,
+): Promise<Mount> {
+  const log = opts.logger ?? SILENT;
+  const mp = await checkMountPoint(mountPoint);
+  if (opts.allowOther && opts.allowRoot) {
+    throw new MountError("allowOther and allowRoot cannot be used together");
+  }
+  if (!(await exists("/dev/fuse"))) {
+    throw new MountError("/dev/fuse is missing (load the fuse kernel module: modprobe fuse)");
+  }
+  const fuse = loadFuse();
+  if (!fuse) throw new MountError("libfuse3 is not installed (apt-get install fuse3 libfuse3-3)");
+  const isRoot = libc().geteuid() === 0;
+  const fusermount = await firstExisting(FUSERMOUNT_PATHS);
+  if (!isRoot && !fusermount) {
+    throw new MountError("fusermount3 is not installed (apt-get install fuse3)");
+  }
+
+  const mountOpts = [
+    `fsname=${escapeOpt(opts.fsName ?? "rencfs")}`,
+    "subtype=rencfs",
+    "default_permissions",
+  ];
+  if (opts.readOnly || fs.readOnly) mountOpts.push("ro");
+  if (opts.allowOther) mountOpts.push("allow_other");
+  if (opts.allowRoot) mountOpts.push("allow_root");
+  // fusermount3 keeps a helper that unmounts if this process dies without unmounting.
+  if (fusermount) mountOpts.push("auto_unmount");
+
+  const kernel = { ...DEFAULT_KERNEL_OPTIONS, ...tuning.kernel };
+  const loopTuning = { ...DEFAULT_LOOP_TUNING, ...tuning.loop };
+  const ctx = new OpContext(fuse, fs, log);
+  const session = FuseSession.create(
+    fuse,
+    ["rencfs", "-o", mountOpts.join(",")],
+    buildOps(ctx, kernel),
+  );
+  if (!session) throw new MountError(`libfuse rejected the mount options: ${mountOpts.join(",")}`);
+  if (!session.mount(mp)) {
+    session.destroy();
+    const hint = opts.allowOther && !isRoot
+      ? " (allow_other needs user_allow_other in /etc/fuse.conf)"
+      : "";
+    throw new MountError(`cannot mount on ${mp}${hint}; libfuse printed the reason above`);
+  }
+  log.debug(`fuse: libfuse ${fuseVersion(fuse)} mounted ${mp} (${mountOpts.join(",")})`);
+
+  const live = new LiveMount(mp, fs, session, ctx, log, isRoot, fusermount);
+  live.start(loopTuning);
+  // After mounting, so the kernel's bdi exists; raises 128 KiB readahead to 1 MiB reads.
+  const info = await findMount(mp);
+  if (info) {
+    live.info = info;
+    await raiseReadahead(info, kernel.maxReadahead, log);
+  }
+  return live;
+}
+
+class LiveMount implements Mount {
+  readonly done: Promise<void>;
+  info: MountInfo | undefined;
+  private resolveDone!: () => void;
+  private unmounting: Promise<void> | undefined;
+  private loopEnded = false;
+
+  constructor(
+    readonly mountPoint: string,
+    private readonly fs: FileSystem,
+    private readonly session: FuseSession,
+    private readonly ctx: OpContext,
+    private readonly log: Logger,
+    private readonly isRoot: boolean,
+    private readonly fusermount: string | undefined,
+  ) {
+    this.done = new Promise((r) => this.resolveDone = r);
+  }
+
+  start(t: LoopTuning): void {
+    this.session.loop(t).then(
+      (r) => {
+        if (r < 0) this.log.error(`fuse: reading /dev/fuse failed: errno ${-r}`);
+      },
+      (e) => this.log.error(`fuse: request loop failed: ${(e as Error)?.stack ?? e}`),
+    ).finally(() => {
+      this.loopEnded = true;
+      return this.finish();
+    });
+  }
+
+  /** After the loop: wait for in-flight operations, close the session, hand back counts, sync. */
+  private async finish(): Promise<void> {
+    try {
+      const deadline = Date.now() + 30_000;
+      while (this.ctx.inFlight > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      if (this.ctx.inFlight > 0) {
+        this.log.warn(`fuse: ${this.ctx.inFlight} operations still running at unmount`);
+      }
+      this.ctx.closed = true;
+      this.session.destroy();
+      for (const [ino, n] of this.ctx.counts.drain()) this.fs.forget(ino, n);
+      await this.fs.syncAll();
+      this.log.info(`fuse: ${this.mountPoint} unmounted`);
+    } catch (e) {
+      this.log.error(`fuse: shutdown of ${this.mountPoint}: ${(e as Error)?.stack ?? e}`);
+    } finally {
+      this.resolveDone();
+    }
+  }
+
+  unmount(): Promise<void> {
+    this.unmounting ??= this.doUnmount();
+    return this.unmounting;
+  }
+
+  private async doUnmount(): Promise<void> {
+    if (this.loopEnded) return await this.done;
+    const mp = this.mountPoint;
+    const plain = this.isRoot ? ["umount", mp] : [this.fusermount ?? "fusermount3", "-u", mp];
+    let err = await run(plain);
+    if (err === undefined) {
+      // Normally the loop now ends with ENODEV; a copy of the mount in another namespace keeps
+      // the connection alive, so stop waiting after a while.
+      if (await this.endsWithin(5_000)) return await this.done;
+      this.log.warn(`fuse: ${mp} unmounted but the connection stays open; closing it`);
+    } else {
+      this.log.warn(`fuse: ${plain.join(" ")} failed (${err}); detaching lazily`);
+      const lazy = this.isRoot
+        ? ["umount", "-l", mp]
+        : [this.fusermount ?? "fusermount3", "-u", "-z", mp];
+      err = await run(lazy);
+      if (err !== undefined) this.log.error(`fuse: ${lazy.join(" ")} failed (${err})`);
+    }
+    this.session.exit();
+    if (this.isRoot && err !== undefined) {
+      // Last resort: abort the connection, then detach (no request can block an aborted one).
+      const c = libc();
+      const p = new TextEncoder().encode(mp + "\0");
+      c.umount2(p, 1 /* MNT_FORCE */);
+      c.umount2(p, 2 /* MNT_DETACH */);
+    }
+    await this.done;
+  }
+
+  private async endsWithin(ms: number): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<false>((r) => timer = setTimeout(() => r(false), ms));
+    const ended = this.done.then(() => true);
+    try {
+      return await Promise.race([ended, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Runs a command; undefined on success, else its stderr (or exit status) as one line. */
+async function run(argv: string[]): Promise<string | undefined> {
+  try {
+    const out = await new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (out.success) return undefined;
+    const msg = new TextDecoder().decode(out.stderr).trim().replace(/\s+/g, " ");
+    return msg || `exit status ${out.code}`;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** Resolves and validates the mount point; returns its absolute real path. */
+async function checkMountPoint(mountPoint: string): Promise<string> {
+  let st: Deno.FileInfo;
+  try {
+    st = await Deno.stat(mountPoint);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new MountError(`mount point ${mountPoint} does not exist`);
+    }
+    if (e instanceof Deno.errors.NotConnected || /not connected/i.test(String(e))) {
+      throw new MountError(
+        `mount point ${mountPoint} is a dead FUSE mount (run: umount ${mountPoint})`,
+      );
+    }
+    throw new MountError(`mount point ${mountPoint}: ${(e as Error).message}`);
+  }
+  if (!st.isDirectory) throw new MountError(`mount point ${mountPoint} is not a directory`);
+  const real = await Deno.realPath(mountPoint);
+  if (await findMount(real)) {
+    throw new MountError(`mount point ${mountPoint} is already a mount point`);
+  }
+  return real;
+}
+
+/** Escapes a value for libfuse's comma-separated option list. */
+function escapeOpt(v: string): string {
+  return v.replace(/[\\,]/g, (ch) => "\\" + ch);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function firstExisting(paths: string[]): Promise<string | undefined> {
+  for (const p of paths) if (await exists(p)) return p;
+  return undefined;
+}

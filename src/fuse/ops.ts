@@ -1,0 +1,86 @@
+/**
+ * The full `fuse_lowlevel_ops` handler set of one mount: `init` negotiates the kernel options,
+ * the other groups come from the `ops_*` modules.
+ *
+ * @module
+ */
+
+import type { OpHandlers } from "../../ffi/fuse.ts";
+import { Cap, ConnInfo } from "../../ffi/layouts.ts";
+import type { OpContext } from "./context.ts";
+import { dirOps } from "./ops_dir.ts";
+import { entryOps } from "./ops_entry.ts";
+import { fileOps } from "./ops_file.ts";
+import { xattrOps } from "./ops_xattr.ts";
+
+/** Kernel connection parameters requested in `init`. */
+export interface KernelOptions {
+  /** Largest write request. Never above 1 MiB: libfuse 3.14's receive buffer is 1 MiB + 4 KiB. */
+  maxWrite: number;
+  /** Readahead the kernel may do; the bdi's read_ahead_kb is raised to match after mounting. */
+  maxReadahead: number;
+  /** Background (async read, writeback) requests the kernel keeps in flight. */
+  maxBackground: number;
+  /** Background requests above which the bdi is marked congested. */
+  congestionThreshold: number;
+  /** Ask for the writeback cache (small writes are merged into page-sized ones). */
+  writeback: boolean;
+}
+
+/** The options chosen by measurement (see the report in `src/fuse/mount.ts`). */
+export const DEFAULT_KERNEL_OPTIONS: KernelOptions = {
+  maxWrite: 1 << 20,
+  maxReadahead: 1 << 20,
+  maxBackground: 64,
+  congestionThreshold: 48,
+  writeback: true,
+};
+
+/** Capabilities taken whenever the kernel offers them. */
+const WANTED = Cap.ASYNC_READ | Cap.ATOMIC_O_TRUNC | Cap.READDIRPLUS | Cap.READDIRPLUS_AUTO |
+  Cap.PARALLEL_DIROPS | Cap.CACHE_SYMLINKS;
+
+/**
+ * Capabilities refused. Splice: the JS loop reads into libfuse's buffer, and zero-copy does not
+ * pay once the data is copied into JS anyway. AUTO_INVAL_DATA: this mount is the only writer, so
+ * a changed mtime never means the cached pages are stale. HANDLE_KILLPRIV: the kernel clears
+ * setuid/setgid on write, truncate and chown (through setattr) so the filesystem need not. Locks:
+ * left to the kernel's local lock table.
+ */
+const REFUSED = Cap.SPLICE_READ | Cap.SPLICE_WRITE | Cap.SPLICE_MOVE | Cap.AUTO_INVAL_DATA |
+  Cap.POSIX_LOCKS | Cap.FLOCK_LOCKS | Cap.WRITEBACK_CACHE | Cap.HANDLE_KILLPRIV;
+
+/** Builds every handler of a mount. */
+export function buildOps(c: OpContext, k: KernelOptions): OpHandlers {
+  return {
+    init(_userdata, conn) {
+      if (conn === null) return;
+      const v = new DataView(Deno.UnsafePointerView.getArrayBuffer(conn, ConnInfo.size));
+      const capable = v.getUint32(ConnInfo.capable, true);
+      let want = v.getUint32(ConnInfo.want, true);
+      want = (want & ~REFUSED) | (capable & WANTED);
+      c.writeback = k.writeback && (capable & Cap.WRITEBACK_CACHE) !== 0;
+      if (c.writeback) want |= Cap.WRITEBACK_CACHE;
+      v.setUint32(ConnInfo.want, want >>> 0, true);
+      v.setUint32(ConnInfo.maxWrite, k.maxWrite, true);
+      v.setUint32(ConnInfo.maxReadahead, k.maxReadahead, true);
+      v.setUint32(ConnInfo.maxBackground, k.maxBackground, true);
+      v.setUint32(ConnInfo.congestionThreshold, k.congestionThreshold, true);
+      v.setUint32(ConnInfo.timeGran, 1, true);
+      c.log.debug(
+        `fuse: kernel protocol ${v.getUint32(ConnInfo.protoMajor, true)}.` +
+          `${v.getUint32(ConnInfo.protoMinor, true)}, capable 0x${capable.toString(16)}, ` +
+          `want 0x${(want >>> 0).toString(16)}, writeback cache ${c.writeback ? "on" : "off"}`,
+      );
+    },
+
+    destroy(_userdata) {
+      // Flushing happens in the session's shutdown path (fs.syncAll), which can await.
+    },
+
+    ...entryOps(c),
+    ...fileOps(c),
+    ...dirOps(c),
+    ...xattrOps(c),
+  };
+}

@@ -1,0 +1,90 @@
+/**
+ * Handlers for file I/O: create, open, read, write, flush, release, fsync, fallocate.
+ *
+ * @module
+ */
+
+import type { OpHandlers } from "../../ffi/fuse.ts";
+import { copyBytes, copyCString } from "../../ffi/libc.ts";
+import { S_IFREG } from "../fs/types.ts";
+import type { OpContext } from "./context.ts";
+import { newMode } from "./ops_entry.ts";
+import { readFh, readOpenFlags } from "./reply.ts";
+
+type FileOps = Pick<
+  OpHandlers,
+  "create" | "open" | "read" | "write" | "flush" | "release" | "fsync" | "fallocate"
+>;
+
+/** Builds the file-operation handlers for `c`. */
+export function fileOps(c: OpContext): FileOps {
+  const { fs, fuse } = c;
+  const ignore = () => {};
+  return {
+    create(req, parent, name, mode, fi) {
+      const n = copyCString(name);
+      const who = c.caller(req);
+      const flags = c.openFlags(readOpenFlags(fi));
+      const m = S_IFREG | newMode(mode, who.umask);
+      c.run(req, "create", () => fs.create(parent, n, m, flags, who), ({ attr, fh }) => {
+        const e = c.entry.fill(attr);
+        const f = c.fileInfo.fill(fh, flags, c.fileOpen);
+        c.retain(attr.ino);
+        if (fuse.fuse_reply_create(req, e, f) !== 0) {
+          // The creating syscall was interrupted: the kernel has neither the entry nor the handle.
+          c.unretain(attr.ino);
+          fs.release(attr.ino, fh).catch(ignore);
+        }
+      });
+    },
+
+    open(req, ino, fi) {
+      const flags = c.openFlags(readOpenFlags(fi));
+      c.run(req, "open", () => fs.open(ino, flags), (fh) => {
+        if (fuse.fuse_reply_open(req, c.fileInfo.fill(fh, flags, c.fileOpen)) !== 0) {
+          fs.release(ino, fh).catch(ignore);
+        }
+      });
+    },
+
+    read(req, ino, size, off, fi) {
+      const fh = readFh(fi);
+      c.run(req, "read", () => fs.read(ino, fh, Number(off), Number(size)), (data) => {
+        fuse.fuse_reply_buf(req, data, BigInt(data.length));
+      });
+    },
+
+    write(req, ino, buf, size, off, fi) {
+      // The request buffer is reused for the next request: copy the data now.
+      const data = copyBytes(buf, Number(size));
+      const fh = readFh(fi);
+      c.run(req, "write", () => fs.write(ino, fh, Number(off), data), (n) => {
+        fuse.fuse_reply_write(req, BigInt(n));
+      });
+    },
+
+    flush(req, ino, fi) {
+      const fh = readFh(fi);
+      c.runVoid(req, "flush", () => fs.flush(ino, fh));
+    },
+
+    release(req, ino, fi) {
+      const fh = readFh(fi);
+      c.runVoid(req, "release", () => fs.release(ino, fh));
+    },
+
+    fsync(req, ino, datasync, fi) {
+      const fh = readFh(fi);
+      c.runVoid(req, "fsync", () => fs.fsync(ino, fh, datasync !== 0));
+    },
+
+    fallocate(req, ino, mode, offset, length, fi) {
+      const fh = readFh(fi);
+      c.runVoid(
+        req,
+        "fallocate",
+        () => fs.fallocate(ino, fh, Number(offset), Number(length), mode),
+      );
+    },
+  };
+}

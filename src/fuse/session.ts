@@ -1,0 +1,202 @@
+/**
+ * One libfuse low-level session driven from the JS thread.
+ *
+ * Loop model (chosen by measurement, see `mount.ts`): a *synchronous* `poll(fd, 0)`; when a
+ * request is ready it is read with a synchronous `fuse_session_receive_buf` and dispatched with
+ * a synchronous `fuse_session_process_buf`, whose callbacks run right here on the JS thread and
+ * only start the (async) fs work. Between requests the loop lets microtasks run so finished
+ * operations reply at once; when idle it spins briefly, then awaits a nonblocking `poll` on a
+ * worker thread so the event loop (fs I/O, timers) keeps turning. Every `burst` requests it
+ * also awaits a zero-timeout nonblocking poll, so macrotasks are never starved under load.
+ *
+ * @module
+ */
+
+import { type Fuse, OP_SIGNATURES, type OpHandlers, type OpName } from "../../ffi/fuse.ts";
+import { Args, FuseBuf, LowlevelOps, PollFd } from "../../ffi/layouts.ts";
+import { cString, libc } from "../../ffi/libc.ts";
+
+/** Knobs of the request loop. */
+export interface LoopTuning {
+  /** Requests handled between two full event-loop turns under load. */
+  burst: number;
+  /** Idle spin (µs) with only microtask turns before parking in a threaded poll. */
+  spinUs: number;
+  /** Timeout (ms) of the parked poll, so an exit request is noticed. */
+  idleTimeoutMs: number;
+}
+
+/** Tuning chosen by measurement. */
+export const DEFAULT_LOOP_TUNING: LoopTuning = { burst: 32, spinUs: 50, idleTimeoutMs: 200 };
+
+/** What the session keeps of an UnsafeCallback: closing it at the end. */
+interface Closable {
+  close(): void;
+}
+
+const EINTR = 4;
+const EAGAIN = 11;
+
+/** A libfuse session with its callbacks, mount state and request loop. */
+export class FuseSession {
+  private readonly callbacks: Closable[];
+  private readonly buf = new Uint8Array(FuseBuf.size);
+  private readonly keepAlive: unknown[];
+  private readonly args: Uint8Array<ArrayBuffer>;
+  private se: Deno.PointerObject | null;
+  private destroyed = false;
+  /** /dev/fuse file descriptor (valid after mount). */
+  fd = -1;
+
+  private constructor(
+    private readonly fuse: Fuse,
+    se: Deno.PointerObject,
+    callbacks: Closable[],
+    args: Uint8Array<ArrayBuffer>,
+    keepAlive: unknown[],
+  ) {
+    this.se = se;
+    this.callbacks = callbacks;
+    this.args = args;
+    this.keepAlive = keepAlive;
+  }
+
+  /**
+   * `fuse_session_new` with `argv` (argv[0] is the program name) and the given handlers.
+   * Returns undefined when libfuse rejects the options (it prints why on stderr).
+   */
+  static create(fuse: Fuse, argv: string[], handlers: OpHandlers): FuseSession | undefined {
+    const callbacks: Closable[] = [];
+    const table = new BigUint64Array(LowlevelOps.size / 8);
+    for (const name of Object.keys(OP_SIGNATURES) as OpName[]) {
+      const cb = new Deno.UnsafeCallback(
+        OP_SIGNATURES[name],
+        handlers[name] as Deno.UnsafeCallbackFunction<
+          (typeof OP_SIGNATURES)[typeof name]["parameters"],
+          (typeof OP_SIGNATURES)[typeof name]["result"]
+        >,
+      );
+      callbacks.push(cb);
+      table[LowlevelOps.slots[name]] = BigInt(Deno.UnsafePointer.value(cb.pointer));
+    }
+    // argv strings and the pointer array must outlive fuse_session_new's option parsing.
+    const strings = argv.map((a) => cString(a));
+    const ptrs = new BigUint64Array(argv.length + 1);
+    strings.forEach((s, i) => ptrs[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(s))));
+    const args = new Uint8Array(Args.size);
+    const av = new DataView(args.buffer);
+    av.setInt32(Args.argc, argv.length, true);
+    av.setBigUint64(Args.argv, BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(ptrs))), true);
+    av.setInt32(Args.allocated, 0, true);
+    const se = fuse.fuse_session_new(
+      args,
+      new Uint8Array(table.buffer),
+      BigInt(LowlevelOps.size),
+      null,
+    );
+    if (se === null) {
+      fuse.fuse_opt_free_args(args);
+      for (const cb of callbacks) cb.close();
+      return undefined;
+    }
+    return new FuseSession(fuse, se, callbacks, args, [strings, ptrs, table]);
+  }
+
+  /** Mounts at `mountPoint`; false when libfuse failed (it prints why on stderr). */
+  mount(mountPoint: string): boolean {
+    if (this.se === null) return false;
+    if (this.fuse.fuse_session_mount(this.se, cString(mountPoint)) !== 0) return false;
+    this.fd = this.fuse.fuse_session_fd(this.se);
+    // Nonblocking reads: a request that was ready at poll time may be withdrawn (its caller got
+    // a fatal signal), and a blocking read would then stall every pending reply.
+    const c = libc();
+    const fl = c.fcntl(this.fd, 3, /* F_GETFL */ 0);
+    if (fl >= 0) c.fcntl(this.fd, 4, /* F_SETFL */ fl | 0o4000 /* O_NONBLOCK */);
+    return true;
+  }
+
+  /** Asks the loop to stop at its next turn (it does not unmount). */
+  exit(): void {
+    if (this.se !== null) this.fuse.fuse_session_exit(this.se);
+  }
+
+  /** True once the session was asked to stop or the kernel connection went away. */
+  get exited(): boolean {
+    return this.se === null || this.fuse.fuse_session_exited(this.se) !== 0;
+  }
+
+  /**
+   * Serves requests until the session ends: unmounted (the device reports ENODEV), aborted, or
+   * {@link exit} called. Resolves with 0 or a negative errno from the device.
+   */
+  async loop(t: LoopTuning = DEFAULT_LOOP_TUNING): Promise<number> {
+    const se = this.se;
+    if (se === null) return 0;
+    const f = this.fuse;
+    const c = libc();
+    const pfd = pollFd(this.fd);
+    const apfd = pollFd(this.fd); // separate memory: the worker thread owns it while waiting
+    const buf = this.buf;
+    let handled = 0;
+    const st = { proc: 0, procT: 0, spinHit: 0, park: 0, parkT: 0, burstY: 0 };
+    (globalThis as unknown as { loopStats: unknown }).loopStats = st;
+    outer: while (f.fuse_session_exited(se) === 0) {
+      if (c.poll(pfd, 1n, 0) > 0) {
+        // POLLIN, or POLLERR after an unmount: the read tells which (0 = ENODEV, session ended).
+        const r = f.fuse_session_receive_buf(se, buf);
+        if (r > 0) {
+          const t0 = performance.now();
+          f.fuse_session_process_buf(se, buf);
+          st.procT += performance.now() - t0;
+          st.proc++;
+        } else if (r === 0) break;
+        else if (r !== -EINTR && r !== -EAGAIN) return r;
+        if (++handled % t.burst === 0) await c.poll_nb(apfd, 1n, 0);
+        else await null; // replies of operations that just finished go out before the next read
+        continue;
+      }
+      if (t.spinUs > 0) {
+        const until = performance.now() + t.spinUs / 1000;
+        while (performance.now() < until) {
+          await null;
+          if (c.poll(pfd, 1n, 0) > 0) {
+            st.spinHit++;
+            continue outer;
+          }
+        }
+      }
+      st.park++;
+      const t1 = performance.now();
+      await c.poll_nb(apfd, 1n, t.idleTimeoutMs);
+      st.parkT += performance.now() - t1;
+    }
+    return 0;
+  }
+
+  /**
+   * Unmounts if still mounted (`fuse_session_unmount` detects an already-gone mount), destroys
+   * the session (closing /dev/fuse, which aborts a connection still alive) and frees callbacks.
+   * Call only after {@link loop} resolved; no reply may be sent afterwards.
+   */
+  destroy(): void {
+    if (this.destroyed || this.se === null) return;
+    this.destroyed = true;
+    const se = this.se;
+    this.fuse.fuse_session_unmount(se);
+    this.fuse.fuse_session_destroy(se);
+    this.se = null;
+    const mem = new DataView(this.buf.buffer).getBigUint64(FuseBuf.mem, true);
+    if (mem !== 0n) libc().free(Deno.UnsafePointer.create(mem));
+    this.fuse.fuse_opt_free_args(this.args);
+    for (const cb of this.callbacks) cb.close();
+    this.keepAlive.length = 0;
+  }
+}
+
+function pollFd(fd: number): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(PollFd.size);
+  const v = new DataView(b.buffer);
+  v.setInt32(PollFd.fd, fd, true);
+  v.setInt16(PollFd.events, 1, /* POLLIN */ true);
+  return b;
+}

@@ -15,15 +15,20 @@ export function isCommandName(s: string): s is CommandName {
   return (COMMANDS as readonly string[]).includes(s);
 }
 
-const PASSWORD_OPTIONS =
-  `Password options (first that applies; else RENCFS_PASSWORD; else a prompt on the
-terminal; else one line of standard input):
-      --password-file FILE   Read the password from the first line of FILE
-      --extpass CMD          Run CMD with 'sh -c'; the first line of its output is the password`;
+const PASSWORD_OPTIONS = [
+  "      --password-file FILE   Read the password from the first line of FILE",
+  "      --extpass CMD          Run CMD with 'sh -c'; the first line of its output is the password",
+].join("\n");
 
-const COMMON_OPTIONS =
-  `      --log-level LEVEL      TRACE, DEBUG, INFO, WARN or ERROR (default: INFO); logs go to stderr
-  -h, --help                 Print this help`;
+const PASSWORD_SOURCES = [
+  "The password comes from --password-file or --extpass, else RENCFS_PASSWORD, else a prompt",
+  "on the terminal, else one line of standard input.",
+].join("\n");
+
+const COMMON_OPTIONS = [
+  "  -l, --log-level LEVEL      TRACE, DEBUG, INFO, WARN or ERROR (default: INFO); logs to stderr",
+  "  -h, --help                 Print this help",
+].join("\n");
 
 const TOP = `rencfs ${VERSION}: an encrypted filesystem (FUSE) that keeps its data in a directory
 
@@ -61,11 +66,13 @@ Options:
   -r, --read-only            Mount read-only
   -o, --allow-other          Let other users access the mount (needs user_allow_other in
                              /etc/fuse.conf unless root)
-  -s, --allow-root           Let root access the mount
+  -s, --allow-root           Let root access the mount (not with --allow-other)
   -u, --umount-on-start      Unmount what is mounted at MNT first (e.g. after a crash)
       --background           Detach once mounted; exit 0 when the mount is ready
 ${PASSWORD_OPTIONS}
 ${COMMON_OPTIONS}
+
+${PASSWORD_SOURCES}
 `;
 
 const INIT = `Create a new data dir
@@ -82,6 +89,8 @@ Options:
                              (also ChaCha20Poly1305, Aes256Gcm)
 ${PASSWORD_OPTIONS}
 ${COMMON_OPTIONS}
+
+${PASSWORD_SOURCES}
 `;
 
 const PASSWD = `Change the password of a data dir
@@ -91,12 +100,12 @@ Usage: rencfs passwd --data-dir DIR [OPTIONS]
 Asks the old password (or, with --recovery-code, the recovery code), then the new password
 twice. Without a terminal the old password comes from the password options below and the new
 one from RENCFS_NEW_PASSWORD (or the next line of standard input); the recovery code from
-RENCFS_RECOVERY_CODE. The data dir must not be mounted.
+RENCFS_RECOVERY_CODE. Only the key file changes; a mounted data dir keeps working.
 
 Options:
   -d, --data-dir DIR         The data dir
       --recovery-code        Prove access with the recovery code instead of the old password
-${PASSWORD_OPTIONS.replace("Password options", "Old password options")}
+${PASSWORD_OPTIONS.replaceAll("the password", "the old password")}
 ${COMMON_OPTIONS}
 `;
 

@@ -15,6 +15,8 @@ import { bytesEqual } from "../util/bytes.ts";
 
 const MAGIC = new TextEncoder().encode("RNCE");
 const enc = new TextEncoder();
+/** Entries are padded to a multiple of this many bytes: name lengths leak only as a bucket. */
+const ENTRY_QUANTUM = 64;
 /** Largest sealed entry: a 255-byte name and fixed fields. */
 const MAX_ENTRY_BYTES = 4096;
 
@@ -69,7 +71,8 @@ export class DirStore {
   /** Writes (or replaces) entry `name` atomically. */
   async put(dir: bigint, folder: string, name: Uint8Array, target: EntryTarget): Promise<void> {
     const file = this.keys.entryName(dir, name);
-    const pt = new Writer().u64(target.ino).u32(target.type).bytes(name).finish();
+    const pt = new Writer().u64(target.ino).u32(target.type).bytes(name).pad(ENTRY_QUANTUM)
+      .finish();
     const blob = await sealBlob(this.keys, MAGIC, this.#ad(dir, file), pt);
     await this.checkFolder(folder);
     await writeFileAtomic(`${folder}/${file}`, blob, false);
@@ -144,6 +147,7 @@ export class DirStore {
     try {
       const rd = new Reader(await openBlob(this.keys, MAGIC, this.#ad(dir, file), blob));
       const e = { ino: rd.u64(), type: rd.u32(), name: rd.bytes() };
+      rd.pad();
       rd.end();
       return e;
     } catch (e) {

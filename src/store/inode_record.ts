@@ -8,6 +8,9 @@ import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from "../fs/types.ts";
 /** Version byte of the record layout (docs/format.md, "Inode records"). */
 export const RECORD_LAYOUT = 1;
 
+/** Records are padded to a multiple of this many bytes (symlink and xattr lengths hidden). */
+export const RECORD_QUANTUM = 256;
+
 /** A run of chunk indexes `[start, end)` that were never written: they read as zeros. */
 export type Hole = [start: number, end: number];
 
@@ -64,7 +67,7 @@ export function encodeRecord(r: InodeRecord): Uint8Array {
   for (const [s, e] of r.holes) w.u64(s).u64(e);
   w.u32(r.xattrs.size);
   for (const [k, v] of r.xattrs) w.bytes(enc.encode(k)).bytes(v);
-  return w.finish();
+  return w.pad(RECORD_QUANTUM).finish();
 }
 
 /** A fresh record with the given type and permission bits, owner and time. */
@@ -124,6 +127,7 @@ export function decodeRecord(bytes: Uint8Array): InodeRecord {
   for (let i = 0; i < nh; i++) r.holes.push([rd.u53(), rd.u53()]);
   const nx = rd.u32();
   for (let i = 0; i < nx; i++) r.xattrs.set(dec.decode(rd.bytes()), rd.bytes());
+  rd.pad();
   rd.end();
   return r;
 }

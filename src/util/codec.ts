@@ -56,6 +56,16 @@ export class Writer {
     return this.u32(b.length).raw(b);
   }
 
+  /**
+   * Pads with a u32 length and zeros so the total is a multiple of `quantum`: sealed lengths
+   * then reveal only a bucket, not the exact length of names or symlink targets.
+   */
+  pad(quantum: number): this {
+    const used = this.#len + 4;
+    const n = (quantum - (used % quantum)) % quantum;
+    return this.u32(n).raw(new Uint8Array(n));
+  }
+
   finish(): Uint8Array {
     return this.#buf.slice(0, this.#len);
   }
@@ -121,6 +131,11 @@ export class Reader {
 
   bytes(): Uint8Array {
     return this.raw(this.u32()).slice();
+  }
+
+  /** Skips the padding written by {@link Writer.pad}. */
+  pad(): void {
+    this.raw(this.u32());
   }
 
   /** Throws unless every byte was read: trailing garbage means a malformed record. */

@@ -5,6 +5,7 @@
  */
 import { type Aead, aead, type AeadKey, type CipherName } from "../crypto/aead.ts";
 import { AeadPool } from "../crypto/aead_pool.ts";
+import { SecretBuffer } from "../../ffi/memory.ts";
 import { deriveSubkeys, hkdf, keyedHash } from "../crypto/subkeys.ts";
 import { base32 } from "../util/base32.ts";
 import { concat, u64le } from "../util/codec.ts";
@@ -18,6 +19,7 @@ export class StoreKeys {
   readonly #names: Uint8Array;
   readonly #objects: Uint8Array;
   readonly #meta: Uint8Array;
+  #secrets: SecretBuffer[] = [];
   /** Chunk crypto, off the main thread for large batches. */
   readonly pool: AeadPool;
 
@@ -39,7 +41,23 @@ export class StoreKeys {
   /** Derives every working key from the master key. */
   static derive(master: Uint8Array, cipher: CipherName): StoreKeys {
     const sub = deriveSubkeys(master);
-    return new StoreKeys(aead(cipher), sub.content, sub.names, sub.objects, sub.meta);
+    // The raw subkeys live in locked, non-dumpable pages (where FFI allows) for the mount's
+    // lifetime; the derivation's own copies are zeroed by takeFrom.
+    const keep = (k: Uint8Array) => {
+      const b = SecretBuffer.takeFrom(k);
+      secrets.push(b);
+      return b.bytes;
+    };
+    const secrets: SecretBuffer[] = [];
+    const keys = new StoreKeys(
+      aead(cipher),
+      keep(sub.content),
+      keep(sub.names),
+      keep(sub.objects),
+      keep(sub.meta),
+    );
+    keys.#secrets = secrets;
+    return keys;
   }
 
   /**
@@ -73,6 +91,8 @@ export class StoreKeys {
     this.#names.fill(0);
     this.#objects.fill(0);
     this.#meta.fill(0);
+    for (const s of this.#secrets) s.dispose();
+    this.#secrets = [];
   }
 }
 

@@ -1,5 +1,6 @@
 /** `rencfs mount`: validate, unlock (or create) the data dir, mount, serve until unmounted. */
 import type { EncryptedFs } from "../../fs/encrypted_fs.ts";
+import { hardenProcess } from "../../../ffi/harden.ts";
 import { type Mount, mount } from "../../fuse/mount.ts";
 import type { MountArgs } from "../args.ts";
 import { createAndOpen, openExisting } from "../datadir.ts";
@@ -37,6 +38,11 @@ export async function runMount(args: MountArgs, logLevel: LogLevelName): Promise
     return await startDaemon(childArgv(args, mountPoint, logLevel), password);
   }
 
+  // The serving process holds the keys: no core dumps, no ptrace by the same user.
+  const notHardened = hardenProcess();
+  if (notHardened.length) {
+    logger.warn("process hardening incomplete: {steps}", { steps: notHardened });
+  }
   let fs: EncryptedFs;
   if (isNew) {
     const created = await createAndOpen(args.dataDir, password, args.cipher);

@@ -119,7 +119,9 @@ Deno.test("a damaged inode record or entry gives EIO for that name, the rest sta
   for (const rec of records) {
     const orig = await Deno.readFile(rec);
     const bad = orig.slice();
-    bad[bad.length - 3] ^= 0x80;
+    // Inside the sealed record of both slots (the current version may be in either).
+    bad[40] ^= 0x80;
+    bad[bad.length / 2 + 40] ^= 0x80;
     await Deno.writeFile(rec, bad);
     const damaged: string[] = [];
     const fs2 = await EncryptedFs.open(dir, { password: PASSWORD }, {
@@ -222,5 +224,31 @@ Deno.test("inode records moved to other inodes' places fail to open", async () =
     () => EncryptedFs.open(dir, { password: PASSWORD }).then((fs) => fs.close()),
     (e) => e instanceof DamagedDataDirError && /damaged/.test((e as Error).message),
   );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a torn record slot falls back to the previous version, never to garbage", async () => {
+  const { fs, dir } = await freshFs();
+  const v = await fs.mkdir(ROOT_INO, n("d"), 0o700, ROOT_CALLER);
+  await fs.setattr(v.ino, { mode: 0o711 }); // second version, in the other slot
+  await fs.close();
+  const fs1 = await EncryptedFs.open(dir, { password: PASSWORD });
+  const rec = (await walkFiles(dir)).filter((p) => p.endsWith(".m"));
+  await fs1.close();
+  // Tear the newer slot of d's record: the older version (mode 0700) is what reads back.
+  for (const p of rec) {
+    const bytes = await Deno.readFile(p);
+    const half = bytes.length / 2;
+    const copy = bytes.slice();
+    copy.fill(0xee, half + 8, half + 60);
+    await Deno.writeFile(p, copy);
+    const fs2 = await EncryptedFs.open(dir, { password: PASSWORD }).catch(() => null);
+    if (fs2) {
+      const a = await fs2.lookup(ROOT_INO, n("d")).catch(() => null);
+      if (a && a.ino === v.ino) assertEquals([0o700, 0o711].includes(a.mode & 0o777), true);
+      await fs2.close();
+    }
+    await Deno.writeFile(p, bytes);
+  }
   await Deno.remove(dir, { recursive: true });
 });

@@ -52,8 +52,14 @@ export class Inode {
   /** When an operation last fetched this inode (ms): recently used inodes are never evicted. */
   touched = performance.now();
 
-  constructor(rec: InodeRecord) {
+  /** Which of the two record slots on disk holds the current version. */
+  slot: 0 | 1;
+
+  constructor(rec: InodeRecord, slot: 0 | 1) {
     this.rec = rec;
+    this.slot = slot;
+    this.#seq = Number(rec.seq);
+    this.#writtenSeq = this.#seq;
   }
 
   get ino(): bigint {
@@ -96,11 +102,11 @@ export class InodeTable {
   #load(ino: bigint): Promise<Inode | null> {
     let p = this.#loading.get(ino);
     if (!p) {
-      p = this.records.load(ino).then((rec) => {
+      p = this.records.load(ino).then((loaded) => {
         const existing = this.#live.get(ino);
         if (existing) return existing;
-        if (!rec) return null;
-        const node = new Inode(rec);
+        if (!loaded) return null;
+        const node = new Inode(loaded.rec, loaded.slot);
         this.#live.set(ino, node);
         this.#evict();
         return node;
@@ -118,7 +124,7 @@ export class InodeTable {
 
   /** Adds a freshly created inode (its record already on disk). */
   add(rec: InodeRecord): Inode {
-    const node = new Inode(rec);
+    const node = new Inode(rec, 0);
     this.#live.set(rec.ino, node);
     this.#evict();
     return node;
@@ -139,6 +145,7 @@ export class InodeTable {
   async saveMany(nodes: Inode[], durable = false): Promise<void> {
     const snaps = nodes.map((node) => {
       const snap = { node, rec: cloneRecord(node.rec), seq: node.nextSeq(), growth: node.growth };
+      snap.rec.seq = BigInt(snap.seq);
       node.dirty = false;
       return snap;
     });
@@ -151,7 +158,9 @@ export class InodeTable {
         s.node.saveLock.run(async () => {
           // A newer snapshot already on disk makes this one obsolete.
           if (!s.node.markWritten(s.seq)) return;
-          await this.records.save(s.rec, durable);
+          const target = s.node.slot === 0 ? 1 : 0;
+          await this.records.update(s.rec, target, durable);
+          s.node.slot = target;
         })
       ));
     } catch (e) {

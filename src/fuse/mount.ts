@@ -153,7 +153,7 @@ class LiveMount implements Mount {
   }
 
   start(t: LoopTuning): void {
-    this.session.loop(t).then(
+    this.session.loop(t, () => this.ctx.inFlight > 0).then(
       (r) => {
         if (r < 0) this.log.error(`fuse: reading /dev/fuse failed: errno ${-r}`);
       },

@@ -24,10 +24,24 @@ export interface LoopTuning {
   spinUs: number;
   /** Timeout (ms) of the parked poll, so an exit request is noticed. */
   idleTimeoutMs: number;
+  /**
+   * While no fs operation is pending and a request came within `hotMs`, wait for the next one in
+   * a *synchronous* poll of up to `blockMs` (woken directly by the kernel, no thread hop), then
+   * give the event loop a turn. 0 disables.
+   */
+  blockMs: number;
+  /** See {@link blockMs}. */
+  hotMs: number;
 }
 
 /** Tuning chosen by measurement. */
-export const DEFAULT_LOOP_TUNING: LoopTuning = { burst: 32, spinUs: 50, idleTimeoutMs: 200 };
+export const DEFAULT_LOOP_TUNING: LoopTuning = {
+  burst: 32,
+  spinUs: 50,
+  idleTimeoutMs: 200,
+  blockMs: 0,
+  hotMs: 50,
+};
 
 /** What the session keeps of an UnsafeCallback: closing it at the end. */
 interface Closable {
@@ -129,7 +143,10 @@ export class FuseSession {
    * Serves requests until the session ends: unmounted (the device reports ENODEV), aborted, or
    * {@link exit} called. Resolves with 0 or a negative errno from the device.
    */
-  async loop(t: LoopTuning = DEFAULT_LOOP_TUNING): Promise<number> {
+  async loop(
+    t: LoopTuning = DEFAULT_LOOP_TUNING,
+    busy: () => boolean = () => true,
+  ): Promise<number> {
     const se = this.se;
     if (se === null) return 0;
     const f = this.fuse;
@@ -138,17 +155,14 @@ export class FuseSession {
     const apfd = pollFd(this.fd); // separate memory: the worker thread owns it while waiting
     const buf = this.buf;
     let handled = 0;
-    const st = { proc: 0, procT: 0, spinHit: 0, park: 0, parkT: 0, burstY: 0 };
-    (globalThis as unknown as { loopStats: unknown }).loopStats = st;
+    let last = performance.now();
     outer: while (f.fuse_session_exited(se) === 0) {
       if (c.poll(pfd, 1n, 0) > 0) {
         // POLLIN, or POLLERR after an unmount: the read tells which (0 = ENODEV, session ended).
         const r = f.fuse_session_receive_buf(se, buf);
         if (r > 0) {
-          const t0 = performance.now();
           f.fuse_session_process_buf(se, buf);
-          st.procT += performance.now() - t0;
-          st.proc++;
+          last = performance.now();
         } else if (r === 0) break;
         else if (r !== -EINTR && r !== -EAGAIN) return r;
         if (++handled % t.burst === 0) await c.poll_nb(apfd, 1n, 0);
@@ -159,16 +173,17 @@ export class FuseSession {
         const until = performance.now() + t.spinUs / 1000;
         while (performance.now() < until) {
           await null;
-          if (c.poll(pfd, 1n, 0) > 0) {
-            st.spinHit++;
-            continue outer;
-          }
+          if (c.poll(pfd, 1n, 0) > 0) continue outer;
         }
       }
-      st.park++;
-      const t1 = performance.now();
+      if (t.blockMs > 0 && !busy() && performance.now() - last < t.hotMs) {
+        // Nothing pending in JS: sleep in the kernel until the next request or the timeout,
+        // then let the event loop run (timers, signals) before looking again.
+        if (c.poll(pfd, 1n, t.blockMs) > 0) continue;
+        await c.poll_nb(apfd, 1n, 0);
+        continue;
+      }
       await c.poll_nb(apfd, 1n, t.idleTimeoutMs);
-      st.parkT += performance.now() - t1;
     }
     return 0;
   }

@@ -3,6 +3,7 @@
  * target, which is then renamed over it. A reader (or a crash) sees the old file or the new one.
  */
 import { open, rename, unlink } from "node:fs/promises";
+import { closeSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { randomBytes } from "../crypto/random.ts";
 import { base32 } from "../util/base32.ts";
 
@@ -19,6 +20,8 @@ export async function writeFileAtomic(
   durable: boolean,
 ): Promise<void> {
   const tmp = `${path}${TMP_MARK}${base32(randomBytes(5))}`;
+  // Not durable: small synchronous syscalls (see object_io.ts for why).
+  if (!durable) return writeSmallAtomic(tmp, path, data);
   const fh = await open(tmp, "wx", 0o600);
   try {
     await fh.writeFile(data);
@@ -36,6 +39,29 @@ export async function writeFileAtomic(
     throw e;
   }
   if (durable) await fsyncDir(path.slice(0, path.lastIndexOf("/")) || "/");
+}
+
+function writeSmallAtomic(tmp: string, path: string, data: Uint8Array): void {
+  const fd = openSync(tmp, "wx", 0o600);
+  try {
+    let done = 0;
+    while (done < data.length) done += writeSync(fd, data, done, data.length - done);
+  } catch (e) {
+    closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch { /* already gone */ }
+    throw e;
+  }
+  closeSync(fd);
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch { /* already gone */ }
+    throw e;
+  }
 }
 
 /** fsyncs a directory so that renames and creations in it are durable. */

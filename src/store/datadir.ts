@@ -116,7 +116,7 @@ async function createRoot(dir: string, master: Uint8Array, header: KeyFileHeader
     rec.parent = ROOT_INO;
     rec.nlink = 2;
     await mkdir(records.paths(ROOT_INO).entries, { recursive: true });
-    await records.save(rec, true);
+    await records.create(rec, true);
   } finally {
     keys.wipe();
   }

@@ -4,7 +4,8 @@
  * exactly one file; listing reads the folder. The sealed entry holds the name, the child's
  * inode number and its type, bound to the parent and the entry's file name.
  */
-import { mkdir, readdir, rmdir, unlink } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
+import { mkdirSync, opendirSync, rmdirSync, unlinkSync } from "node:fs";
 import { NotAnObjectError, readObject } from "./object_io.ts";
 import { TMP_MARK, writeFileAtomic } from "./atomic_file.ts";
 import type { StoreKeys } from "./keys.ts";
@@ -44,15 +45,19 @@ export class DirStore {
   }
 
   /** Creates the (empty) entry folder of a new directory. */
-  async createFolder(folder: string): Promise<void> {
-    await mkdir(folder, { recursive: true });
+  createFolder(folder: string): Promise<void> {
+    mkdirSync(folder, { recursive: true });
+    return Promise.resolve();
   }
 
   /** Removes the entry folder of a directory that has no entries left. */
-  async removeFolder(folder: string): Promise<void> {
-    await rmdir(folder).catch((e) => {
-      if ((e as { code?: string }).code !== "ENOENT") throw e;
-    });
+  removeFolder(folder: string): Promise<void> {
+    try {
+      rmdirSync(folder);
+    } catch (e) {
+      if ((e as { code?: string }).code !== "ENOENT") return Promise.reject(e);
+    }
+    return Promise.resolve();
   }
 
   /** The entry `name` of directory `dir`, or null. */
@@ -79,8 +84,13 @@ export class DirStore {
   }
 
   /** Deletes entry `name`. */
-  async remove(dir: bigint, folder: string, name: Uint8Array): Promise<void> {
-    await unlink(`${folder}/${this.keys.entryName(dir, name)}`);
+  remove(dir: bigint, folder: string, name: Uint8Array): Promise<void> {
+    try {
+      unlinkSync(`${folder}/${this.keys.entryName(dir, name)}`);
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /**
@@ -125,13 +135,23 @@ export class DirStore {
   }
 
   /** Whether the folder holds no entry (temporary debris aside). */
-  async isEmpty(folder: string): Promise<boolean> {
+  isEmpty(folder: string): Promise<boolean> {
+    // Reads only until the first real entry, however large the folder.
+    let d;
     try {
-      for (const f of await readdir(folder)) if (!f.includes(TMP_MARK)) return false;
+      d = opendirSync(folder);
     } catch (e) {
-      if ((e as { code?: string }).code !== "ENOENT") throw e;
+      if ((e as { code?: string }).code === "ENOENT") return Promise.resolve(true);
+      return Promise.reject(e);
     }
-    return true;
+    try {
+      for (let e = d.readSync(); e; e = d.readSync()) {
+        if (!e.name.includes(TMP_MARK)) return Promise.resolve(false);
+      }
+      return Promise.resolve(true);
+    } finally {
+      d.closeSync();
+    }
   }
 
   async #read(path: string): Promise<Uint8Array | null> {

@@ -17,6 +17,8 @@ export type Hole = [start: number, end: number];
 /** Everything rencfs knows about one inode. */
 export interface InodeRecord {
   ino: bigint;
+  /** Write sequence number: of the two record slots on disk, the valid one with the highest wins. */
+  seq: bigint;
   mode: number;
   uid: number;
   gid: number;
@@ -49,6 +51,7 @@ export function encodeRecord(r: InodeRecord): Uint8Array {
   const w = new Writer()
     .u8(RECORD_LAYOUT)
     .u64(r.ino)
+    .u64(r.seq)
     .u32(r.mode)
     .u32(r.uid)
     .u32(r.gid)
@@ -80,6 +83,7 @@ export function newRecord(
 ): InodeRecord {
   return {
     ino,
+    seq: 1n,
     mode,
     uid: owner.uid,
     gid: owner.gid,
@@ -106,6 +110,7 @@ export function decodeRecord(bytes: Uint8Array): InodeRecord {
   if (layout !== RECORD_LAYOUT) throw new DecodeError(`unknown record layout ${layout}`);
   const r: InodeRecord = {
     ino: rd.u64(),
+    seq: rd.u64(),
     mode: rd.u32(),
     uid: rd.u32(),
     gid: rd.u32(),

@@ -63,3 +63,17 @@ Deno.test("deriveSubkeys: deterministic, labelled, all distinct", () => {
   notDeepStrictEqual(toHex(deriveSubkeys(randomBytes(32)).content), toHex(a.content));
   throws(() => deriveSubkeys(randomBytes(16)));
 });
+
+Deno.test("KeyedHasher equals HMAC-SHA256 (keyedHash) for every length and input size", async () => {
+  const { KeyedHasher, keyedHash } = await import("../src/crypto/subkeys.ts");
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const h = new KeyedHasher(key);
+  for (const size of [0, 1, 40, 63, 64, 65, 300]) {
+    const data = crypto.getRandomValues(new Uint8Array(size));
+    for (const len of [16, 24, 32]) {
+      const a = h.digest(data, len);
+      const b = keyedHash(key, data, len);
+      if (a.length !== len || a.some((x, i) => x !== b[i])) throw new Error(`mismatch ${size}/${len}`);
+    }
+  }
+});

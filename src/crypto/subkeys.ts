@@ -5,6 +5,8 @@
  */
 
 import { createHmac, hkdfSync } from "node:crypto";
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
@@ -75,4 +77,31 @@ export function deriveSubkeys(master: Uint8Array): Subkeys {
     meta: hkdf(master, SUBKEY_LABELS.meta),
     objects: hkdf(master, SUBKEY_LABELS.objects),
   };
+}
+
+/**
+ * HMAC-SHA256 under one fixed key, with the keyed inner and outer states computed once: each
+ * digest then costs a third of a fresh {@link keyedHash} (which matters on every lookup).
+ * The output equals `keyedHash(key, data, length)`.
+ */
+export class KeyedHasher {
+  readonly #base: ReturnType<typeof hmac.create>;
+
+  constructor(key: Uint8Array) {
+    this.#base = hmac.create(sha256, key);
+  }
+
+  /** HMAC-SHA256 of `data`, truncated to `length` bytes (16..32). */
+  digest(data: Uint8Array, length = 32): Uint8Array {
+    if (!Number.isInteger(length) || length < 16 || length > 32) {
+      throw new RangeError("keyed hash length must be 16..32");
+    }
+    const mac = this.#base.clone().update(data).digest();
+    return length === 32 ? mac : mac.slice(0, length);
+  }
+
+  /** Zeroes the keyed states. */
+  destroy(): void {
+    this.#base.destroy();
+  }
 }

@@ -509,9 +509,8 @@ export class EncryptedFs implements FileSystem {
   }
 
   async #delete(node: Inode): Promise<void> {
-    this.#table.drop(node.ino);
     await this.#data.closeContent(node);
-    await this.#records.remove(node.ino);
+    await this.#table.delete(node);
   }
 
   // Deletes an unlinked inode whose last reference just went away.

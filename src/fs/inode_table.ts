@@ -30,6 +30,8 @@ export class Inode {
   readonly chunkLocks = new KeyedMutex<number>();
   /** Serialises record writes so an older snapshot never lands after a newer one. */
   readonly saveLock = new Mutex();
+  /** The inode's objects were deleted: nothing may write its record again. */
+  deleted = false;
   /** Bumped whenever the record starts to cover newly stored chunks (size grew, hole filled). */
   growth = 0;
   /** The `growth` up to which those chunks are known to be on stable storage. */
@@ -157,7 +159,7 @@ export class InodeTable {
       await Promise.all(snaps.map((s) =>
         s.node.saveLock.run(async () => {
           // A newer snapshot already on disk makes this one obsolete.
-          if (!s.node.markWritten(s.seq)) return;
+          if (s.node.deleted || !s.node.markWritten(s.seq)) return;
           const target = s.node.slot === 0 ? 1 : 0;
           await this.records.update(s.rec, target, durable);
           s.node.slot = target;
@@ -200,9 +202,12 @@ export class InodeTable {
     return [...this.#live.values()].filter((n) => n.content);
   }
 
-  /** Forgets an inode whose objects were deleted. */
-  drop(ino: bigint): void {
-    this.#live.delete(ino);
+  /** Deletes an inode's objects and forgets it; no record write can land afterwards. */
+  async delete(node: Inode): Promise<void> {
+    this.#live.delete(node.ino);
+    node.deleted = true;
+    node.dirty = false;
+    await node.saveLock.run(() => this.records.remove(node.ino));
   }
 
   get size(): number {

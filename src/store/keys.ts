@@ -6,7 +6,7 @@
 import { type Aead, aead, type AeadKey, type CipherName } from "../crypto/aead.ts";
 import { AeadPool } from "../crypto/aead_pool.ts";
 import { SecretBuffer } from "../../ffi/memory.ts";
-import { deriveSubkeys, hkdf, keyedHash } from "../crypto/subkeys.ts";
+import { deriveSubkeys, hkdf, KeyedHasher } from "../crypto/subkeys.ts";
 import { base32 } from "../util/base32.ts";
 import { concat, u64le } from "../util/codec.ts";
 
@@ -19,6 +19,11 @@ export class StoreKeys {
   readonly #names: Uint8Array;
   readonly #objects: Uint8Array;
   readonly #meta: Uint8Array;
+  readonly #namesMac: KeyedHasher;
+  readonly #objectsMac: KeyedHasher;
+  readonly #metaMac: KeyedHasher;
+  // Object names of recently used inodes (each costs an HMAC); bounded.
+  readonly #objectNames = new Map<bigint, string>();
   #secrets: SecretBuffer[] = [];
   /** Chunk crypto, off the main thread for large batches. */
   readonly pool: AeadPool;
@@ -35,6 +40,9 @@ export class StoreKeys {
     this.#names = names;
     this.#objects = objects;
     this.#meta = meta;
+    this.#namesMac = new KeyedHasher(names);
+    this.#objectsMac = new KeyedHasher(objects);
+    this.#metaMac = new KeyedHasher(meta);
     this.pool = new AeadPool(a.name);
   }
 
@@ -66,7 +74,7 @@ export class StoreKeys {
    * every metadata write the data dir will ever see.
    */
   metaKey(owner: Uint8Array): Promise<AeadKey> {
-    return this.aead.importKey(keyedHash(this.#meta, owner, 32));
+    return this.aead.importKey(this.#metaMac.digest(owner, 32));
   }
 
   /** The raw key of one file's chunks: per-file keys keep random-nonce reuse negligible. */
@@ -76,12 +84,18 @@ export class StoreKeys {
 
   /** On-disk name of an inode's objects: keyed, so it reveals nothing about the inode number. */
   objectName(ino: bigint): string {
-    return base32(keyedHash(this.#objects, u64le(ino), 16));
+    let name = this.#objectNames.get(ino);
+    if (name === undefined) {
+      name = base32(this.#objectsMac.digest(u64le(ino), 16));
+      if (this.#objectNames.size >= 65536) this.#objectNames.clear();
+      this.#objectNames.set(ino, name);
+    }
+    return name;
   }
 
   /** On-disk name of one directory entry: a keyed hash of the parent and the name, never the name. */
   entryName(dir: bigint, name: Uint8Array): string {
-    return base32(keyedHash(this.#names, concat(u64le(dir), name), 16));
+    return base32(this.#namesMac.digest(concat(u64le(dir), name), 16));
   }
 
   /** Zeroes the raw keys this object holds (imported native copies are out of our reach). */
@@ -91,6 +105,10 @@ export class StoreKeys {
     this.#names.fill(0);
     this.#objects.fill(0);
     this.#meta.fill(0);
+    this.#namesMac.destroy();
+    this.#objectsMac.destroy();
+    this.#metaMac.destroy();
+    this.#objectNames.clear();
     for (const s of this.#secrets) s.dispose();
     this.#secrets = [];
   }

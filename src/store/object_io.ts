@@ -40,6 +40,9 @@ export function readObject(path: string, maxBytes: number): Promise<Uint8Array |
   return Promise.resolve(readObjectSync(path, maxBytes));
 }
 
+// Most objects are a few hundred bytes: one read into this buffer, no fstat, tells the size.
+const scratch = new Uint8Array(64 * 1024);
+
 function readObjectSync(path: string, maxBytes: number): Uint8Array | null {
   let fd: number;
   try {
@@ -51,15 +54,23 @@ function readObjectSync(path: string, maxBytes: number): Uint8Array | null {
     throw e;
   }
   try {
+    // A FIFO opened O_NONBLOCK reads as empty, a directory fails: neither is a valid object.
+    let n: number;
+    try {
+      n = readSync(fd, scratch, 0, scratch.length, 0);
+    } catch (e) {
+      throw new NotAnObjectError(`${path} cannot be read as an object: ${(e as Error).message}`);
+    }
+    if (n < scratch.length) return scratch.slice(0, n);
     const st = fstatSync(fd);
     if (!st.isFile()) throw new NotAnObjectError(`${path} is not a regular file`);
     if (st.size > maxBytes) throw new NotAnObjectError(`${path} is too large (${st.size} bytes)`);
     const buf = new Uint8Array(st.size);
     let got = 0;
     while (got < buf.length) {
-      const n = readSync(fd, buf, got, buf.length - got, got);
-      if (n === 0) break;
-      got += n;
+      const r = readSync(fd, buf, got, buf.length - got, got);
+      if (r === 0) break;
+      got += r;
     }
     return buf.subarray(0, got);
   } finally {

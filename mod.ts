@@ -21,7 +21,12 @@
  * ```
  * @module
  */
-export { DamagedDataDirError, EncryptedFs, type OpenOptions } from "./src/fs/encrypted_fs.ts";
+export {
+  CipherMismatchError,
+  DamagedDataDirError,
+  EncryptedFs,
+  type OpenOptions,
+} from "./src/fs/encrypted_fs.ts";
 export { DataDirBusyError } from "./ffi/dirlock.ts";
 export { Vault, VaultFile, type VaultOpenOptions, type VaultStat } from "./src/fs/path_api.ts";
 export {

@@ -352,6 +352,23 @@ Deno.test("mount: a foreign data dir exits 4 and is left as it was", async () =>
   });
 });
 
+Deno.test("mount with another --cipher than the data dir's is refused (exit 4), nothing changed", async () => {
+  await withTempDir(async (tmp) => {
+    const mnt = `${tmp}/mnt`;
+    const dir = `${tmp}/data`;
+    await Deno.mkdir(mnt);
+    const init = await rencfs(["init", "-d", dir, "-c", "aes-256-gcm"], { env: PW_ENV });
+    assertEquals(init.code, 0, init.stderr);
+    const before = await hashTree(dir);
+    const r = await rencfs(["mount", "-m", mnt, "-d", dir, "-c", "ChaCha20Poly1305"], {
+      env: PW_ENV,
+    });
+    assertEquals(r.code, 4, r.stderr);
+    assertMatch(r.stderr, /^rencfs: error: .*uses aes-256-gcm, not chacha20-poly1305/);
+    assertEquals(await hashTree(dir), before);
+  });
+});
+
 Deno.test("mount: a mount point inside the data dir (or the reverse) exits 5", async () => {
   await withTempDir(async (tmp) => {
     const dir = `${tmp}/data`;

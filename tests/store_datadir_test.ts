@@ -118,3 +118,16 @@ Deno.test("a missing root record is a clear error, never a silent new root", asy
   );
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("opening with another cipher than the data dir's is refused", async () => {
+  const { fs, dir } = await freshFs({ cipher: "aes-256-gcm" });
+  await fs.close();
+  const { CipherMismatchError } = await import("../mod.ts");
+  await assertRejects(
+    () => EncryptedFs.open(dir, { password: PASSWORD }, { cipher: "chacha20-poly1305" }),
+    (e) => e instanceof CipherMismatchError && /uses aes-256-gcm/.test((e as Error).message),
+  );
+  const ok = await EncryptedFs.open(dir, { password: PASSWORD }, { cipher: "aes-256-gcm" });
+  await ok.close();
+  await Deno.remove(dir, { recursive: true });
+});

@@ -103,3 +103,24 @@ Deno.test("parallel writers to distinct ranges of one file lose no update", asyn
   await fs.close();
   await Deno.remove(dir, { recursive: true });
 });
+
+for (const cipher of ["aes-256-gcm", "xchacha20-poly1305"] as const) {
+  Deno.test(`every cipher round-trips files and reopens (${cipher})`, async () => {
+    const { fs, dir } = await freshFs({ cipher, chunkSize: 16384 });
+    const data = new Uint8Array(100_000).map((_, i) => (i * 131 + 7) & 255);
+    const { attr, fh } = await fs.create(ROOT_INO, n("c"), 0o644, 2, ROOT_CALLER);
+    await fs.write(attr.ino, fh, 0, data);
+    await fs.write(attr.ino, fh, 70_000, data.subarray(0, 5));
+    data.set(data.subarray(0, 5), 70_000);
+    await fs.release(attr.ino, fh);
+    await fs.close();
+    const again = await EncryptedFs.open(dir, { password: PASSWORD });
+    assertEquals(again.header.cipher, cipher);
+    const a = await again.lookup(ROOT_INO, n("c"));
+    const h = await again.open(a.ino, 0);
+    assertEquals(await again.read(a.ino, h, 0, 200_000), data);
+    await again.release(a.ino, h);
+    await again.close();
+    await Deno.remove(dir, { recursive: true });
+  });
+}

@@ -8,13 +8,7 @@ import type { CipherName } from "../crypto/aead.ts";
 import { randomBytes } from "../crypto/random.ts";
 import { DirStore, type StoredEntry } from "../store/dir_store.ts";
 import type { KeyFileHeader } from "../store/keyfile.ts";
-import {
-  type InodeRecord,
-  isDir,
-  isRegular,
-  isSymlink,
-  newRecord,
-} from "../store/inode_record.ts";
+import { type InodeRecord, isDir, isRegular, isSymlink, newRecord } from "../store/inode_record.ts";
 import { StoreKeys } from "../store/keys.ts";
 import { DamagedObjectError, RecordStore } from "../store/record_store.ts";
 import {
@@ -52,11 +46,16 @@ import {
 /** The data dir unlocked, but its root directory is missing or damaged. */
 export class DamagedDataDirError extends Error {}
 
+/** The data dir was made with another cipher than the one asked for. */
+export class CipherMismatchError extends Error {}
+
 /** Options for opening a data dir. */
 export interface OpenOptions {
   readOnly?: boolean;
   /** Called once per damaged object (path and reason), e.g. to log it. */
   onDamaged?: (path: string, reason: string) => void;
+  /** The cipher the caller expects; a data dir made with another one is refused. */
+  cipher?: CipherName;
   /** Milliseconds between background writes of dirty records (default 1000). */
   flushIntervalMs?: number;
 }
@@ -173,6 +172,12 @@ export class EncryptedFs implements FileSystem {
   /** Opens an existing data dir with its password or recovery code. */
   static async open(dataDir: string, secret: Secret, opts: OpenOptions = {}): Promise<EncryptedFs> {
     const { masterKey, header } = await unlockDataDir(dataDir, secret);
+    if (opts.cipher && opts.cipher !== header.cipher) {
+      masterKey.fill(0);
+      throw new CipherMismatchError(
+        `${dataDir} uses ${header.cipher}, not ${opts.cipher} (the cipher is chosen at creation)`,
+      );
+    }
     const fs = await EncryptedFs.#fromKey(dataDir, masterKey, header, opts);
     try {
       await fs.#table.get(ROOT_INO);

@@ -6,6 +6,7 @@ import type { MountArgs } from "../args.ts";
 import { createAndOpen, openExisting } from "../datadir.ts";
 import { isDaemonChild, reportReady, startDaemon } from "../daemon.ts";
 import { CliError } from "../errors.ts";
+import { readHeader } from "../../store/datadir.ts";
 import { ExitCode } from "../exit_codes.ts";
 import { log, type LogLevelName, simpleLogger } from "../log.ts";
 import { getPassword } from "../password.ts";
@@ -30,7 +31,14 @@ export async function runMount(args: MountArgs, logLevel: LogLevelName): Promise
     );
   }
   if (!isNew && args.cipher !== undefined) {
-    logger.warn("--cipher is ignored: {dataDir} already exists", { dataDir: args.dataDir });
+    // The cipher is fixed at creation: asking for another one is a mistake worth stopping.
+    const { header } = await readHeader(args.dataDir);
+    if (header.cipher !== args.cipher) {
+      throw new CliError(
+        ExitCode.DATA_DIR,
+        `data dir ${args.dataDir} uses ${header.cipher}, not ${args.cipher} (the cipher is chosen at creation)`,
+      );
+    }
   }
   const password = await getPassword(args.password, isNew);
 

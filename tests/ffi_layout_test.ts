@@ -240,7 +240,7 @@ function cSource(): string {
     "#include <stdint.h>",
     "#include <stdio.h>",
     "#include <string.h>",
-    "#define P(name, v) printf(\"%s %lld\\n\", name, (long long)(v))",
+    '#define P(name, v) printf("%s %lld\\n", name, (long long)(v))',
     "int main(void) {",
     ...lines,
     "  return 0;",

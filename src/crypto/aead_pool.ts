@@ -2,10 +2,11 @@
  * Chunk encryption off the main thread. The native ChaCha20-Poly1305 of `node:crypto` is
  * synchronous: run on the JS thread it would stall the FUSE loop for every chunk, and use one
  * core of two. Batches of chunks go to a small pool of workers instead; tiny batches (a 4 KiB
- * random write) stay inline, where a thread hop would cost more than the cipher. WebCrypto
- * AES-GCM is already asynchronous off-thread, so it is never sent to the pool.
+ * random write) stay inline with the low-latency backend, where a thread hop would cost more
+ * than the cipher. Workers use the bulk backend (WebCrypto for AES-GCM, with every chunk of a
+ * batch in flight at once). `RENCFS_CRYPTO_WORKERS` overrides the pool size (0: all inline).
  */
-import { aead, type CipherName } from "./aead.ts";
+import { type CipherName, smallAead } from "./aead.ts";
 import type { WorkerReply, WorkerRequest } from "./aead_worker.ts";
 
 /** Below this many bytes in a batch, crypto runs inline. */
@@ -28,9 +29,14 @@ export class AeadPool {
   #next = 0;
   #id = 0;
 
-  constructor(cipher: CipherName, workers = Math.max(1, navigator.hardwareConcurrency ?? 2)) {
+  constructor(
+    cipher: CipherName,
+    workers = Number(
+      Deno.env.get("RENCFS_CRYPTO_WORKERS") ?? Math.max(1, navigator.hardwareConcurrency ?? 2),
+    ),
+  ) {
     this.cipher = cipher;
-    this.#size = cipher === "aes-256-gcm" ? 0 : workers;
+    this.#size = workers;
   }
 
   #worker(): Worker {
@@ -51,7 +57,7 @@ export class AeadPool {
     let bytes = 0;
     for (const j of jobs) bytes += j.input.length;
     if (this.#size === 0 || bytes < INLINE_BYTES) {
-      const a = aead(this.cipher);
+      const a = smallAead(this.cipher);
       const k = await a.importKey(key);
       return await Promise.all(
         jobs.map((j) =>

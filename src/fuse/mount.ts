@@ -35,10 +35,19 @@ export interface Mount {
   readonly done: Promise<void>;
   /**
    * Clean unmount: `umount` (`fusermount3 -u` when not root) runs in a subprocess while the loop
-   * keeps serving, so dirty pages are flushed through the filesystem; when that fails (busy), a
-   * lazy unmount detaches it and the connection is closed. Then `fs.syncAll()`.
+   * keeps serving, so dirty pages are flushed through the filesystem. When that fails (busy: a
+   * process has its cwd or a file inside), a lazy unmount detaches it and the connection is
+   * closed, so processes still inside get ENOTCONN; with `{ force: false }` it rejects with a
+   * {@link MountError} instead and keeps serving. Then `fs.syncAll()`; resolves after `done`.
+   * The filesystem is not closed: that is the caller's.
    */
-  unmount(): Promise<void>;
+  unmount(opts?: UnmountOptions): Promise<void>;
+}
+
+/** Options of {@link Mount.unmount}. */
+export interface UnmountOptions {
+  /** Detach and disconnect a busy mount (default true); false: reject and keep serving. */
+  force?: boolean;
 }
 
 /** A mount could not be made; the message is one line meant for users. */
@@ -175,7 +184,7 @@ class LiveMount implements Mount {
         this.log.warn(`fuse: ${this.ctx.inFlight} operations still running at unmount`);
       }
       this.ctx.closed = true;
-      this.session.destroy();
+      this.session.destroy(await this.stillMounted());
       for (const [ino, n] of this.ctx.counts.drain()) this.fs.forget(ino, n);
       await this.fs.syncAll();
       this.log.info(`fuse: ${this.mountPoint} unmounted`);
@@ -186,16 +195,26 @@ class LiveMount implements Mount {
     }
   }
 
-  unmount(): Promise<void> {
-    this.unmounting ??= this.doUnmount();
+  unmount(opts: UnmountOptions = {}): Promise<void> {
+    if (!this.unmounting) {
+      const p = this.doUnmount(opts.force ?? true);
+      // A refused (busy) unmount may be retried.
+      p.catch(() => {
+        if (this.unmounting === p) this.unmounting = undefined;
+      });
+      this.unmounting = p;
+    }
     return this.unmounting;
   }
 
-  private async doUnmount(): Promise<void> {
+  private async doUnmount(force: boolean): Promise<void> {
     if (this.loopEnded) return await this.done;
     const mp = this.mountPoint;
     const plain = this.isRoot ? ["umount", mp] : [this.fusermount ?? "fusermount3", "-u", mp];
     let err = await run(plain);
+    if (err !== undefined && !force) {
+      throw new MountError(`cannot unmount ${mp}: ${err}`);
+    }
     if (err === undefined) {
       // Normally the loop now ends with ENODEV; a copy of the mount in another namespace keeps
       // the connection alive, so stop waiting after a while.
@@ -218,6 +237,16 @@ class LiveMount implements Mount {
       c.umount2(p, 2 /* MNT_DETACH */);
     }
     await this.done;
+  }
+
+  /** Our mount is still attached at the mount point (not after an unmount or lazy detach). */
+  private async stillMounted(): Promise<boolean> {
+    try {
+      const m = await findMount(this.mountPoint);
+      return m !== undefined && (this.info === undefined || m.dev === this.info.dev);
+    } catch {
+      return true;
+    }
   }
 
   private async endsWithin(ms: number): Promise<boolean> {

@@ -5,7 +5,8 @@
  * @module
  */
 
-import type { OpHandlers } from "../../ffi/fuse.ts";
+import type { OpHandlers, OpName } from "../../ffi/fuse.ts";
+import { Errno } from "../fs/errors.ts";
 import { Cap, ConnInfo } from "../../ffi/layouts.ts";
 import type { OpContext } from "./context.ts";
 import { dirOps } from "./ops_dir.ts";
@@ -27,7 +28,12 @@ export interface KernelOptions {
   writeback: boolean;
 }
 
-/** The options chosen by measurement (see the report in `src/fuse/mount.ts`). */
+/**
+ * The options chosen by measurement. Writeback cache: 4 KiB `dd` writes into the encrypted store
+ * went from 4–5 MB/s to 30–53 MB/s (the kernel merges them into 1 MiB requests, so chunks are
+ * sealed whole); the price is one extra SETATTR (mtime/ctime) per closed or deleted file that
+ * was written. Readahead 1 MiB (with the bdi raised to match) gives 1 MiB read requests.
+ */
 export const DEFAULT_KERNEL_OPTIONS: KernelOptions = {
   maxWrite: 1 << 20,
   maxReadahead: 1 << 20,
@@ -50,8 +56,35 @@ const WANTED = Cap.ASYNC_READ | Cap.ATOMIC_O_TRUNC | Cap.READDIRPLUS | Cap.READD
 const REFUSED = Cap.SPLICE_READ | Cap.SPLICE_WRITE | Cap.SPLICE_MOVE | Cap.AUTO_INVAL_DATA |
   Cap.POSIX_LOCKS | Cap.FLOCK_LOCKS | Cap.WRITEBACK_CACHE | Cap.HANDLE_KILLPRIV;
 
+/**
+ * Wraps a request handler so that a synchronous exception (a bug) still answers the request:
+ * EIO, or no reply for the forget family. An unanswered request would hang its caller forever.
+ */
+function guard<K extends Exclude<OpName, "init" | "destroy">>(
+  c: OpContext,
+  name: K,
+  h: OpHandlers[K],
+): OpHandlers[K] {
+  const f = h as (req: Deno.PointerValue, ...rest: unknown[]) => void;
+  const wrapped = (req: Deno.PointerValue, ...rest: unknown[]): void => {
+    try {
+      f(req, ...rest);
+    } catch (e) {
+      c.log.error(`${name}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+      if (name === "forget" || name === "forget_multi") c.fuse.fuse_reply_none(req);
+      else c.fuse.fuse_reply_err(req, Errno.EIO);
+    }
+  };
+  return wrapped as unknown as OpHandlers[K];
+}
+
 /** Builds every handler of a mount. */
 export function buildOps(c: OpContext, k: KernelOptions): OpHandlers {
+  const ops = { ...entryOps(c), ...fileOps(c), ...dirOps(c), ...xattrOps(c) };
+  const guarded = {} as Record<string, unknown>;
+  for (const [name, h] of Object.entries(ops)) {
+    guarded[name] = guard(c, name as keyof typeof ops, h as OpHandlers[keyof typeof ops]);
+  }
   return {
     init(_userdata, conn) {
       if (conn === null) return;
@@ -78,9 +111,6 @@ export function buildOps(c: OpContext, k: KernelOptions): OpHandlers {
       // Flushing happens in the session's shutdown path (fs.syncAll), which can await.
     },
 
-    ...entryOps(c),
-    ...fileOps(c),
-    ...dirOps(c),
-    ...xattrOps(c),
+    ...(guarded as Omit<OpHandlers, "init" | "destroy">),
   };
 }

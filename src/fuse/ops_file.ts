@@ -49,8 +49,10 @@ export function fileOps(c: OpContext): FileOps {
 
     read(req, ino, size, off, fi) {
       const fh = readFh(fi);
-      c.run(req, "read", () => fs.read(ino, fh, Number(off), Number(size)), (data) => {
-        fuse.fuse_reply_buf(req, data, BigInt(data.length));
+      const n = Number(size);
+      c.run(req, "read", () => fs.read(ino, fh, Number(off), n), (data) => {
+        const d = data.length > n ? data.subarray(0, n) : data;
+        fuse.fuse_reply_buf(req, d, BigInt(d.length));
       });
     },
 

@@ -13,6 +13,17 @@ import type { OpContext, Req } from "./context.ts";
 type XattrOps = Pick<OpHandlers, "setxattr" | "getxattr" | "listxattr" | "removexattr">;
 
 const utf8 = new TextDecoder();
+
+/**
+ * POSIX ACLs are not supported (FUSE_CAP_POSIX_ACL is off). Without this the kernel would pass
+ * them through as opaque xattrs: `cp -a` would then "set" a file's mode through
+ * system.posix_acl_access, the store would keep the blob and the mode would silently stay
+ * unchanged. EOPNOTSUPP makes tools fall back to chmod, as on a filesystem mounted noacl.
+ */
+export function isAclName(name: string): boolean {
+  return name === "system.posix_acl_access" || name === "system.posix_acl_default";
+}
+
 const utf8e = new TextEncoder();
 
 /** The listxattr wire format: every name followed by a NUL byte. */
@@ -41,11 +52,13 @@ export function xattrOps(c: OpContext): XattrOps {
     setxattr(req, ino, name, value, size, flags) {
       const n = utf8.decode(copyCString(name));
       const v = copyBytes(value, Number(size));
+      if (isAclName(n)) return void fuse.fuse_reply_err(req, Errno.EOPNOTSUPP);
       c.runVoid(req, "setxattr", () => fs.setxattr(ino, n, v, flags));
     },
 
     getxattr(req, ino, name, size) {
       const n = utf8.decode(copyCString(name));
+      if (isAclName(n)) return void fuse.fuse_reply_err(req, Errno.EOPNOTSUPP);
       c.run(req, "getxattr", () => fs.getxattr(ino, n), (v) => replySized(req, v, Number(size)));
     },
 
@@ -54,12 +67,14 @@ export function xattrOps(c: OpContext): XattrOps {
         req,
         "listxattr",
         () => fs.listxattr(ino),
-        (names) => replySized(req, encodeXattrNames(names), Number(size)),
+        (names) =>
+          replySized(req, encodeXattrNames(names.filter((n) => !isAclName(n))), Number(size)),
       );
     },
 
     removexattr(req, ino, name) {
       const n = utf8.decode(copyCString(name));
+      if (isAclName(n)) return void fuse.fuse_reply_err(req, Errno.EOPNOTSUPP);
       c.runVoid(req, "removexattr", () => fs.removexattr(ino, n));
     },
   };

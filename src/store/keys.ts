@@ -3,7 +3,7 @@
  * content (per-file chunk keys), names (directory entry names), meta (sealing records and
  * entries), objects (naming on-disk objects).
  */
-import { type Aead, aead, type AeadKey, type CipherName } from "../crypto/aead.ts";
+import { type Aead, aead, type AeadKey, type CipherName, smallAead } from "../crypto/aead.ts";
 import { AeadPool } from "../crypto/aead_pool.ts";
 import { SecretBuffer } from "../../ffi/memory.ts";
 import { deriveSubkeys, hkdf, KeyedHasher } from "../crypto/subkeys.ts";
@@ -15,6 +15,8 @@ const enc = new TextEncoder();
 /** The derived keys and the cipher of one data dir. */
 export class StoreKeys {
   readonly aead: Aead;
+  /** Low-latency backend of the same cipher, for records and entries. */
+  readonly metaAead: Aead;
   readonly #content: Uint8Array;
   readonly #names: Uint8Array;
   readonly #objects: Uint8Array;
@@ -36,6 +38,7 @@ export class StoreKeys {
     meta: Uint8Array,
   ) {
     this.aead = a;
+    this.metaAead = smallAead(a.name);
     this.#content = content;
     this.#names = names;
     this.#objects = objects;
@@ -74,7 +77,7 @@ export class StoreKeys {
    * every metadata write the data dir will ever see.
    */
   metaKey(owner: Uint8Array): Promise<AeadKey> {
-    return this.aead.importKey(this.#metaMac.digest(owner, 32));
+    return this.metaAead.importKey(this.#metaMac.digest(owner, 32));
   }
 
   /** The raw key of one file's chunks: per-file keys keep random-nonce reuse negligible. */

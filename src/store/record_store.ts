@@ -92,7 +92,9 @@ export class RecordStore {
       if (len === 0) continue; // never written
       try {
         if (len > half - 4) throw new CorruptObjectError("slot length out of range");
-        const r = decodeRecord(await openBlob(this.keys, MAGIC, u64le(ino), s.subarray(4, 4 + len)));
+        const r = decodeRecord(
+          await openBlob(this.keys, MAGIC, u64le(ino), s.subarray(4, 4 + len)),
+        );
         if (r.ino !== ino) throw new CorruptObjectError("inode number mismatch");
         if (!best || r.seq > best.rec.seq) best = { rec: r, slot };
       } catch (e) {

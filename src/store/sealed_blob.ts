@@ -20,9 +20,9 @@ export async function sealBlob(
   ad: Uint8Array,
   plaintext: Uint8Array,
 ): Promise<Uint8Array> {
-  const nonce = randomBytes(keys.aead.nonceLength);
+  const nonce = randomBytes(keys.metaAead.nonceLength);
   const owner = concat(magic, ad);
-  const sealed = await keys.aead.seal(await keys.metaKey(owner), nonce, plaintext, owner);
+  const sealed = await keys.metaAead.seal(await keys.metaKey(owner), nonce, plaintext, owner);
   return concat(magic, Uint8Array.of(BLOB_VERSION), nonce, sealed);
 }
 
@@ -33,14 +33,14 @@ export async function openBlob(
   ad: Uint8Array,
   blob: Uint8Array,
 ): Promise<Uint8Array> {
-  const n = keys.aead.nonceLength;
+  const n = keys.metaAead.nonceLength;
   if (blob.length < 5 + n + 16) throw new CorruptObjectError("truncated");
   for (let i = 0; i < 4; i++) {
     if (blob[i] !== magic[i]) throw new CorruptObjectError("wrong magic");
   }
   if (blob[4] !== BLOB_VERSION) throw new CorruptObjectError(`unknown version ${blob[4]}`);
   const owner = concat(magic, ad);
-  const pt = await keys.aead.open(
+  const pt = await keys.metaAead.open(
     await keys.metaKey(owner),
     blob.subarray(5, 5 + n),
     blob.subarray(5 + n),

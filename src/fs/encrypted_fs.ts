@@ -6,7 +6,7 @@
 import { statfs as backingStatfs } from "node:fs/promises";
 import type { CipherName } from "../crypto/aead.ts";
 import { randomBytes } from "../crypto/random.ts";
-import { DirStore, type StoredEntry } from "../store/dir_store.ts";
+import { DirStore } from "../store/dir_store.ts";
 import type { KeyFileHeader } from "../store/keyfile.ts";
 import { type InodeRecord, isDir, isRegular, isSymlink, newRecord } from "../store/inode_record.ts";
 import { StoreKeys } from "../store/keys.ts";
@@ -73,7 +73,8 @@ interface FileHandle {
 interface DirHandle {
   ino: bigint;
   dir: true;
-  snapshot: DirEntry[] | null;
+  /** Entry file names when the listing started: cookie 2 + k is the k-th of them. */
+  snapshot: string[] | null;
 }
 
 /** Current time in nanoseconds since the epoch (microsecond resolution). */
@@ -739,29 +740,38 @@ export class EncryptedFs implements FileSystem {
     return this.#io("readdir", async () => {
       const h = this.#handles.get(fh);
       if (!h || h.ino !== ino || !h.dir) throw fsError("EBADF");
-      // A listing is a snapshot taken when it starts: cookies are positions in it, so entries
-      // added or removed meanwhile are reported at most once.
-      if (!h.snapshot || offset === 0n) h.snapshot = await this.#list(ino);
-      const start = Number(offset);
-      return h.snapshot.slice(start, start + limit);
+      const dir = await this.#dir(ino);
+      const folder = this.#folder(ino);
+      // A listing works on the entry file names read when it starts: cookies are positions in
+      // that list, so entries added or removed meanwhile are reported at most once, and only
+      // the entries of each page are decrypted (the first page of a huge directory is quick).
+      if (!h.snapshot || offset === 0n) h.snapshot = await this.#dirs.names(folder);
+      const names = h.snapshot;
+      const out: DirEntry[] = [];
+      let pos = Number(offset);
+      if (pos === 0 && out.length < limit) {
+        out.push({ name: Uint8Array.of(0x2e), ino, type: S_IFDIR, next: BigInt(++pos) });
+      }
+      if (pos === 1 && out.length < limit) {
+        const parent = dir.rec.parent || ROOT_INO;
+        out.push({
+          name: Uint8Array.of(0x2e, 0x2e),
+          ino: parent,
+          type: S_IFDIR,
+          next: BigInt(++pos),
+        });
+      }
+      while (out.length < limit && pos - 2 < names.length) {
+        const files = names.slice(pos - 2, pos - 2 + Math.min(limit - out.length, 512));
+        const entries = await this.#dirs.read(ino, folder, files, (e) => this.#report(e));
+        const base = pos;
+        entries.forEach((e, k) => {
+          if (e) out.push({ name: e.name, ino: e.ino, type: e.type, next: BigInt(base + k + 1) });
+        });
+        pos += files.length;
+      }
+      return out;
     });
-  }
-
-  async #list(ino: bigint): Promise<DirEntry[]> {
-    const dir = await this.#dir(ino);
-    const stored: StoredEntry[] = await this.#dirs.list(
-      ino,
-      this.#folder(ino),
-      (e) => this.#report(e),
-    );
-    const out: DirEntry[] = [
-      { name: Uint8Array.of(0x2e), ino, type: S_IFDIR, next: 1n },
-      { name: Uint8Array.of(0x2e, 0x2e), ino: dir.rec.parent || ROOT_INO, type: S_IFDIR, next: 2n },
-    ];
-    for (const e of stored) {
-      out.push({ name: e.name, ino: e.ino, type: e.type, next: BigInt(out.length + 1) });
-    }
-    return out;
   }
 
   releasedir(_ino: bigint, fh: number): Promise<void> {

@@ -93,45 +93,42 @@ export class DirStore {
     }
   }
 
-  /**
-   * Every entry of a directory. A damaged entry is reported through `onDamaged` and skipped, so
-   * one bad file never hides the rest of the directory.
-   */
-  async list(
-    dir: bigint,
-    folder: string,
-    onDamaged: (e: DamagedObjectError) => void,
-  ): Promise<StoredEntry[]> {
-    let files: string[];
+  /** The entry file names of a directory's folder (one directory read, nothing decrypted). */
+  async names(folder: string): Promise<string[]> {
     if (!(await this.checkFolder(folder))) return [];
     try {
-      files = await readdir(folder);
+      return (await readdir(folder)).filter((f) => !f.includes(TMP_MARK));
     } catch (e) {
       if ((e as { code?: string }).code === "ENOENT") return [];
       throw e;
     }
-    files = files.filter((f) => !f.includes(TMP_MARK));
-    const out: (StoredEntry | null)[] = new Array(files.length).fill(null);
-    let next = 0;
-    const worker = async () => {
-      while (next < files.length) {
-        const i = next++;
-        try {
-          const blob = await this.#read(`${folder}/${files[i]}`);
-          if (!blob) continue;
-          const e = await this.#open(dir, folder, files[i], blob);
-          if (this.keys.entryName(dir, e.name) !== files[i]) {
-            throw new DamagedObjectError(`${folder}/${files[i]}`, "entry name mismatch");
-          }
-          out[i] = e;
-        } catch (e) {
-          if (e instanceof DamagedObjectError) onDamaged(e);
-          else if ((e as { code?: string }).code !== "ENOENT") throw e;
-        }
+  }
+
+  /**
+   * Opens the entries stored under `files` (from {@link names}); null for one removed since.
+   * A damaged entry is reported through `onDamaged` and is null too, so one bad file never
+   * hides the rest of the directory. Yields to the event loop every few hundred entries.
+   */
+  async read(
+    dir: bigint,
+    folder: string,
+    files: string[],
+    onDamaged: (e: DamagedObjectError) => void,
+  ): Promise<(StoredEntry | null)[]> {
+    const out: (StoredEntry | null)[] = [];
+    for (let i = 0; i < files.length; i++) {
+      if (i % 256 === 255) await new Promise((r) => setTimeout(r, 0));
+      try {
+        const blob = await this.#read(`${folder}/${files[i]}`);
+        // The associated data binds parent and file name: no need to re-hash the name.
+        out.push(blob ? await this.#open(dir, folder, files[i], blob) : null);
+      } catch (e) {
+        if (!(e instanceof DamagedObjectError)) throw e;
+        onDamaged(e);
+        out.push(null);
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(32, files.length) }, worker));
-    return out.filter((e): e is StoredEntry => e !== null);
+    }
+    return out;
   }
 
   /** Whether the folder holds no entry (temporary debris aside). */

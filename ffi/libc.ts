@@ -1,0 +1,64 @@
+/**
+ * The few libc functions the FUSE adapter calls through FFI: `poll` (a synchronous and a
+ * nonblocking binding of the same symbol), `fcntl`, `strlen`, `free`, `umount2`, the process
+ * credentials and `errno`. The mmap/mlock family lives in `ffi/memory.ts`.
+ *
+ * @module
+ */
+
+const SYMBOLS = {
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
+  // Same symbol, run on a worker thread so the event loop keeps turning while it waits.
+  poll_nb: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  // fcntl is variadic; an int third argument is passed like a fixed one on LP64 ABIs.
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  strlen: { parameters: ["pointer"], result: "usize" },
+  free: { parameters: ["pointer"], result: "void" },
+  umount2: { parameters: ["buffer", "i32"], result: "i32" },
+  getuid: { parameters: [], result: "u32" },
+  geteuid: { parameters: [], result: "u32" },
+  getgid: { parameters: [], result: "u32" },
+  __errno_location: { parameters: [], result: "pointer" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The bound libc symbols. */
+export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+
+/** Opens libc once (the process already has it mapped) and returns its symbols. */
+export function libc(): Libc {
+  lib ??= Deno.dlopen("libc.so.6", SYMBOLS);
+  return lib.symbols;
+}
+
+/**
+ * The calling thread's errno. Only meaningful right after a *synchronous* call on this thread:
+ * a nonblocking call sets errno on another thread.
+ */
+export function errno(): number {
+  const p = libc().__errno_location();
+  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+}
+
+/** A NUL-terminated copy of `s` for `char *` parameters. */
+export function cString(s: string | Uint8Array): Uint8Array<ArrayBuffer> {
+  const bytes = typeof s === "string" ? new TextEncoder().encode(s) : s;
+  const out = new Uint8Array(bytes.length + 1);
+  out.set(bytes);
+  return out;
+}
+
+/** Copies the NUL-terminated bytes at `p` (raw bytes: Linux names need not be UTF-8). */
+export function copyCString(p: Deno.PointerValue): Uint8Array {
+  if (p === null) return new Uint8Array(0);
+  const len = Number(libc().strlen(p));
+  if (len === 0) return new Uint8Array(0);
+  return new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, len)).slice();
+}
+
+/** Copies `len` bytes at `p` into memory owned by JS. */
+export function copyBytes(p: Deno.PointerValue, len: number): Uint8Array {
+  if (p === null || len === 0) return new Uint8Array(0);
+  return new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, len)).slice();
+}

@@ -95,7 +95,7 @@ clearInterval(sampler);
 await Deno.remove(dir, { recursive: true });
 
 console.log(
-  `| ${values.cipher} | ${chunkSize / 1024} KiB | ${writeMBs.toFixed(0)} | ${readMBs.toFixed(0)} | ${
-    randRead.toFixed(0)
-  } | ${randWrite.toFixed(0)} | ${(peakRss / MiB).toFixed(0)} |`,
+  `| ${values.cipher} | ${chunkSize / 1024} KiB | ${writeMBs.toFixed(0)} | ${
+    readMBs.toFixed(0)
+  } | ${randRead.toFixed(0)} | ${randWrite.toFixed(0)} | ${(peakRss / MiB).toFixed(0)} |`,
 );

@@ -73,7 +73,9 @@ Deno.test("KeyedHasher equals HMAC-SHA256 (keyedHash) for every length and input
     for (const len of [16, 24, 32]) {
       const a = h.digest(data, len);
       const b = keyedHash(key, data, len);
-      if (a.length !== len || a.some((x, i) => x !== b[i])) throw new Error(`mismatch ${size}/${len}`);
+      if (a.length !== len || a.some((x, i) => x !== b[i])) {
+        throw new Error(`mismatch ${size}/${len}`);
+      }
     }
   }
 });

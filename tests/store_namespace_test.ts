@@ -185,3 +185,14 @@ Deno.test("readdir offsets resume a listing of many entries", () =>
     assertEquals(seen.length, 302);
     assertEquals(new Set(seen).size, 302);
   }));
+
+Deno.test("a set-group-ID directory passes its group on, and S_ISGID to subdirectories", () =>
+  withFs(async (fs) => {
+    const d = await fs.mkdir(ROOT_INO, n("shared"), 0o775, ROOT_CALLER);
+    await fs.setattr(d.ino, { gid: 1234, mode: 0o2775 });
+    const { attr: f, fh } = await fs.create(d.ino, n("f"), 0o644, 2, { uid: 5, gid: 6 });
+    await fs.release(f.ino, fh);
+    assertEquals(f.gid, 1234);
+    const sub = await fs.mkdir(d.ino, n("sub"), 0o755, { uid: 5, gid: 6 });
+    assertEquals([sub.gid, sub.mode & 0o2000], [1234, 0o2000]);
+  }));

@@ -60,6 +60,11 @@ export interface OpenOptions {
   flushIntervalMs?: number;
 }
 
+// Answers on hot paths (every create starts with a failed lookup; the kernel asks for
+// security.capability on every write): one shared instance each, no stack capture per miss.
+const NO_ENTRY = new FsError("ENOENT");
+const NO_XATTR = new FsError("ENODATA");
+
 const O_ACCMODE = 0o3;
 const O_TRUNC = 0o1000;
 const XATTR_SIZE_MAX = 65536;
@@ -293,7 +298,7 @@ export class EncryptedFs implements FileSystem {
         return this.#attr(await this.#table.get(dir.rec.parent || ROOT_INO));
       }
       const entry = await this.#dirs.get(parent, this.#folder(parent), name);
-      if (!entry) throw fsError("ENOENT");
+      if (!entry) throw NO_ENTRY;
       return this.#attr(await this.#entryInode(entry.ino, parent));
     });
   }
@@ -344,7 +349,8 @@ export class EncryptedFs implements FileSystem {
       if (ch.atime !== undefined) r.atimeNs = timeOf(ch.atime, now);
       if (ch.mtime !== undefined) r.mtimeNs = timeOf(ch.mtime, now);
       r.ctimeNs = ch.ctime !== undefined ? timeOf(ch.ctime, now) : now;
-      await this.#save(node);
+      // An unlinked inode (still open, or being evicted by the kernel) lives in memory only.
+      if (r.nlink > 0 || isDir(r)) await this.#save(node);
       return this.#attr(node);
     });
   }
@@ -367,6 +373,11 @@ export class EncryptedFs implements FileSystem {
       if (await this.#dirs.get(parent, folder, name)) throw fsError("EEXIST");
       const now = nowNs();
       const rec = this.#newRecord(randomIno(), mode, caller, now);
+      // A set-group-ID directory passes its group on, and its S_ISGID to subdirectories.
+      if (dir.rec.mode & 0o2000) {
+        rec.gid = dir.rec.gid;
+        if ((mode & S_IFMT) === S_IFDIR) rec.mode |= 0o2000;
+      }
       init(rec);
       const type = rec.mode & S_IFMT;
       // Order for crash safety: the child exists on disk before any entry points at it.
@@ -809,7 +820,7 @@ export class EncryptedFs implements FileSystem {
   getxattr(ino: bigint, name: string): Promise<Uint8Array> {
     return this.#io("getxattr", async () => {
       const v = (await this.#table.get(ino)).rec.xattrs.get(name);
-      if (!v) throw fsError("ENODATA");
+      if (!v) throw NO_XATTR;
       return v.slice();
     });
   }

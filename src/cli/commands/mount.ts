@@ -97,6 +97,7 @@ async function serve(fs: EncryptedFs, mountPoint: string, args: MountArgs): Prom
 
   const ended = m.done.then(() => undefined, (e: unknown) => e ?? new Error("FUSE session failed"));
   let failure: unknown;
+  let asked = 0;
   try {
     for (;;) {
       const next = await Promise.race([
@@ -109,14 +110,14 @@ async function serve(fs: EncryptedFs, mountPoint: string, args: MountArgs): Prom
       }
       logger.info("{sig}: unmounting {mountPoint}", { sig: next.sig, mountPoint });
       try {
-        await m.unmount();
+        // First signal: a clean unmount only (dirty pages flushed). When busy (a process has
+        // its cwd or a file inside) keep serving; a second signal detaches it anyway.
+        await m.unmount({ force: asked++ > 0 });
       } catch (e) {
-        // Typically busy (a process has its cwd or a file inside): keep serving, let the user
-        // close it and signal again.
-        logger.error("cannot unmount {mountPoint}: {e}; still mounted, signal again to retry", {
-          mountPoint,
-          e,
-        });
+        logger.error(
+          "cannot unmount {mountPoint}: {e}; still mounted: signal again to detach it anyway",
+          { mountPoint, e },
+        );
       }
     }
   } finally {

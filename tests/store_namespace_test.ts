@@ -1,6 +1,6 @@
 // POSIX namespace semantics of the store, without FUSE: names, links, renames, errors.
 import { assertEquals, assertRejects } from "./helpers/assert.ts";
-import { FsError } from "../src/fs/errors.ts";
+import type { FsError } from "../src/fs/errors.ts";
 import {
   RENAME_EXCHANGE,
   RENAME_NOREPLACE,

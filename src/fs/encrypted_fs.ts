@@ -171,7 +171,7 @@ export class EncryptedFs implements FileSystem {
     opts: CreateOptions & OpenOptions = {},
   ): Promise<{ fs: EncryptedFs; recoveryCode: string }> {
     const made = await createDataDir(dataDir, password, opts);
-    const fs = await EncryptedFs.#fromKey(dataDir, made.masterKey, made.header, opts);
+    const fs = EncryptedFs.#fromKey(dataDir, made.masterKey, made.header, opts);
     return { fs, recoveryCode: made.recoveryCode };
   }
 
@@ -184,7 +184,7 @@ export class EncryptedFs implements FileSystem {
         `${dataDir} uses ${header.cipher}, not ${opts.cipher} (the cipher is chosen at creation)`,
       );
     }
-    const fs = await EncryptedFs.#fromKey(dataDir, masterKey, header, opts);
+    const fs = EncryptedFs.#fromKey(dataDir, masterKey, header, opts);
     try {
       await fs.#table.get(ROOT_INO);
     } catch (e) {
@@ -196,12 +196,12 @@ export class EncryptedFs implements FileSystem {
     return fs;
   }
 
-  static async #fromKey(
+  static #fromKey(
     dataDir: string,
     masterKey: Uint8Array,
     header: KeyFileHeader,
     opts: OpenOptions,
-  ): Promise<EncryptedFs> {
+  ): EncryptedFs {
     try {
       const lock = DirLock.acquire(dataDir, opts.readOnly ?? false);
       const keys = StoreKeys.derive(masterKey, header.cipher as CipherName);
@@ -212,7 +212,7 @@ export class EncryptedFs implements FileSystem {
   }
 
   /** Whether `dataDir` is missing, empty, a rencfs data dir, or something else. */
-  static inspect = inspectDataDir;
+  static inspect: typeof inspectDataDir = inspectDataDir;
 
   #newRecord(ino: bigint, mode: number, caller: Caller, now: bigint): InodeRecord {
     return newRecord(ino, mode, caller, now, randomBytes(16));
@@ -391,7 +391,13 @@ export class EncryptedFs implements FileSystem {
     });
   }
 
-  mknod(parent: bigint, name: Uint8Array, mode: number, rdev: number, caller: Caller) {
+  mknod(
+    parent: bigint,
+    name: Uint8Array,
+    mode: number,
+    rdev: number,
+    caller: Caller,
+  ): Promise<Attr> {
     return this.#io("mknod", async () => {
       const type = mode & S_IFMT;
       if (type === S_IFDIR || type === S_IFLNK) throw fsError("EINVAL");
@@ -400,7 +406,7 @@ export class EncryptedFs implements FileSystem {
     });
   }
 
-  mkdir(parent: bigint, name: Uint8Array, mode: number, caller: Caller) {
+  mkdir(parent: bigint, name: Uint8Array, mode: number, caller: Caller): Promise<Attr> {
     return this.#io("mkdir", async () => {
       const node = await this.#createNode(
         parent,
@@ -416,7 +422,7 @@ export class EncryptedFs implements FileSystem {
     });
   }
 
-  symlink(parent: bigint, name: Uint8Array, target: Uint8Array, caller: Caller) {
+  symlink(parent: bigint, name: Uint8Array, target: Uint8Array, caller: Caller): Promise<Attr> {
     return this.#io("symlink", async () => {
       if (target.length === 0) throw fsError("ENOENT");
       if (target.length > SYMLINK_MAX) throw fsError("ENAMETOOLONG");
@@ -428,7 +434,13 @@ export class EncryptedFs implements FileSystem {
     });
   }
 
-  create(parent: bigint, name: Uint8Array, mode: number, flags: number, caller: Caller) {
+  create(
+    parent: bigint,
+    name: Uint8Array,
+    mode: number,
+    flags: number,
+    caller: Caller,
+  ): Promise<{ attr: Attr; fh: number }> {
     return this.#io("create", async () => {
       const node = await this.#createNode(
         parent,
@@ -685,7 +697,13 @@ export class EncryptedFs implements FileSystem {
     });
   }
 
-  fallocate(ino: bigint, fh: number, offset: number, length: number, mode: number) {
+  fallocate(
+    ino: bigint,
+    fh: number,
+    offset: number,
+    length: number,
+    mode: number,
+  ): Promise<void> {
     return this.#io("fallocate", async () => {
       this.#writable();
       this.#fileHandle(ino, fh);

@@ -124,3 +124,39 @@ for (const cipher of ["aes-256-gcm", "xchacha20-poly1305"] as const) {
     await Deno.remove(dir, { recursive: true });
   });
 }
+
+Deno.test("sequential reads with read-ahead see every write and truncation made meanwhile", async () => {
+  const { fs, dir } = await freshFs({ chunkSize: 4096 });
+  const { attr, fh } = await fs.create(ROOT_INO, n("ra"), 0o644, 2, ROOT_CALLER);
+  const size = 4096 * 64;
+  const model = new Uint8Array(size).map((_, i) => i % 251);
+  await fs.write(attr.ino, fh, 0, model);
+  const rand = prng(99);
+  for (let round = 0; round < 20; round++) {
+    let off = 0;
+    const step = 4096 * (1 + Math.floor(rand() * 3));
+    while (off < model.length) {
+      const got = await fs.read(attr.ino, fh, off, step);
+      assertEquals(got, model.slice(off, Math.min(off + step, model.length)), `round ${round} @${off}`);
+      // Change a region ahead of the reader (already fetched ahead, most likely).
+      const at = Math.min(model.length - 10, off + step + Math.floor(rand() * 20000));
+      if (at > off + step) {
+        const patch = new Uint8Array(10).fill(round + 1);
+        await fs.write(attr.ino, fh, at, patch);
+        model.set(patch, at);
+      }
+      off += step;
+    }
+  }
+  // A truncation while a reader is mid-file: reads past the new end are short.
+  await fs.read(attr.ino, fh, 0, 8192);
+  await fs.read(attr.ino, fh, 8192, 8192);
+  await fs.setattr(attr.ino, { size: 10000 });
+  assertEquals((await fs.read(attr.ino, fh, 8192, 8192)).length, 10000 - 8192);
+  await fs.setattr(attr.ino, { size: 20000 });
+  const tail = await fs.read(attr.ino, fh, 10000, 10000);
+  assertEquals(tail.every((b) => b === 0), true);
+  await fs.release(attr.ino, fh);
+  await fs.close();
+  await Deno.remove(dir, { recursive: true });
+});

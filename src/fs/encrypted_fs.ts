@@ -746,6 +746,7 @@ export class EncryptedFs implements FileSystem {
       node.opens--;
       if (node.opens > 0) return;
       // A record that grew waits for the background flush (one syncfs for many files).
+      node.readAhead.invalidate();
       if (node.dirty && node.rec.nlink > 0 && node.growth === node.syncedGrowth) {
         await this.#table.save(node);
       }

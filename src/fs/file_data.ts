@@ -87,14 +87,26 @@ export class FileData {
     const cs = this.chunkSize;
     const first = Math.floor(offset / cs);
     const last = Math.floor((end - 1) / cs);
-    let chunks: Uint8Array[];
-    try {
-      chunks = await this.#readChunks(node, first, last - first + 1, size);
-    } catch (e) {
-      if (!(e instanceof DamagedObjectError)) throw e;
-      // A write racing this read may have been caught half-done: retry under the chunk locks.
-      chunks = await this.#lockedRead(node, first, last).catch((e2) => this.#damaged(e2));
+    const ra = node.readAhead;
+    let chunks: Uint8Array[] | null = null;
+    const ready = ra.take(first, last);
+    if (ready) {
+      const got = await Promise.all(ready);
+      // A chunk fetched ahead could have been cut short by a truncation since: check.
+      if (got.every((c, k) => c && c.length >= Math.min(cs, size - (first + k) * cs))) {
+        chunks = got as Uint8Array[];
+      }
     }
+    if (!chunks) {
+      try {
+        chunks = await this.#readChunks(node, first, last - first + 1, size);
+      } catch (e) {
+        if (!(e instanceof DamagedObjectError)) throw e;
+        // A write racing this read may have been caught half-done: retry under the chunk locks.
+        chunks = await this.#lockedRead(node, first, last).catch((e2) => this.#damaged(e2));
+      }
+    }
+    this.#readAhead(node, offset, end);
     const out = new Uint8Array(end - offset);
     for (let k = 0; k < chunks.length; k++) {
       const base = (first + k) * cs;
@@ -103,6 +115,25 @@ export class FileData {
       out.set(chunks[k].subarray(from, Math.min(to, chunks[k].length)), base + from - offset);
     }
     return out;
+  }
+
+  // Sequential reading: fetch and decrypt the next chunks in the background, in batches of
+  // about 1 MiB so that the first of them is ready soon.
+  #readAhead(node: Inode, offset: number, end: number): void {
+    const cs = this.chunkSize;
+    const size = node.rec.size;
+    const plan = node.readAhead.plan(offset, end, cs, Math.ceil(size / cs) - 1);
+    if (!plan) return;
+    const batch = Math.max(1, Math.floor((1 << 20) / cs));
+    for (let a = plan[0]; a <= plan[1]; a += batch) {
+      const count = Math.min(batch, plan[1] - a + 1);
+      const all = this.#readChunks(node, a, count, size);
+      const parts = Array.from(
+        { length: count },
+        (_, k) => all.then((c) => c[k], () => null), // a failure is retried by the real read
+      );
+      node.readAhead.add(a, parts, cs);
+    }
   }
 
   #lockedRead(node: Inode, first: number, last: number): Promise<Uint8Array[]> {
@@ -154,6 +185,7 @@ export class FileData {
     if (data.length === 0) return;
     const end = offset + data.length;
     if (end > MAX_FILE_SIZE) throw fsError("EFBIG");
+    node.readAhead.invalidate();
     try {
       await node.resizeLock.shared(async () => {
         if (end <= node.rec.size && await this.#writeInPlace(node, offset, data)) return;
@@ -161,6 +193,9 @@ export class FileData {
       });
     } catch (e) {
       this.#damaged(e);
+    } finally {
+      // Fetches that started while this write was in progress may hold old bytes.
+      node.readAhead.invalidate();
     }
   }
 
@@ -279,6 +314,7 @@ export class FileData {
    */
   async truncate(node: Inode, newSize: number, persist: () => Promise<void>): Promise<void> {
     if (newSize > MAX_FILE_SIZE) throw fsError("EFBIG");
+    node.readAhead.invalidate();
     await node.resizeLock.exclusive(() =>
       node.extendLock.run(async () => {
         try {

@@ -7,6 +7,7 @@ import type { ContentFile } from "../store/content_file.ts";
 import { cloneRecord, type InodeRecord } from "../store/inode_record.ts";
 import { DamagedObjectError, type RecordStore } from "../store/record_store.ts";
 import { KeyedMutex, Mutex, RwLock } from "../util/mutex.ts";
+import { ReadAhead } from "./read_ahead.ts";
 import { fsError } from "./errors.ts";
 
 /** Most clean, unreferenced inodes kept in memory. */
@@ -30,6 +31,8 @@ export class Inode {
   readonly chunkLocks = new KeyedMutex<number>();
   /** Serialises record writes so an older snapshot never lands after a newer one. */
   readonly saveLock = new Mutex();
+  /** Chunks fetched ahead for a sequential reader. */
+  readonly readAhead = new ReadAhead();
   /** The inode's objects were deleted: nothing may write its record again. */
   deleted = false;
   /** Bumped whenever the record starts to cover newly stored chunks (size grew, hole filled). */

@@ -273,9 +273,14 @@ export class EncryptedFs implements FileSystem {
     return this.#records.paths(ino).entries;
   }
 
-  async #save(node: Inode, durable = false): Promise<void> {
+  // Persists a record change. A record that also covers chunks not yet synced would need a
+  // syncfs first: unless `now` (ordering matters, as before dropping chunks), it is left to
+  // the background flush, which syncs once for every such record (tar sets the times of each
+  // file it just wrote: one syncfs per file would be ruinous).
+  async #save(node: Inode, now = false): Promise<void> {
     node.dirty = true;
-    await this.#table.save(node, { durable });
+    if (!now && node.growth !== node.syncedGrowth) return;
+    await this.#table.save(node);
   }
 
   // A directory's own record (times, subdirectory count) is written by the background flush:
@@ -335,9 +340,11 @@ export class EncryptedFs implements FileSystem {
         if (!isRegular(r)) throw fsError("EINVAL");
         if (ch.size < 0) throw fsError("EINVAL");
         if (ch.size !== r.size) {
+          // Shrinking: the record must be on disk before chunks are dropped.
+          const shrinking = ch.size < r.size;
           await this.#data.truncate(node, ch.size, async () => {
             r.mtimeNs = r.ctimeNs = now;
-            await this.#save(node);
+            await this.#save(node, shrinking);
           });
         } else {
           r.mtimeNs = r.ctimeNs = now;
@@ -746,7 +753,7 @@ export class EncryptedFs implements FileSystem {
       node.opens--;
       if (node.opens > 0) return;
       // A record that grew waits for the background flush (one syncfs for many files).
-      node.readAhead.invalidate();
+      node.dropReadAhead();
       if (node.dirty && node.rec.nlink > 0 && node.growth === node.syncedGrowth) {
         await this.#table.save(node);
       }

@@ -185,7 +185,7 @@ export class FileData {
     if (data.length === 0) return;
     const end = offset + data.length;
     if (end > MAX_FILE_SIZE) throw fsError("EFBIG");
-    node.readAhead.invalidate();
+    node.dropReadAhead();
     try {
       await node.resizeLock.shared(async () => {
         if (end <= node.rec.size && await this.#writeInPlace(node, offset, data)) return;
@@ -195,7 +195,7 @@ export class FileData {
       this.#damaged(e);
     } finally {
       // Fetches that started while this write was in progress may hold old bytes.
-      node.readAhead.invalidate();
+      node.dropReadAhead();
     }
   }
 
@@ -314,7 +314,7 @@ export class FileData {
    */
   async truncate(node: Inode, newSize: number, persist: () => Promise<void>): Promise<void> {
     if (newSize > MAX_FILE_SIZE) throw fsError("EFBIG");
-    node.readAhead.invalidate();
+    node.dropReadAhead();
     await node.resizeLock.exclusive(() =>
       node.extendLock.run(async () => {
         try {

@@ -24,15 +24,34 @@ export class Inode {
   content: ContentFile | null = null;
   contentOpening: Promise<ContentFile> | null = null;
   /** Serialises the size and hole bookkeeping of writes that grow the file. */
-  readonly extendLock = new Mutex();
+  #extendLock?: Mutex;
+  get extendLock(): Mutex {
+    return this.#extendLock ??= new Mutex();
+  }
   /** Writes hold it shared, truncation exclusive: no write straddles a size change. */
-  readonly resizeLock = new RwLock();
+  #resizeLock?: RwLock;
+  get resizeLock(): RwLock {
+    return this.#resizeLock ??= new RwLock();
+  }
   /** One lock per chunk: read-modify-write of a chunk is never interleaved. */
-  readonly chunkLocks = new KeyedMutex<number>();
+  #chunkLocks?: KeyedMutex<number>;
+  get chunkLocks(): KeyedMutex<number> {
+    return this.#chunkLocks ??= new KeyedMutex<number>();
+  }
   /** Serialises record writes so an older snapshot never lands after a newer one. */
-  readonly saveLock = new Mutex();
+  #saveLock?: Mutex;
+  get saveLock(): Mutex {
+    return this.#saveLock ??= new Mutex();
+  }
   /** Chunks fetched ahead for a sequential reader. */
-  readonly readAhead = new ReadAhead();
+  #readAhead?: ReadAhead;
+  get readAhead(): ReadAhead {
+    return this.#readAhead ??= new ReadAhead();
+  }
+  /** Drops what was fetched ahead (the file changed or was closed). */
+  dropReadAhead(): void {
+    this.#readAhead?.invalidate();
+  }
   /** The inode's objects were deleted: nothing may write its record again. */
   deleted = false;
   /** Bumped whenever the record starts to cover newly stored chunks (size grew, hole filled). */

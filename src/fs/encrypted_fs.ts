@@ -56,7 +56,7 @@ export interface OpenOptions {
   onDamaged?: (path: string, reason: string) => void;
   /** The cipher the caller expects; a data dir made with another one is refused. */
   cipher?: CipherName;
-  /** Milliseconds between background writes of dirty records (default 1000). */
+  /** Milliseconds between background writes of dirty records (default 5000). */
   flushIntervalMs?: number;
 }
 
@@ -64,6 +64,12 @@ export interface OpenOptions {
 // security.capability on every write): one shared instance each, no stack capture per miss.
 const NO_ENTRY = new FsError("ENOENT");
 const NO_XATTR = new FsError("ENODATA");
+
+/**
+ * How often dirty records are written (after one syncfs): what a crash can lose of files being
+ * written, like ext4's 5-second journal commit. fsync(2) makes a file durable at once.
+ */
+const FLUSH_INTERVAL_MS = Number(Deno.env.get("RENCFS_FLUSH_MS") ?? 5000);
 
 const O_ACCMODE = 0o3;
 const O_TRUNC = 0o1000;
@@ -156,7 +162,7 @@ export class EncryptedFs implements FileSystem {
     if (!this.readOnly) {
       this.#timer = setInterval(() => {
         this.#flushDirty().catch(() => {});
-      }, opts.flushIntervalMs ?? 1000);
+      }, opts.flushIntervalMs ?? FLUSH_INTERVAL_MS);
       Deno.unrefTimer(this.#timer as unknown as number);
     }
   }

@@ -40,16 +40,15 @@ export class FileData {
   async content(node: Inode): Promise<ContentFile> {
     if (node.content) return node.content;
     if (!node.contentOpening) {
-      node.contentOpening = this.contentPath(node.ino).then((path) =>
-        ContentFile.open(
+      node.contentOpening = this.contentPath(node.ino).then((path) => {
+        const c = ContentFile.open(
           path,
           this.keys,
           node.ino,
           node.rec.fileId,
           { chunkSize: this.chunkSize, nonceLength: this.keys.aead.nonceLength },
           this.writable,
-        )
-      ).then((c) => {
+        );
         node.content = c;
         return c;
       }).finally(() => node.contentOpening = null);

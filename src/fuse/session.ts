@@ -45,7 +45,7 @@ export interface LoopTuning {
  */
 export const DEFAULT_LOOP_TUNING: LoopTuning = {
   burst: 32,
-  spinUs: 20,
+  spinUs: 0,
   idleTimeoutMs: 200,
   blockMs: 1,
   hotMs: 50,

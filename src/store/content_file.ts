@@ -9,14 +9,32 @@
  * never written (a sparse region of the backing file); whether that is a legitimate hole is for
  * the inode record to say.
  */
-import { constants, type FileHandle, open } from "node:fs/promises";
-import { NotAnObjectError, openObject } from "./object_io.ts";
+import {
+  closeSync,
+  constants,
+  fdatasync,
+  fstatSync,
+  fsync,
+  ftruncateSync,
+  openSync,
+  read,
+  write,
+  writeSync,
+} from "node:fs";
+import { promisify } from "node:util";
+import { SAFE_OPEN } from "./object_io.ts";
 import { randomBytes } from "../crypto/random.ts";
 import { adPrefix, type StoreKeys } from "./keys.ts";
 import { DamagedObjectError } from "./record_store.ts";
 import { concat, u64le } from "../util/codec.ts";
 
 const LEN_BYTES = 4;
+/** Writes up to this size go straight into the page cache with one synchronous call. */
+const SYNC_WRITE_MAX = 128 * 1024;
+const readAsync = promisify(read);
+const writeAsync = promisify(write);
+const fsyncAsync = promisify(fsync);
+const fdatasyncAsync = promisify(fdatasync);
 
 /** Chunk geometry of a data dir. */
 export interface Geometry {
@@ -31,7 +49,7 @@ export function slotSize(g: Geometry): number {
 
 /** An open content file. */
 export class ContentFile {
-  readonly #fh: FileHandle;
+  readonly #fd: number;
   readonly #keys: StoreKeys;
   readonly #key: Uint8Array;
   readonly #ad: Uint8Array;
@@ -41,7 +59,7 @@ export class ContentFile {
 
   private constructor(
     path: string,
-    fh: FileHandle,
+    fd: number,
     keys: StoreKeys,
     key: Uint8Array,
     ino: bigint,
@@ -49,7 +67,7 @@ export class ContentFile {
     g: Geometry,
   ) {
     this.path = path;
-    this.#fh = fh;
+    this.#fd = fd;
     this.#keys = keys;
     this.#key = key;
     this.#g = g;
@@ -59,27 +77,34 @@ export class ContentFile {
   }
 
   /** Opens (creating it if missing and writable) the content file of one inode. */
-  static async open(
+  static open(
     path: string,
     keys: StoreKeys,
     ino: bigint,
     fileId: Uint8Array,
     g: Geometry,
     writable: boolean,
-  ): Promise<ContentFile> {
+  ): ContentFile {
     const flags = writable ? constants.O_RDWR | constants.O_CREAT : constants.O_RDONLY;
-    let fh: FileHandle;
+    // Opened with small synchronous calls (see object_io.ts): a thread hop would cost more.
+    let fd: number;
     try {
-      fh = await openObject(path, flags);
+      fd = openSync(path, flags | SAFE_OPEN, 0o600);
     } catch (e) {
+      const code = (e as { code?: string }).code;
       // A file with no stored chunk yet has no content file: reads see only holes.
-      if (!writable && (e as { code?: string }).code === "ENOENT") {
-        fh = await open("/dev/null", constants.O_RDONLY);
-      } else if (e instanceof NotAnObjectError) {
-        throw new DamagedObjectError(path, e.message);
-      } else throw e;
+      if (!writable && code === "ENOENT") {
+        fd = openSync("/dev/null", constants.O_RDONLY);
+        return new ContentFile(path, fd, keys, keys.fileKey(ino, fileId), ino, fileId, g);
+      }
+      if (code === "ELOOP") throw new DamagedObjectError(path, "is a symlink, not an object");
+      throw e;
     }
-    return new ContentFile(path, fh, keys, keys.fileKey(ino, fileId), ino, fileId, g);
+    if (!fstatSync(fd).isFile()) {
+      closeSync(fd);
+      throw new DamagedObjectError(path, "is not a regular file");
+    }
+    return new ContentFile(path, fd, keys, keys.fileKey(ino, fileId), ino, fileId, g);
   }
 
   #adFor(i: number): Uint8Array {
@@ -97,7 +122,13 @@ export class ContentFile {
     const groups = this.#keys.pool.partition(count);
     const spans = await Promise.all(groups.map(async ([a, b]) => {
       const span = new Uint8Array((b - a) * this.#slot);
-      const { bytesRead } = await this.#fh.read(span, 0, span.length, (first + a) * this.#slot);
+      const { bytesRead } = await readAsync(
+        this.#fd,
+        span,
+        0,
+        span.length,
+        (first + a) * this.#slot,
+      );
       return { a, b, span, bytesRead };
     }));
     const n = this.#g.nonceLength;
@@ -161,26 +192,28 @@ export class ContentFile {
   async #writeAll(buf: Uint8Array, pos: number): Promise<void> {
     let done = 0;
     while (done < buf.length) {
-      const { bytesWritten } = await this.#fh.write(buf, done, buf.length - done, pos + done);
-      done += bytesWritten;
+      done += buf.length - done <= SYNC_WRITE_MAX
+        ? writeSync(this.#fd, buf, done, buf.length - done, pos + done)
+        : (await writeAsync(this.#fd, buf, done, buf.length - done, pos + done)).bytesWritten;
     }
   }
 
   /** Drops every slot from chunk `count` on (the file was shortened). */
-  async truncate(count: number): Promise<void> {
-    const stat = await this.#fh.stat();
+  truncate(count: number): Promise<void> {
     const want = count * this.#slot;
-    if (stat.size > want) await this.#fh.truncate(want);
+    if (fstatSync(this.#fd).size > want) ftruncateSync(this.#fd, want);
+    return Promise.resolve();
   }
 
   /** Makes written chunks durable. */
   async sync(dataOnly: boolean): Promise<void> {
-    if (dataOnly) await this.#fh.datasync();
-    else await this.#fh.sync();
+    if (dataOnly) await fdatasyncAsync(this.#fd);
+    else await fsyncAsync(this.#fd);
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.#key.fill(0);
-    await this.#fh.close();
+    closeSync(this.#fd);
+    return Promise.resolve();
   }
 }

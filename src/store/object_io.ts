@@ -7,7 +7,7 @@
  * Deno costs 30–100 µs of thread hand-off, which would dominate every metadata operation.
  * Content chunks and every fsync stay asynchronous.
  */
-import { constants, type FileHandle, open } from "node:fs/promises";
+import { constants } from "node:fs";
 import { closeSync, fstatSync, lstatSync, openSync, readSync } from "node:fs";
 
 /** Thrown for an object that is not a plain file of a plausible size. */
@@ -15,25 +15,6 @@ export class NotAnObjectError extends Error {}
 
 /** Flags for opening an object: no symlink following, no blocking open of a FIFO. */
 export const SAFE_OPEN = constants.O_NOFOLLOW | constants.O_NONBLOCK;
-
-/** Opens a data dir file without following symlinks; refuses anything but a regular file. */
-export async function openObject(path: string, flags: number, mode = 0o600): Promise<FileHandle> {
-  let fh: FileHandle;
-  try {
-    fh = await open(path, flags | SAFE_OPEN, mode);
-  } catch (e) {
-    if ((e as { code?: string }).code === "ELOOP") {
-      throw new NotAnObjectError(`${path} is a symlink, not an object`);
-    }
-    throw e;
-  }
-  const st = await fh.stat();
-  if (!st.isFile()) {
-    await fh.close();
-    throw new NotAnObjectError(`${path} is not a regular file`);
-  }
-  return fh;
-}
 
 /** The bytes of a small object; null when it does not exist. */
 export function readObject(path: string, maxBytes: number): Promise<Uint8Array | null> {

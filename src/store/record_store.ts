@@ -121,7 +121,20 @@ export class RecordStore {
     const file = new Uint8Array(2 * slot);
     file.set(this.#slotImage(blob, slot), 0);
     if (!(await this.checkFolder(p.shard))) mkdirSync(p.shard, { recursive: true });
-    await writeFileAtomic(p.record, file, durable);
+    // Written in place, not via a temporary file: until an entry points at this inode a torn
+    // record is an unreachable orphan, and the entry is written only after this returns.
+    const fd = openSync(
+      p.record,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | SAFE_OPEN,
+      0o600,
+    );
+    try {
+      let done = 0;
+      while (done < file.length) done += writeSync(fd, file, done, file.length - done, done);
+      if (durable) await fdatasyncAsync(fd);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /**

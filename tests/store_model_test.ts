@@ -137,7 +137,11 @@ Deno.test("sequential reads with read-ahead see every write and truncation made 
     const step = 4096 * (1 + Math.floor(rand() * 3));
     while (off < model.length) {
       const got = await fs.read(attr.ino, fh, off, step);
-      assertEquals(got, model.slice(off, Math.min(off + step, model.length)), `round ${round} @${off}`);
+      assertEquals(
+        got,
+        model.slice(off, Math.min(off + step, model.length)),
+        `round ${round} @${off}`,
+      );
       // Change a region ahead of the reader (already fetched ahead, most likely).
       const at = Math.min(model.length - 10, off + step + Math.floor(rand() * 20000));
       if (at > off + step) {

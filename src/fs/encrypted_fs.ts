@@ -154,7 +154,7 @@ export class EncryptedFs implements FileSystem {
       async (ino) => {
         const p = this.#records.paths(ino);
         await this.#records.checkFolder(p.shard);
-        return p.content;
+        return p.record;
       },
       report,
       !this.readOnly,
@@ -395,12 +395,12 @@ export class EncryptedFs implements FileSystem {
       const type = rec.mode & S_IFMT;
       // Order for crash safety: the child exists on disk before any entry points at it.
       if (type === S_IFDIR) await this.#dirs.createFolder(this.#folder(rec.ino));
-      await this.#records.create(rec);
+      const slotSize = await this.#records.create(rec);
       await this.#dirs.put(parent, folder, name, { ino: rec.ino, type });
       if (type === S_IFDIR) dir.rec.subdirs++;
       dir.rec.entries++;
       this.#touchDir(dir, now);
-      return this.#table.add(rec);
+      return this.#table.add(rec, slotSize);
     });
   }
 
@@ -869,6 +869,11 @@ export class EncryptedFs implements FileSystem {
       let total = value.length + name.length;
       for (const [k, v] of x) if (k !== name) total += k.length + v.length;
       if (total > XATTR_TOTAL_MAX) throw fsError("ENOSPC", "too many extended attributes");
+      // A regular file's record lives in fixed slots before its content: check it still fits.
+      const trial = { ...node.rec, xattrs: new Map(x).set(name, value) };
+      if (!(await this.#records.fits(trial, node.slotSize))) {
+        throw fsError("ENOSPC", "extended attributes of a regular file are limited to about 7 KiB");
+      }
       x.set(name, value.slice());
       node.rec.ctimeNs = nowNs();
       await this.#save(node);

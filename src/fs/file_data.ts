@@ -18,7 +18,7 @@ import {
   inHole,
   MAX_HOLES,
 } from "../store/holes.ts";
-import { DamagedObjectError } from "../store/record_store.ts";
+import { contentBase, DamagedObjectError } from "../store/record_store.ts";
 import type { StoreKeys } from "../store/keys.ts";
 import { fsError } from "./errors.ts";
 import type { DamageReporter, Inode } from "./inode_table.ts";
@@ -31,7 +31,7 @@ export class FileData {
   constructor(
     readonly keys: StoreKeys,
     readonly chunkSize: number,
-    readonly contentPath: (ino: bigint) => Promise<string>,
+    readonly inodePath: (ino: bigint) => Promise<string>,
     readonly onDamaged: DamageReporter,
     readonly writable: boolean,
   ) {}
@@ -40,13 +40,14 @@ export class FileData {
   async content(node: Inode): Promise<ContentFile> {
     if (node.content) return node.content;
     if (!node.contentOpening) {
-      node.contentOpening = this.contentPath(node.ino).then((path) => {
+      node.contentOpening = this.inodePath(node.ino).then((path) => {
         const c = ContentFile.open(
           path,
           this.keys,
           node.ino,
           node.rec.fileId,
           { chunkSize: this.chunkSize, nonceLength: this.keys.aead.nonceLength },
+          contentBase(node.slotSize),
           this.writable,
         );
         node.content = c;

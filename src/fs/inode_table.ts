@@ -79,9 +79,13 @@ export class Inode {
   /** Which of the two record slots on disk holds the current version. */
   slot: 0 | 1;
 
-  constructor(rec: InodeRecord, slot: 0 | 1) {
+  /** Slot size of the inode file (its content starts after two slots). */
+  slotSize: number;
+
+  constructor(rec: InodeRecord, slot: 0 | 1, slotSize: number) {
     this.rec = rec;
     this.slot = slot;
+    this.slotSize = slotSize;
     this.#seq = Number(rec.seq);
     this.#writtenSeq = this.#seq;
   }
@@ -130,7 +134,7 @@ export class InodeTable {
         const existing = this.#live.get(ino);
         if (existing) return existing;
         if (!loaded) return null;
-        const node = new Inode(loaded.rec, loaded.slot);
+        const node = new Inode(loaded.rec, loaded.slot, loaded.slotSize);
         this.#live.set(ino, node);
         this.#evict();
         return node;
@@ -147,8 +151,8 @@ export class InodeTable {
   }
 
   /** Adds a freshly created inode (its record already on disk). */
-  add(rec: InodeRecord): Inode {
-    const node = new Inode(rec, 0);
+  add(rec: InodeRecord, slotSize: number): Inode {
+    const node = new Inode(rec, 0, slotSize);
     this.#live.set(rec.ino, node);
     this.#evict();
     return node;
@@ -183,7 +187,7 @@ export class InodeTable {
           // A newer snapshot already on disk makes this one obsolete.
           if (s.node.deleted || !s.node.markWritten(s.seq)) return;
           const target = s.node.slot === 0 ? 1 : 0;
-          await this.records.update(s.rec, target, durable);
+          s.node.slotSize = await this.records.update(s.rec, target, s.node.slotSize, durable);
           s.node.slot = target;
         })
       ));

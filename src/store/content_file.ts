@@ -1,9 +1,9 @@
 /**
- * Content of a regular file (`o/<sh>/<name>.c`): fixed-size chunks, each sealed on its own with a
- * fresh random nonce under the file's own key, in a fixed-size slot so that a read or write at
- * any offset touches only the chunks involved.
+ * Content of a regular file, after the record slots of its inode file (`o/<sh>/<name>.m`):
+ * fixed-size chunks, each sealed on its own with a fresh random nonce under the file's own key,
+ * in a fixed-size slot so that a read or write at any offset touches only the chunks involved.
  *
- * Slot `i` starts at `i * slotSize` and holds `len(u32 LE) || nonce || ciphertext(len) || tag`.
+ * Chunk slot `i` starts at `base + i * slotSize` and holds `len(u32 LE) || nonce || ciphertext(len) || tag`.
  * The associated data binds the format version, the inode number, the file id and `i`, so a
  * chunk moved to another position or file fails to open. A slot whose length field is zero was
  * never written (a sparse region of the backing file); whether that is a legitimate hole is for
@@ -55,6 +55,7 @@ export class ContentFile {
   readonly #ad: Uint8Array;
   readonly #g: Geometry;
   readonly #slot: number;
+  readonly #base: number;
   readonly path: string;
 
   private constructor(
@@ -65,8 +66,10 @@ export class ContentFile {
     ino: bigint,
     fileId: Uint8Array,
     g: Geometry,
+    base: number,
   ) {
     this.path = path;
+    this.#base = base;
     this.#fd = fd;
     this.#keys = keys;
     this.#key = key;
@@ -76,35 +79,31 @@ export class ContentFile {
     this.#ad = concat(adPrefix("chunk"), u64le(ino), fileId, new Uint8Array(8));
   }
 
-  /** Opens (creating it if missing and writable) the content file of one inode. */
+  /** Opens the content of one inode, whose chunks start at byte `base` of its inode file. */
   static open(
     path: string,
     keys: StoreKeys,
     ino: bigint,
     fileId: Uint8Array,
     g: Geometry,
+    base: number,
     writable: boolean,
   ): ContentFile {
-    const flags = writable ? constants.O_RDWR | constants.O_CREAT : constants.O_RDONLY;
     // Opened with small synchronous calls (see object_io.ts): a thread hop would cost more.
     let fd: number;
     try {
-      fd = openSync(path, flags | SAFE_OPEN, 0o600);
+      fd = openSync(path, (writable ? constants.O_RDWR : constants.O_RDONLY) | SAFE_OPEN);
     } catch (e) {
       const code = (e as { code?: string }).code;
-      // A file with no stored chunk yet has no content file: reads see only holes.
-      if (!writable && code === "ENOENT") {
-        fd = openSync("/dev/null", constants.O_RDONLY);
-        return new ContentFile(path, fd, keys, keys.fileKey(ino, fileId), ino, fileId, g);
-      }
       if (code === "ELOOP") throw new DamagedObjectError(path, "is a symlink, not an object");
+      if (code === "ENOENT") throw new DamagedObjectError(path, "inode file is missing");
       throw e;
     }
     if (!fstatSync(fd).isFile()) {
       closeSync(fd);
       throw new DamagedObjectError(path, "is not a regular file");
     }
-    return new ContentFile(path, fd, keys, keys.fileKey(ino, fileId), ino, fileId, g);
+    return new ContentFile(path, fd, keys, keys.fileKey(ino, fileId), ino, fileId, g, base);
   }
 
   #adFor(i: number): Uint8Array {
@@ -127,7 +126,7 @@ export class ContentFile {
         span,
         0,
         span.length,
-        (first + a) * this.#slot,
+        this.#base + (first + a) * this.#slot,
       );
       return { a, b, span, bytesRead };
     }));
@@ -186,7 +185,7 @@ export class ContentFile {
       buf.set(nonces[k], off + LEN_BYTES);
       buf.set(sealed[k], off + LEN_BYTES + n);
     }
-    await this.#writeAll(buf, first * this.#slot);
+    await this.#writeAll(buf, this.#base + first * this.#slot);
   }
 
   async #writeAll(buf: Uint8Array, pos: number): Promise<void> {
@@ -200,7 +199,7 @@ export class ContentFile {
 
   /** Drops every slot from chunk `count` on (the file was shortened). */
   truncate(count: number): Promise<void> {
-    const want = count * this.#slot;
+    const want = this.#base + count * this.#slot;
     if (fstatSync(this.#fd).size > want) ftruncateSync(this.#fd, want);
     return Promise.resolve();
   }

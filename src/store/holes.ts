@@ -7,7 +7,7 @@
 import type { Hole } from "./inode_record.ts";
 
 /** Most hole ranges kept in one record; past that the smallest are written out as zeros. */
-export const MAX_HOLES = 256;
+export const MAX_HOLES = 64;
 
 /** Whether chunk `i` is inside a hole. */
 export function inHole(holes: readonly Hole[], i: number): boolean {

@@ -4,8 +4,7 @@
  * tree and no path component is longer than 40 characters.
  *
  *   rencfs.conf                  key file (format, cipher, chunk size, wrapped master key)
- *   o/<sh>/<name>.m              sealed inode record
- *   o/<sh>/<name>.c              content chunks of a regular file
+ *   o/<sh>/<name>.m              inode file: header, two record slots, then the content chunks
  *   o/<sh>/<name>.d/<entry>      one sealed entry per name in a directory
  */
 export const KEY_FILE = "rencfs.conf";
@@ -15,7 +14,6 @@ export const OBJECTS_DIR = "o";
 export interface ObjectPaths {
   shard: string;
   record: string;
-  content: string;
   entries: string;
 }
 
@@ -25,7 +23,6 @@ export function objectPaths(root: string, name: string): ObjectPaths {
   return {
     shard,
     record: `${shard}/${name}.m`,
-    content: `${shard}/${name}.c`,
     entries: `${shard}/${name}.d`,
   };
 }

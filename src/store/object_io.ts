@@ -60,6 +60,46 @@ function readObjectSync(path: string, maxBytes: number): Uint8Array | null {
 }
 
 /**
+ * The first bytes of an object, as many as `want(firstBytes)` says (from what one read of up
+ * to 64 KiB returned); null when it does not exist. For files whose head is metadata and whose
+ * rest is content.
+ */
+export function readHead(path: string, want: (head: Uint8Array) => number): Uint8Array | null {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | SAFE_OPEN);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === "ENOENT") return null;
+    if (code === "ELOOP") throw new NotAnObjectError(`${path} is a symlink, not an object`);
+    throw e;
+  }
+  try {
+    let n: number;
+    try {
+      n = readSync(fd, scratch, 0, scratch.length, 0);
+    } catch (e) {
+      throw new NotAnObjectError(`${path} cannot be read as an object: ${(e as Error).message}`);
+    }
+    if (n === 0) throw new NotAnObjectError(`${path} is empty`);
+    const need = want(scratch.subarray(0, n));
+    if (need <= n) return scratch.slice(0, need);
+    if (n < scratch.length) return scratch.slice(0, n); // the file is shorter than wanted
+    if (!fstatSync(fd).isFile()) throw new NotAnObjectError(`${path} is not a regular file`);
+    const buf = new Uint8Array(need);
+    let got = 0;
+    while (got < need) {
+      const r = readSync(fd, buf, got, need - got, got);
+      if (r === 0) break;
+      got += r;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
  * Remembers which folders of a data dir were checked to be real directories (not symlinks
  * planted to redirect writes elsewhere), so each is checked once per session.
  */

@@ -1,4 +1,15 @@
-/** Reads and writes sealed inode records (`o/<sh>/<name>.m`), one file per inode. */
+/**
+ * The inode file (`o/<sh>/<name>.m`), one per inode:
+ *
+ *   header(16) = "RNCI" || version(1) || 0(3) || slot size S (u32) || 0(4)
+ *   slot 0 at 16, slot 1 at 16 + S: len(u32) || sealed record
+ *   content chunks of a regular file from 16 + 2S on (see content_file.ts)
+ *
+ * The two slots let a record be replaced in place without ever being torn: the new version goes
+ * into the slot not holding the current one, and the valid slot with the higher sequence
+ * number wins. Regular files have fixed 8 KiB slots (their chunks follow); other inodes' slots
+ * grow by rewriting the file.
+ */
 import {
   closeSync,
   constants,
@@ -11,9 +22,11 @@ import {
   writeSync,
 } from "node:fs";
 import { promisify } from "node:util";
-import { FolderGuard, NotAnObjectError, readObject, SAFE_OPEN } from "./object_io.ts";
+import { FolderGuard, NotAnObjectError, readHead, SAFE_OPEN } from "./object_io.ts";
 import { writeFileAtomic } from "./atomic_file.ts";
-import { decodeRecord, encodeRecord, type InodeRecord } from "./inode_record.ts";
+import { decodeRecord, encodeRecord, type InodeRecord, isRegular } from "./inode_record.ts";
+import { MAX_HOLES } from "./holes.ts";
+import { concat } from "../util/codec.ts";
 import type { StoreKeys } from "./keys.ts";
 import { type ObjectPaths, objectPaths } from "./layout.ts";
 import { CorruptObjectError, openBlob, sealBlob } from "./sealed_blob.ts";
@@ -26,16 +39,40 @@ export const MAX_RECORD_BYTES = 1024 * 1024;
 
 const fdatasyncAsync = promisify(fdatasync);
 
-/** A loaded record and the slot (0 or 1) that holds it. */
+/** A loaded record, the slot (0 or 1) that holds it, and the file's slot size. */
 export interface LoadedRecord {
   rec: InodeRecord;
   slot: 0 | 1;
+  slotSize: number;
 }
 
-// Slot size for a sealed record: 4-byte length + blob, rounded up to 512 bytes with room to grow.
+const FILE_MAGIC = new TextEncoder().encode("RNCI");
+const FILE_VERSION = 1;
+/** Bytes before slot 0. */
+export const HEADER_BYTES = 16;
+/** Slot size of regular files, whose chunks follow the slots: records must fit in it. */
+export const REGULAR_SLOT = 8192;
+
+// Slot size for other inodes: 4-byte length + blob, rounded up to 512 bytes with room to grow.
 function slotSizeFor(blobLength: number): number {
   return Math.ceil((blobLength + 4 + 256) / 512) * 512;
 }
+
+/** Where the content chunks of an inode file with slots of `slotSize` bytes start. */
+export function contentBase(slotSize: number): number {
+  return HEADER_BYTES + 2 * slotSize;
+}
+
+function header(slotSize: number): Uint8Array {
+  const h = new Uint8Array(HEADER_BYTES);
+  h.set(FILE_MAGIC, 0);
+  h[4] = FILE_VERSION;
+  new DataView(h.buffer).setUint32(8, slotSize, true);
+  return h;
+}
+
+/** A record too large for the fixed slots of a regular file (too many extended attributes). */
+export class RecordTooLargeError extends Error {}
 
 /** A record or entry file exists but is damaged or forged; `path` names it for the log. */
 export class DamagedObjectError extends Error {
@@ -74,29 +111,44 @@ export class RecordStore {
     if (!(await this.checkFolder(shard))) return null;
     let file: Uint8Array | null;
     try {
-      file = await readObject(path, 2 * MAX_RECORD_BYTES);
+      file = readHead(path, (head) => {
+        if (head.length < HEADER_BYTES) return HEADER_BYTES;
+        const size = new DataView(head.buffer, head.byteOffset, HEADER_BYTES).getUint32(8, true);
+        return HEADER_BYTES + 2 * Math.min(size, MAX_RECORD_BYTES);
+      });
     } catch (e) {
       if (e instanceof NotAnObjectError) throw new DamagedObjectError(path, e.message);
       throw e;
     }
     if (!file) return null;
-    if (file.length === 0 || file.length % 2 !== 0) {
-      throw new DamagedObjectError(path, `bad record file length ${file.length}`);
+    const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
+    if (
+      file.length < HEADER_BYTES || FILE_MAGIC.some((b, k) => file[k] !== b) ||
+      file[4] !== FILE_VERSION
+    ) {
+      throw new DamagedObjectError(path, "not an inode file (bad header)");
     }
-    const half = file.length / 2;
+    const slotSize = dv.getUint32(8, true);
+    if (slotSize < 512 || slotSize > MAX_RECORD_BYTES) {
+      throw new DamagedObjectError(path, `bad slot size ${slotSize}`);
+    }
     let best: LoadedRecord | null = null;
     let why = "no valid slot";
     for (const slot of [0, 1] as const) {
-      const s = file.subarray(slot * half, (slot + 1) * half);
-      const len = new DataView(s.buffer, s.byteOffset, 4).getUint32(0, true);
-      if (len === 0) continue; // never written
+      const at = HEADER_BYTES + slot * slotSize;
+      // A slot past the end of the file was never written (left sparse).
+      if (at + 4 > file.length) continue;
+      const len = dv.getUint32(at, true);
+      if (len === 0) continue;
       try {
-        if (len > half - 4) throw new CorruptObjectError("slot length out of range");
+        if (len > slotSize - 4 || at + 4 + len > file.length) {
+          throw new CorruptObjectError("slot length out of range");
+        }
         const r = decodeRecord(
-          await openBlob(this.keys, MAGIC, u64le(ino), s.subarray(4, 4 + len)),
+          await openBlob(this.keys, MAGIC, u64le(ino), file.subarray(at + 4, at + 4 + len)),
         );
         if (r.ino !== ino) throw new CorruptObjectError("inode number mismatch");
-        if (!best || r.seq > best.rec.seq) best = { rec: r, slot };
+        if (!best || r.seq > best.rec.seq) best = { rec: r, slot, slotSize };
       } catch (e) {
         if (!(e instanceof CorruptObjectError || e instanceof DecodeError)) throw e;
         why = e.message; // a torn or damaged slot: the other one may still be good
@@ -106,20 +158,28 @@ export class RecordStore {
     return best;
   }
 
-  #slotImage(blob: Uint8Array, slotSize: number): Uint8Array {
-    const img = new Uint8Array(slotSize);
+  /** Whether a record fits the slots of its file (regular files' slots never grow). */
+  async fits(r: InodeRecord, slotSize: number): Promise<boolean> {
+    if (!isRegular(r)) return true;
+    const blob = await sealBlob(this.keys, MAGIC, u64le(r.ino), encodeRecord(r));
+    return blob.length + 4 + MAX_HOLES * 16 <= slotSize;
+  }
+
+  // The bytes of a slot that matter: length and blob (the rest of the slot is never read).
+  #slotImage(blob: Uint8Array): Uint8Array {
+    const img = new Uint8Array(4 + blob.length);
     new DataView(img.buffer).setUint32(0, blob.length, true);
     img.set(blob, 4);
     return img;
   }
 
-  /** Writes the record of a new inode (slot 0). */
-  async create(r: InodeRecord, durable = false): Promise<void> {
+  /** Creates the inode file of a new inode, its record in slot 0; returns the slot size. */
+  async create(r: InodeRecord, durable = false): Promise<number> {
     const p = this.paths(r.ino);
     const blob = await sealBlob(this.keys, MAGIC, u64le(r.ino), encodeRecord(r));
-    const slot = slotSizeFor(blob.length);
-    const file = new Uint8Array(2 * slot);
-    file.set(this.#slotImage(blob, slot), 0);
+    const slotSize = isRegular(r) ? REGULAR_SLOT : slotSizeFor(blob.length);
+    if (blob.length + 4 > slotSize) throw new RecordTooLargeError("record too large");
+    const file = concat(header(slotSize), this.#slotImage(blob));
     if (!(await this.checkFolder(p.shard))) mkdirSync(p.shard, { recursive: true });
     // Written in place, not via a temporary file: until an entry points at this inode a torn
     // record is an unreachable orphan, and the entry is written only after this returns.
@@ -135,6 +195,7 @@ export class RecordStore {
     } finally {
       closeSync(fd);
     }
+    return slotSize;
   }
 
   /**
@@ -142,32 +203,33 @@ export class RecordStore {
    * place: a torn write leaves the other slot, so the record reads as before or after, never
    * torn, and no file is created. A record that outgrew its slots is rewritten whole.
    */
-  async update(r: InodeRecord, slot: 0 | 1, durable = false): Promise<void> {
+  async update(r: InodeRecord, slot: 0 | 1, slotSize: number, durable = false): Promise<number> {
     const p = this.paths(r.ino);
     const blob = await sealBlob(this.keys, MAGIC, u64le(r.ino), encodeRecord(r));
     await this.checkFolder(p.shard);
-    const fd = openSync(p.record, constants.O_RDWR | SAFE_OPEN);
-    try {
-      const st = fstatSync(fd);
-      if (!st.isFile()) throw new DamagedObjectError(p.record, "not a regular file");
-      const half = st.size / 2;
-      if (Number.isInteger(half) && half >= blob.length + 4) {
-        const img = this.#slotImage(blob, half);
+    if (blob.length + 4 <= slotSize) {
+      const fd = openSync(p.record, constants.O_RDWR | SAFE_OPEN);
+      try {
+        if (!fstatSync(fd).isFile()) throw new DamagedObjectError(p.record, "not a regular file");
+        const img = this.#slotImage(blob);
+        const at = HEADER_BYTES + slot * slotSize;
         let done = 0;
-        while (done < img.length) {
-          done += writeSync(fd, img, done, img.length - done, slot * half + done);
-        }
+        while (done < img.length) done += writeSync(fd, img, done, img.length - done, at + done);
         if (durable) await fdatasyncAsync(fd);
-        return;
+        return slotSize;
+      } finally {
+        closeSync(fd);
       }
-    } finally {
-      closeSync(fd);
     }
+    // Regular files' slots cannot grow: their chunks follow.
+    if (isRegular(r)) throw new RecordTooLargeError(`record of ${p.record} exceeds its slot`);
     // Outgrown: a new file with bigger slots replaces the old one atomically.
     const size = slotSizeFor(blob.length);
-    const file = new Uint8Array(2 * size);
-    file.set(this.#slotImage(blob, size), slot * size);
+    const file = new Uint8Array(HEADER_BYTES + 2 * size);
+    file.set(header(size), 0);
+    file.set(this.#slotImage(blob), HEADER_BYTES + slot * size);
     await writeFileAtomic(p.record, file, durable);
+    return size;
   }
 
   /** Deletes every object of an inode (record last, so a crash leaves nothing half-deleted). */
@@ -175,7 +237,6 @@ export class RecordStore {
     const p = this.paths(ino);
     if (!(await this.checkFolder(p.shard))) return;
     this.guard.forget(p.entries);
-    rmSync(p.content, { force: true });
     rmSync(p.entries, { force: true, recursive: true });
     try {
       unlinkSync(p.record);

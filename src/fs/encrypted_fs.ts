@@ -363,7 +363,7 @@ export class EncryptedFs implements FileSystem {
       if (ch.mtime !== undefined) r.mtimeNs = timeOf(ch.mtime, now);
       r.ctimeNs = ch.ctime !== undefined ? timeOf(ch.ctime, now) : now;
       // An unlinked inode (still open, or being evicted by the kernel) lives in memory only.
-      if (r.nlink > 0 || isDir(r)) await this.#save(node);
+      if (r.nlink > 0) await this.#save(node);
       return this.#attr(node);
     });
   }
@@ -543,8 +543,11 @@ export class EncryptedFs implements FileSystem {
   async #dropLink(node: Inode, now: bigint): Promise<void> {
     node.rec.nlink = isDir(node.rec) ? 0 : Math.max(0, node.rec.nlink - 1);
     node.rec.ctimeNs = now;
-    if (node.rec.nlink === 0 && !node.referenced) {
-      await this.#delete(node);
+    if (node.rec.nlink === 0) {
+      // No name points at it any more: it lives on in memory while referenced (open, or known
+      // to the kernel) and is deleted after; writing its record meanwhile would be wasted.
+      node.dirty = false;
+      if (!node.referenced) await this.#delete(node);
     } else {
       await this.#save(node);
     }

@@ -4,7 +4,7 @@
  * memory stays bounded; an unlinked inode is deleted from disk once nothing references it.
  */
 import type { ContentFile } from "../store/content_file.ts";
-import { cloneRecord, type InodeRecord } from "../store/inode_record.ts";
+import { cloneRecord, type InodeRecord, isDir } from "../store/inode_record.ts";
 import { DamagedObjectError, type RecordStore } from "../store/record_store.ts";
 import { KeyedMutex, Mutex, RwLock } from "../util/mutex.ts";
 import { ReadAhead } from "./read_ahead.ts";
@@ -233,7 +233,7 @@ export class InodeTable {
     this.#live.delete(node.ino);
     node.deleted = true;
     node.dirty = false;
-    await node.saveLock.run(() => this.records.remove(node.ino));
+    await node.saveLock.run(() => this.records.remove(node.ino, isDir(node.rec)));
   }
 
   get size(): number {

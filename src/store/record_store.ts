@@ -233,11 +233,13 @@ export class RecordStore {
   }
 
   /** Deletes every object of an inode (record last, so a crash leaves nothing half-deleted). */
-  async remove(ino: bigint): Promise<void> {
+  async remove(ino: bigint, isDirectory: boolean): Promise<void> {
     const p = this.paths(ino);
     if (!(await this.checkFolder(p.shard))) return;
-    this.guard.forget(p.entries);
-    rmSync(p.entries, { force: true, recursive: true });
+    if (isDirectory) {
+      this.guard.forget(p.entries);
+      rmSync(p.entries, { force: true, recursive: true });
+    }
     try {
       unlinkSync(p.record);
     } catch (e) {

@@ -8,7 +8,7 @@ import { freshFs, n, PASSWORD, prng, ROOT_CALLER, walkFiles } from "./helpers/st
 
 const CS = 4096;
 const SLOT = 4 + 12 + CS + 16; // chacha20-poly1305: length, nonce, chunk, tag
-const BASE = 16 + 2 * 8192; // header and two record slots of a regular file's inode file
+const BASE = 16 + 2 * 4088; // header and two record slots of a regular file's inode file
 
 async function setup() {
   const { fs, dir } = await freshFs({ chunkSize: CS });

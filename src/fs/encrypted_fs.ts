@@ -480,9 +480,9 @@ export class EncryptedFs implements FileSystem {
         const now = nowNs();
         node.rec.nlink++;
         node.rec.ctimeNs = now;
-        // The count goes up before the entry exists: a crash leaves a count too high, never a
-        // name pointing at a deleted inode.
-        await this.#save(node);
+        // The count goes up on disk before the entry exists (even if that costs a syncfs): a
+        // crash leaves a count too high, never a name pointing at a deleted inode.
+        await this.#save(node, true);
         await this.#dirs.put(newParent, folder, newName, {
           ino,
           type: node.rec.mode & S_IFMT,
@@ -875,7 +875,10 @@ export class EncryptedFs implements FileSystem {
       // A regular file's record lives in fixed slots before its content: check it still fits.
       const trial = { ...node.rec, xattrs: new Map(x).set(name, value) };
       if (!(await this.#records.fits(trial, node.slotSize))) {
-        throw fsError("ENOSPC", "extended attributes of a regular file are limited to about 7 KiB");
+        throw fsError(
+          "ENOSPC",
+          "extended attributes of a regular file are limited to about 2.5 KiB",
+        );
       }
       x.set(name, value.slice());
       node.rec.ctimeNs = nowNs();

@@ -7,7 +7,8 @@
  *
  * The two slots let a record be replaced in place without ever being torn: the new version goes
  * into the slot not holding the current one, and the valid slot with the higher sequence
- * number wins. Regular files have fixed 8 KiB slots (their chunks follow); other inodes' slots
+ * number wins. Regular files have fixed 4088-byte slots, so header and slots fill exactly 8 KiB and
+ * their chunks start block-aligned after them; other inodes' slots
  * grow by rewriting the file.
  */
 import {
@@ -51,7 +52,7 @@ const FILE_VERSION = 1;
 /** Bytes before slot 0. */
 export const HEADER_BYTES = 16;
 /** Slot size of regular files, whose chunks follow the slots: records must fit in it. */
-export const REGULAR_SLOT = 8192;
+export const REGULAR_SLOT = 4088;
 
 // Slot size for other inodes: 4-byte length + blob, rounded up to 512 bytes with room to grow.
 function slotSizeFor(blobLength: number): number {

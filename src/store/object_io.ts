@@ -18,53 +18,31 @@ export const SAFE_OPEN = constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 /** The bytes of a small object; null when it does not exist. */
 export function readObject(path: string, maxBytes: number): Promise<Uint8Array | null> {
-  return Promise.resolve(readObjectSync(path, maxBytes));
+  try {
+    return Promise.resolve(readHead(path, (head, size) => {
+      if (head.length < scratch.length) return head.length; // all of it, in one read
+      const n = size();
+      if (n > maxBytes) throw new NotAnObjectError(`${path} is too large (${n} bytes)`);
+      return n;
+    }));
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }
 
 // Most objects are a few hundred bytes: one read into this buffer, no fstat, tells the size.
 const scratch = new Uint8Array(64 * 1024);
 
-function readObjectSync(path: string, maxBytes: number): Uint8Array | null {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | SAFE_OPEN);
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code === "ENOENT") return null;
-    if (code === "ELOOP") throw new NotAnObjectError(`${path} is a symlink, not an object`);
-    throw e;
-  }
-  try {
-    // A FIFO opened O_NONBLOCK reads as empty, a directory fails: neither is a valid object.
-    let n: number;
-    try {
-      n = readSync(fd, scratch, 0, scratch.length, 0);
-    } catch (e) {
-      throw new NotAnObjectError(`${path} cannot be read as an object: ${(e as Error).message}`);
-    }
-    if (n < scratch.length) return scratch.slice(0, n);
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new NotAnObjectError(`${path} is not a regular file`);
-    if (st.size > maxBytes) throw new NotAnObjectError(`${path} is too large (${st.size} bytes)`);
-    const buf = new Uint8Array(st.size);
-    let got = 0;
-    while (got < buf.length) {
-      const r = readSync(fd, buf, got, buf.length - got, got);
-      if (r === 0) break;
-      got += r;
-    }
-    return buf.subarray(0, got);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /**
- * The first bytes of an object, as many as `want(firstBytes)` says (from what one read of up
- * to 64 KiB returned); null when it does not exist. For files whose head is metadata and whose
- * rest is content.
+ * The first bytes of an object, as many as `want(head, size)` says from what one read of up to
+ * 64 KiB returned (`size()` fstats the file when that is not enough); null when it does not
+ * exist. A FIFO opened O_NONBLOCK reads as empty and a directory fails to read: neither ever
+ * passes for an object.
  */
-export function readHead(path: string, want: (head: Uint8Array) => number): Uint8Array | null {
+export function readHead(
+  path: string,
+  want: (head: Uint8Array, size: () => number) => number,
+): Uint8Array | null {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | SAFE_OPEN);
@@ -81,11 +59,15 @@ export function readHead(path: string, want: (head: Uint8Array) => number): Uint
     } catch (e) {
       throw new NotAnObjectError(`${path} cannot be read as an object: ${(e as Error).message}`);
     }
-    if (n === 0) throw new NotAnObjectError(`${path} is empty`);
-    const need = want(scratch.subarray(0, n));
+    const size = () => {
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw new NotAnObjectError(`${path} is not a regular file`);
+      return st.size;
+    };
+    const need = want(scratch.subarray(0, n), size);
     if (need <= n) return scratch.slice(0, need);
     if (n < scratch.length) return scratch.slice(0, n); // the file is shorter than wanted
-    if (!fstatSync(fd).isFile()) throw new NotAnObjectError(`${path} is not a regular file`);
+    size(); // a device can fill any read: only a regular file may be read further
     const buf = new Uint8Array(need);
     let got = 0;
     while (got < need) {

@@ -9,7 +9,8 @@
 import { type CipherName, smallAead } from "./aead.ts";
 import type { WorkerReply, WorkerRequest } from "./aead_worker.ts";
 
-/** Below this many bytes in a batch, crypto runs inline. */
+/** Below this many bytes in a batch (or for a single chunk), crypto runs inline: a random 4 KiB
+ * read or write touches one chunk, and a thread hop would cost more than its cipher call. */
 const INLINE_BYTES = 48 * 1024;
 
 /** One chunk to seal or open. */
@@ -59,7 +60,7 @@ export class AeadPool {
   async #run(op: "seal" | "open", key: Uint8Array, jobs: ChunkJob[]) {
     let bytes = 0;
     for (const j of jobs) bytes += j.input.length;
-    if (this.#size === 0 || bytes < INLINE_BYTES) {
+    if (this.#size === 0 || bytes < INLINE_BYTES || jobs.length === 1) {
       const a = smallAead(this.cipher);
       const k = await a.importKey(key);
       return await Promise.all(

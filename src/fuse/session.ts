@@ -174,7 +174,13 @@ export class FuseSession {
         } else if (r === 0) break;
         else if (r !== -EINTR && r !== -EAGAIN) return r;
         if (++handled % t.burst === 0) await c.poll_nb(apfd, 1n, 0);
-        else await null; // replies of operations that just finished go out before the next read
+        else {
+          // Let operations that need no I/O (a chain of awaits on resolved promises) finish and
+          // reply now: otherwise the loop would park in an awaited poll with the reply pending
+          // behind it, and each such request would cost a thread hop.
+          let turns = 0;
+          do await null; while (busy() && ++turns < 64);
+        }
         continue;
       }
       if (t.spinUs > 0) {

@@ -62,7 +62,8 @@ Options:
   -m, --mount-point MNT      Where to mount (an existing, empty directory is best)
   -d, --data-dir DIR         Where the encrypted data lives
   -c, --cipher NAME          Cipher of a new data dir: chacha20-poly1305 (default), aes-256-gcm,
-                             xchacha20-poly1305 (also ChaCha20Poly1305, Aes256Gcm)
+                             xchacha20-poly1305 (also ChaCha20Poly1305, Aes256Gcm);
+                             an existing data dir's cipher must match
   -r, --read-only            Mount read-only
   -o, --allow-other          Let other users access the mount (needs user_allow_other in
                              /etc/fuse.conf unless root)

@@ -239,25 +239,42 @@ Deno.test("inode records moved to other inodes' places fail to open", async () =
 Deno.test("a torn record slot falls back to the previous version, never to garbage", async () => {
   const { fs, dir } = await freshFs();
   const v = await fs.mkdir(ROOT_INO, n("d"), 0o700, ROOT_CALLER);
-  await fs.setattr(v.ino, { mode: 0o711 }); // second version, in the other slot
   await fs.close();
+  const before = new Map<string, Uint8Array>();
+  for (const p of await walkFiles(dir)) before.set(p, await Deno.readFile(p));
+  // Second version of d's record: written in place into its other slot.
   const fs1 = await EncryptedFs.open(dir, { password: PASSWORD });
-  const rec = (await walkFiles(dir)).filter((p) => p.endsWith(".m"));
+  await fs1.setattr(v.ino, { mode: 0o711 });
   await fs1.close();
-  // Tear the newer slot of d's record: the older version (mode 0700) is what reads back.
-  for (const p of rec) {
-    const bytes = await Deno.readFile(p);
-    const slotSize = new DataView(bytes.buffer).getUint32(8, true);
-    const copy = bytes.slice();
-    copy.fill(0xee, 16 + slotSize + 8, 16 + slotSize + 60); // inside slot 1
-    await Deno.writeFile(p, copy);
-    const fs2 = await EncryptedFs.open(dir, { password: PASSWORD }).catch(() => null);
-    if (fs2) {
-      const a = await fs2.lookup(ROOT_INO, n("d")).catch(() => null);
-      if (a && a.ino === v.ino) assertEquals([0o700, 0o711].includes(a.mode & 0o777), true);
-      await fs2.close();
-    }
-    await Deno.writeFile(p, bytes);
+  const changed: string[] = [];
+  for (const p of await walkFiles(dir)) {
+    const now = await Deno.readFile(p);
+    const old = before.get(p);
+    if (!old || old.length !== now.length || old.some((b, k) => b !== now[k])) changed.push(p);
   }
+  assertEquals(changed.length, 1, "only d's inode file changed, in place");
+  const file = changed[0];
+  const bytes = await Deno.readFile(file);
+  const old = before.get(file)!;
+  const slotSize = new DataView(bytes.buffer).getUint32(8, true);
+  const newer = old.subarray(16, 16 + slotSize).some((b, k) => b !== bytes[16 + k]) ? 0 : 1;
+  const mode = async () => {
+    const f = await EncryptedFs.open(dir, { password: PASSWORD });
+    try {
+      return (await f.lookup(ROOT_INO, n("d"))).mode & 0o777;
+    } finally {
+      await f.close();
+    }
+  };
+  assertEquals(await mode(), 0o711);
+  // Tear the newer slot: the older version is what reads back.
+  const torn = bytes.slice();
+  torn.fill(0xee, 16 + newer * slotSize + 8, 16 + newer * slotSize + 60);
+  await Deno.writeFile(file, torn);
+  assertEquals(await mode(), 0o700);
+  // Tear both: EIO, never a made-up record.
+  torn.fill(0xee, 16 + (1 - newer) * slotSize + 8, 16 + (1 - newer) * slotSize + 60);
+  await Deno.writeFile(file, torn);
+  await assertRejects(() => mode(), (e) => (e as FsError).code === "EIO");
   await Deno.remove(dir, { recursive: true });
 });

@@ -874,7 +874,7 @@ export class EncryptedFs implements FileSystem {
       if (total > XATTR_TOTAL_MAX) throw fsError("ENOSPC", "too many extended attributes");
       // A regular file's record lives in fixed slots before its content: check it still fits.
       const trial = { ...node.rec, xattrs: new Map(x).set(name, value) };
-      if (!(await this.#records.fits(trial, node.slotSize))) {
+      if (!this.#records.fits(trial, node.slotSize)) {
         throw fsError(
           "ENOSPC",
           "extended attributes of a regular file are limited to about 2.5 KiB",

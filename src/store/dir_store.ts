@@ -5,7 +5,7 @@
  * inode number and its type, bound to the parent and the entry's file name.
  */
 import { readdir } from "node:fs/promises";
-import { mkdirSync, opendirSync, rmdirSync, unlinkSync } from "node:fs";
+import { mkdirSync, opendirSync, unlinkSync } from "node:fs";
 import { NotAnObjectError, readObject } from "./object_io.ts";
 import { TMP_MARK, writeFileAtomic } from "./atomic_file.ts";
 import type { StoreKeys } from "./keys.ts";
@@ -47,16 +47,6 @@ export class DirStore {
   /** Creates the (empty) entry folder of a new directory. */
   createFolder(folder: string): Promise<void> {
     mkdirSync(folder, { recursive: true });
-    return Promise.resolve();
-  }
-
-  /** Removes the entry folder of a directory that has no entries left. */
-  removeFolder(folder: string): Promise<void> {
-    try {
-      rmdirSync(folder);
-    } catch (e) {
-      if ((e as { code?: string }).code !== "ENOENT") return Promise.reject(e);
-    }
     return Promise.resolve();
   }
 

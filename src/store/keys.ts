@@ -6,7 +6,7 @@
 import { type Aead, aead, type AeadKey, type CipherName, smallAead } from "../crypto/aead.ts";
 import { AeadPool } from "../crypto/aead_pool.ts";
 import { SecretBuffer } from "../../ffi/memory.ts";
-import { deriveSubkeys, hkdf, KeyedHasher } from "../crypto/subkeys.ts";
+import { deriveSubkeys, hkdf, KeyedHasher, type Subkeys } from "../crypto/subkeys.ts";
 import { base32 } from "../util/base32.ts";
 import { concat, u64le } from "../util/codec.ts";
 
@@ -18,57 +18,45 @@ export class StoreKeys {
   /** Low-latency backend of the same cipher, for records and entries. */
   readonly metaAead: Aead;
   readonly #content: Uint8Array;
-  readonly #names: Uint8Array;
-  readonly #objects: Uint8Array;
-  readonly #meta: Uint8Array;
   readonly #namesMac: KeyedHasher;
   readonly #objectsMac: KeyedHasher;
   readonly #metaMac: KeyedHasher;
   // Object names of recently used inodes (each costs an HMAC); bounded.
   readonly #objectNames = new Map<bigint, string>();
-  #secrets: SecretBuffer[] = [];
+  // The locked pages holding the raw subkeys; disposing them zeroes the keys.
+  readonly #secrets: SecretBuffer[];
   /** Chunk crypto, off the main thread for large batches. */
   readonly pool: AeadPool;
 
-  private constructor(
-    a: Aead,
-    content: Uint8Array,
-    names: Uint8Array,
-    objects: Uint8Array,
-    meta: Uint8Array,
-  ) {
+  private constructor(a: Aead, sub: Subkeys, secrets: SecretBuffer[]) {
     this.aead = a;
     this.metaAead = smallAead(a.name);
-    this.#content = content;
-    this.#names = names;
-    this.#objects = objects;
-    this.#meta = meta;
-    this.#namesMac = new KeyedHasher(names);
-    this.#objectsMac = new KeyedHasher(objects);
-    this.#metaMac = new KeyedHasher(meta);
+    this.#content = sub.content;
+    this.#namesMac = new KeyedHasher(sub.names);
+    this.#objectsMac = new KeyedHasher(sub.objects);
+    this.#metaMac = new KeyedHasher(sub.meta);
+    this.#secrets = secrets;
     this.pool = new AeadPool(a.name);
   }
 
   /** Derives every working key from the master key. */
   static derive(master: Uint8Array, cipher: CipherName): StoreKeys {
-    const sub = deriveSubkeys(master);
     // The raw subkeys live in locked, non-dumpable pages (where FFI allows) for the mount's
     // lifetime; the derivation's own copies are zeroed by takeFrom.
+    const secrets: SecretBuffer[] = [];
     const keep = (k: Uint8Array) => {
       const b = SecretBuffer.takeFrom(k);
       secrets.push(b);
       return b.bytes;
     };
-    const secrets: SecretBuffer[] = [];
-    const keys = new StoreKeys(
-      aead(cipher),
-      keep(sub.content),
-      keep(sub.names),
-      keep(sub.objects),
-      keep(sub.meta),
-    );
-    keys.#secrets = secrets;
-    return keys;
+    const sub = deriveSubkeys(master);
+    const locked: Subkeys = {
+      content: keep(sub.content),
+      names: keep(sub.names),
+      objects: keep(sub.objects),
+      meta: keep(sub.meta),
+    };
+    return new StoreKeys(aead(cipher), locked, secrets);
   }
 
   /**
@@ -104,16 +92,11 @@ export class StoreKeys {
   /** Zeroes the raw keys this object holds (imported native copies are out of our reach). */
   wipe(): void {
     this.pool.close();
-    this.#content.fill(0);
-    this.#names.fill(0);
-    this.#objects.fill(0);
-    this.#meta.fill(0);
     this.#namesMac.destroy();
     this.#objectsMac.destroy();
     this.#metaMac.destroy();
     this.#objectNames.clear();
-    for (const s of this.#secrets) s.dispose();
-    this.#secrets = [];
+    for (const b of this.#secrets) b.dispose(); // zeroes every raw subkey
   }
 }
 

@@ -3,7 +3,8 @@
  * target, which is then renamed over it. A reader (or a crash) sees the old file or the new one.
  */
 import { open, rename, unlink } from "node:fs/promises";
-import { closeSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, openSync, renameSync, unlinkSync } from "node:fs";
+import { writeAllSync } from "./object_io.ts";
 import { randomBytes } from "../crypto/random.ts";
 import { base32 } from "../util/base32.ts";
 
@@ -44,8 +45,7 @@ export async function writeFileAtomic(
 function writeSmallAtomic(tmp: string, path: string, data: Uint8Array): void {
   const fd = openSync(tmp, "wx", 0o600);
   try {
-    let done = 0;
-    while (done < data.length) done += writeSync(fd, data, done, data.length - done);
+    writeAllSync(fd, data, 0);
   } catch (e) {
     closeSync(fd);
     try {

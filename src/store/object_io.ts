@@ -8,7 +8,7 @@
  * Content chunks and every fsync stay asynchronous.
  */
 import { constants } from "node:fs";
-import { closeSync, fstatSync, lstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, lstatSync, openSync, readSync, writeSync } from "node:fs";
 
 /** Thrown for an object that is not a plain file of a plausible size. */
 export class NotAnObjectError extends Error {}
@@ -79,6 +79,12 @@ export function readHead(
   } finally {
     closeSync(fd);
   }
+}
+
+/** Writes all of `data` at byte `pos` of `fd` (short writes continue). */
+export function writeAllSync(fd: number, data: Uint8Array, pos: number): void {
+  let done = 0;
+  while (done < data.length) done += writeSync(fd, data, done, data.length - done, pos + done);
 }
 
 /**

@@ -11,19 +11,9 @@
  * their chunks start block-aligned after them; other inodes' slots
  * grow by rewriting the file.
  */
-import {
-  closeSync,
-  constants,
-  fdatasync,
-  fstatSync,
-  mkdirSync,
-  openSync,
-  rmSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, constants, fdatasync, mkdirSync, openSync, rmSync, unlinkSync } from "node:fs";
 import { promisify } from "node:util";
-import { FolderGuard, NotAnObjectError, readHead, SAFE_OPEN } from "./object_io.ts";
+import { FolderGuard, NotAnObjectError, readHead, SAFE_OPEN, writeAllSync } from "./object_io.ts";
 import { writeFileAtomic } from "./atomic_file.ts";
 import { decodeRecord, encodeRecord, type InodeRecord, isRegular } from "./inode_record.ts";
 import { MAX_HOLES } from "./holes.ts";
@@ -192,8 +182,7 @@ export class RecordStore {
       0o600,
     );
     try {
-      let done = 0;
-      while (done < file.length) done += writeSync(fd, file, done, file.length - done, done);
+      writeAllSync(fd, file, 0);
       if (durable) await fdatasyncAsync(fd);
     } finally {
       closeSync(fd);
@@ -217,8 +206,7 @@ export class RecordStore {
         // FIFO or device placed here fails or lands nowhere that matters.
         const img = this.#slotImage(blob);
         const at = HEADER_BYTES + slot * slotSize;
-        let done = 0;
-        while (done < img.length) done += writeSync(fd, img, done, img.length - done, at + done);
+        writeAllSync(fd, img, at);
         if (durable) await fdatasyncAsync(fd);
         return slotSize;
       } finally {

@@ -95,7 +95,7 @@ Deno.test("create: file layout, header, master key, recovery code", () => {
   assert(dec.decode(made.bytes).startsWith('{\n  "format": "rencfs",\n'));
   assert(dec.decode(made.bytes).endsWith("}\n"));
   assertEquals(made.masterKey.length, 32);
-  assertEquals(made.header.version, 1);
+  assertEquals(made.header.version, FORMAT_VERSION);
   assertEquals(made.header.kdf.salt.length, 16);
   assert(!Number.isNaN(Date.parse(made.header.created)));
   assert(/^([0-9A-Z]{4}-){13}[0-9A-Z]{4}$/.test(made.recoveryCode));
@@ -183,16 +183,16 @@ Deno.test("truncation -> DamagedKeyFileError", async () => {
 
 Deno.test("newer version -> UnsupportedFormatError (checksum valid), Damaged otherwise", async () => {
   const v2 = edit(made.bytes, (o) => {
-    o.version = 2;
+    o.version = 3;
     o.newField = "something a later rencfs added";
   });
   const e = await errorOf(unlockKeyFile(v2, { password: PASSWORD }));
   assert(e instanceof UnsupportedFormatError);
   assertEquals(
     (e as Error).message,
-    "made by a newer rencfs: format version 2, this rencfs reads up to 1",
+    "made by a newer rencfs: format version 3, this rencfs reads up to 2",
   );
-  throws(() => parseKeyFile(edit(made.bytes, (o) => (o.version = 2), false)), DamagedKeyFileError);
+  throws(() => parseKeyFile(edit(made.bytes, (o) => (o.version = 3), false)), DamagedKeyFileError);
 });
 
 Deno.test("not a rencfs key file -> NotADataDirError", () => {

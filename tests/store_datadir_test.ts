@@ -13,6 +13,7 @@ import {
   WrongPasswordError,
 } from "../mod.ts";
 import { freshFs, PASSWORD, TEST_KDF, walkFiles } from "./helpers/store.ts";
+import { FORMAT_VERSION } from "../src/store/keyfile.ts";
 
 async function snapshot(dir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
@@ -79,7 +80,7 @@ Deno.test("init makes a data dir that opens; foreign and newer-format dirs are r
 
   // A data dir written by a future release: refused with a clear message, nothing written.
   const conf = JSON.parse(await Deno.readTextFile(`${dir}/rencfs.conf`));
-  conf.version = 2;
+  conf.version = FORMAT_VERSION + 1;
   const { checksumOf } = await import("./helpers/keyfile_checksum.ts");
   conf.checksum = await checksumOf(conf);
   await Deno.writeTextFile(`${dir}/rencfs.conf`, JSON.stringify(conf, null, 2) + "\n");

@@ -6,7 +6,7 @@
 import { statfs as backingStatfs } from "node:fs/promises";
 import type { CipherName } from "../crypto/aead.ts";
 import { randomBytes } from "../crypto/random.ts";
-import { DirStore } from "../store/dir_store.ts";
+import { DirStore, type StoredEntry } from "../store/dir_store.ts";
 import type { KeyFileHeader } from "../store/keyfile.ts";
 import { type InodeRecord, isDir, isRegular, isSymlink, newRecord } from "../store/inode_record.ts";
 import { StoreKeys } from "../store/keys.ts";
@@ -22,7 +22,7 @@ import { fromIoError, FsError, fsError } from "./errors.ts";
 import { KeyedMutex } from "../util/mutex.ts";
 import { DirLock } from "../../ffi/dirlock.ts";
 import { FileData } from "./file_data.ts";
-import { type Inode, InodeTable } from "./inode_table.ts";
+import { type EntryLoc, type Inode, InodeTable } from "./inode_table.ts";
 import {
   type Attr,
   type Caller,
@@ -130,6 +130,8 @@ export class EncryptedFs implements FileSystem {
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   #flushing: Promise<void> | null = null;
+  /** Format 2: an inode with one name (not a directory) lives in that name's entry file. */
+  readonly #inline: boolean;
 
   private constructor(
     root: string,
@@ -145,17 +147,18 @@ export class EncryptedFs implements FileSystem {
     this.readOnly = opts.readOnly ?? false;
     this.#onDamaged = opts.onDamaged;
     this.#records = new RecordStore(root, keys);
-    this.#dirs = new DirStore(keys, (p) => this.#records.checkFolder(p));
+    this.#dirs = new DirStore(keys, this.#records);
+    this.#inline = header.version >= 2;
     const report = (e: DamagedObjectError) => this.#report(e);
-    this.#table = new InodeTable(this.#records, report, () => lock.syncfs());
+    const table = new InodeTable(this.#records, report, () => lock.syncfs());
+    this.#table = table;
     this.#data = new FileData(
       keys,
       header.chunkSize,
-      async (ino) => {
-        const p = this.#records.paths(ino);
-        await this.#records.checkFolder(p.shard);
-        return p.record;
+      async (node) => {
+        await this.#records.checkFolder(table.place(node).folder);
       },
+      (node) => table.path(node),
       report,
       !this.readOnly,
     );
@@ -308,9 +311,43 @@ export class EncryptedFs implements FileSystem {
       if (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e) {
         return this.#attr(await this.#table.get(dir.rec.parent || ROOT_INO));
       }
-      const entry = await this.#dirs.get(parent, this.#folder(parent), name);
+      const folder = this.#folder(parent);
+      const entry = await this.#dirs.get(parent, folder, name);
       if (!entry) throw NO_ENTRY;
-      return this.#attr(await this.#entryInode(entry.ino, parent));
+      return this.#attr(await this.#entryNode(parent, folder, entry));
+    });
+  }
+
+  // The inode an entry names: in the entry file itself, or the object it points at.
+  #entryNode(parent: bigint, folder: string, e: StoredEntry): Promise<Inode> {
+    if (!e.inline) return this.#entryInode(e.ino, parent);
+    return Promise.resolve(this.#table.adopt(e.inline, this.#loc(parent, folder, e.name, e.file)));
+  }
+
+  #loc(parent: bigint, folder: string, name: Uint8Array, file?: string): EntryLoc {
+    return { parent, name: name.slice(), folder, file: file ?? this.#keys.entryName(parent, name) };
+  }
+
+  // Whether `node` lives in entry file `e` (format 2).
+  #inEntry(node: Inode, parent: bigint, e: StoredEntry): boolean {
+    return !!e.inline && node.loc?.parent === parent && node.loc.file === e.file;
+  }
+
+  // An inode whose entry file is about to be unlinked or replaced: if it is open, its content
+  // must stay readable through the open descriptor, so make sure there is one.
+  async #keepOpenContent(node: Inode): Promise<void> {
+    if (node.opens > 0 && isRegular(node.rec)) await this.#data.content(node);
+  }
+
+  // Moves an inode out of its entry file into its object place (before a second name or an
+  // exchange): hard link first, then the entry file becomes a pointer.
+  async #toObject(node: Inode): Promise<void> {
+    const loc = node.loc;
+    if (!loc) return;
+    await this.#table.relocate(node, null);
+    await this.#dirs.put(loc.parent, loc.folder, loc.name, {
+      ino: node.ino,
+      type: node.rec.mode & S_IFMT,
     });
   }
 
@@ -393,14 +430,24 @@ export class EncryptedFs implements FileSystem {
       }
       init(rec);
       const type = rec.mode & S_IFMT;
-      // Order for crash safety: the child exists on disk before any entry points at it.
-      if (type === S_IFDIR) await this.#dirs.createFolder(this.#folder(rec.ino));
-      const slotSize = await this.#records.create(rec);
-      await this.#dirs.put(parent, folder, name, { ino: rec.ino, type });
-      if (type === S_IFDIR) dir.rec.subdirs++;
+      let node: Inode;
+      if (type !== S_IFDIR && this.#inline) {
+        // One file: the entry file is the inode file (created whole, by rename).
+        const loc = this.#loc(parent, folder, name);
+        const place = this.#records.entryPlace(parent, folder, loc.file);
+        const slotSize = await this.#records.create(rec, place, { name });
+        node = this.#table.add(rec, slotSize, loc);
+      } else {
+        // Order for crash safety: the child exists on disk before any entry points at it.
+        if (type === S_IFDIR) await this.#dirs.createFolder(this.#folder(rec.ino));
+        const slotSize = await this.#records.create(rec, this.#records.objectPlace(rec.ino));
+        await this.#dirs.put(parent, folder, name, { ino: rec.ino, type });
+        if (type === S_IFDIR) dir.rec.subdirs++;
+        node = this.#table.add(rec, slotSize);
+      }
       dir.rec.entries++;
       this.#touchDir(dir, now);
-      return this.#table.add(rec, slotSize);
+      return node;
     });
   }
 
@@ -470,10 +517,16 @@ export class EncryptedFs implements FileSystem {
     return this.#io("link", async () => {
       this.#writable();
       checkName(newName);
-      return await this.#dirLocks.run(newParent, async () => {
+      const first = await this.#table.get(ino);
+      // The directory holding the inode's entry file is locked too: the file moves.
+      const locks = [newParent, first.loc?.parent ?? newParent];
+      return await this.#dirLocks.runAll(locks, async () => {
         const node = await this.#table.get(ino);
         if (isDir(node.rec)) throw fsError("EPERM", "hard link to a directory");
         if (node.rec.nlink === 0) throw fsError("ENOENT");
+        if (node.loc && !locks.includes(node.loc.parent)) {
+          throw fsError("EAGAIN", "moved meanwhile");
+        }
         const dir = await this.#dir(newParent);
         const folder = this.#folder(newParent);
         if (await this.#dirs.get(newParent, folder, newName)) throw fsError("EEXIST");
@@ -481,8 +534,15 @@ export class EncryptedFs implements FileSystem {
         node.rec.nlink++;
         node.rec.ctimeNs = now;
         // The count goes up on disk before the entry exists (even if that costs a syncfs): a
-        // crash leaves a count too high, never a name pointing at a deleted inode.
-        await this.#save(node, true);
+        // crash leaves a count too high, never a name pointing at a deleted inode. An inode in
+        // its entry file moves to its object place first (with the new count).
+        try {
+          if (node.loc) await this.#toObject(node);
+          else await this.#save(node, true);
+        } catch (e) {
+          node.rec.nlink--;
+          throw e;
+        }
         await this.#dirs.put(newParent, folder, newName, {
           ino,
           type: node.rec.mode & S_IFMT,
@@ -523,14 +583,17 @@ export class EncryptedFs implements FileSystem {
       const folder = this.#folder(parent);
       const entry = await this.#dirs.get(parent, folder, name);
       if (!entry) throw fsError("ENOENT");
-      const node = await this.#entryInode(entry.ino, parent);
+      const node = await this.#entryNode(parent, folder, entry);
       const isDirectory = isDir(node.rec);
       if (wantDir && !isDirectory) throw fsError("ENOTDIR");
       if (!wantDir && isDirectory) throw fsError("EISDIR");
       if (isDirectory && !(await this.#dirs.isEmpty(this.#folder(node.ino)))) {
         throw fsError("ENOTEMPTY");
       }
+      const inEntry = this.#inEntry(node, parent, entry);
+      if (inEntry) await this.#keepOpenContent(node);
       await this.#dirs.remove(parent, folder, name);
+      if (inEntry) this.#detach(node);
       const now = nowNs();
       if (isDirectory) dir.rec.subdirs = Math.max(0, dir.rec.subdirs - 1);
       dir.rec.entries = Math.max(0, dir.rec.entries - 1);
@@ -551,6 +614,13 @@ export class EncryptedFs implements FileSystem {
     } else {
       await this.#save(node);
     }
+  }
+
+  // The entry file holding `node` was unlinked or replaced: it lives on in memory (and in its
+  // open descriptor) only, with nothing on disk left to delete.
+  #detach(node: Inode): void {
+    node.loc = null;
+    node.gone = true;
   }
 
   async #delete(node: Inode): Promise<void> {
@@ -585,47 +655,62 @@ export class EncryptedFs implements FileSystem {
         const a = await this.#dirs.get(parent, srcFolder, name);
         if (!a) throw fsError("ENOENT");
         const b = await this.#dirs.get(newParent, dstFolder, newName);
-        const aNode = await this.#entryInode(a.ino, parent);
+        const aNode = await this.#entryNode(parent, srcFolder, a);
         if (isDir(aNode.rec) && parent !== newParent) await this.#checkNotInside(a.ino, newParent);
         const now = nowNs();
+        const target = (n: Inode) => ({ ino: n.ino, type: n.rec.mode & S_IFMT });
         if (flags & RENAME_EXCHANGE) {
           if (!b) throw fsError("ENOENT");
-          const bNode = await this.#entryInode(b.ino, newParent);
+          const bNode = await this.#entryNode(newParent, dstFolder, b);
           if (isDir(bNode.rec) && parent !== newParent) {
             await this.#checkNotInside(b.ino, parent);
           }
-          await this.#dirs.put(newParent, dstFolder, newName, a);
-          await this.#dirs.put(parent, srcFolder, name, b);
+          if (b.ino === a.ino) return;
+          // Inodes in entry files move to their object places first: then both names are
+          // pointers, and swapping them rewrites two small files.
+          if (this.#inEntry(aNode, parent, a)) await this.#toObject(aNode);
+          if (this.#inEntry(bNode, newParent, b)) await this.#toObject(bNode);
+          await this.#dirs.put(newParent, dstFolder, newName, target(aNode));
+          await this.#dirs.put(parent, srcFolder, name, target(bNode));
           await this.#moved(aNode, src, dst, now);
           await this.#moved(bNode, dst, src, now);
           return;
         }
+        let bNode: Inode | null = null;
         if (b) {
           if (flags & RENAME_NOREPLACE) throw fsError("EEXIST");
           if (b.ino === a.ino) return; // two names of one inode: rename does nothing
-          const bNode = await this.#entryInode(b.ino, newParent);
+          bNode = await this.#entryNode(newParent, dstFolder, b);
           if (isDir(aNode.rec)) {
             if (!isDir(bNode.rec)) throw fsError("ENOTDIR");
             if (!(await this.#dirs.isEmpty(this.#folder(b.ino)))) throw fsError("ENOTEMPTY");
           } else if (isDir(bNode.rec)) throw fsError("EISDIR");
-          await this.#dirs.put(newParent, dstFolder, newName, a);
+        }
+        const bInEntry = !!b && !!bNode && this.#inEntry(bNode, newParent, b);
+        if (bNode && bInEntry) await this.#keepOpenContent(bNode);
+        let saved = false;
+        if (this.#inEntry(aNode, parent, a)) {
+          // The inode file itself moves (replacing whatever the new name held).
+          aNode.rec.ctimeNs = now;
+          await this.#table.relocate(aNode, this.#loc(newParent, dstFolder, newName));
+          saved = true;
+        } else {
+          await this.#dirs.put(newParent, dstFolder, newName, target(aNode));
           await this.#dirs.remove(parent, srcFolder, name);
+        }
+        if (bNode) {
+          if (bInEntry) this.#detach(bNode);
           if (isDir(bNode.rec)) dst.rec.subdirs = Math.max(0, dst.rec.subdirs - 1);
           dst.rec.entries = Math.max(0, dst.rec.entries - 1);
-          await this.#moved(aNode, src, dst, now);
-          await this.#dropLink(bNode, now);
-          return;
         }
-        await this.#dirs.put(newParent, dstFolder, newName, a);
-        await this.#dirs.remove(parent, srcFolder, name);
-        await this.#moved(aNode, src, dst, now);
+        await this.#moved(aNode, src, dst, now, saved);
+        if (bNode) await this.#dropLink(bNode, now);
       });
     });
   }
 
   // Bookkeeping after `node` moved from directory `from` to `to` (which may be the same).
-  async #moved(node: Inode, from: Inode, to: Inode, now: bigint): Promise<void> {
-    node.rec.ctimeNs = now;
+  async #moved(node: Inode, from: Inode, to: Inode, now: bigint, saved = false): Promise<void> {
     if (from !== to) {
       from.rec.entries = Math.max(0, from.rec.entries - 1);
       to.rec.entries++;
@@ -637,6 +722,8 @@ export class EncryptedFs implements FileSystem {
     }
     this.#touchDir(from, now);
     this.#touchDir(to, now);
+    if (saved) return; // its record was just written, moved with it
+    node.rec.ctimeNs = now;
     await this.#save(node);
   }
 
@@ -782,7 +869,18 @@ export class EncryptedFs implements FileSystem {
     });
   }
 
-  readdir(ino: bigint, fh: number, offset: bigint, limit: number): Promise<DirEntry[]> {
+  /**
+   * Lists a directory from cookie `offset`. With `plus` (readdirplus: the caller fetches each
+   * entry's attributes next), inodes stored in their entry files become live as they are read,
+   * so no second read is needed.
+   */
+  readdir(
+    ino: bigint,
+    fh: number,
+    offset: bigint,
+    limit: number,
+    plus = false,
+  ): Promise<DirEntry[]> {
     return this.#io("readdir", async () => {
       const h = this.#handles.get(fh);
       if (!h || h.ino !== ino || !h.dir) throw fsError("EBADF");
@@ -812,7 +910,9 @@ export class EncryptedFs implements FileSystem {
         const entries = await this.#dirs.read(ino, folder, files, (e) => this.#report(e));
         const base = pos;
         entries.forEach((e, k) => {
-          if (e) out.push({ name: e.name, ino: e.ino, type: e.type, next: BigInt(base + k + 1) });
+          if (!e) return;
+          if (plus && e.inline) this.#table.adopt(e.inline, this.#loc(ino, folder, e.name, e.file));
+          out.push({ name: e.name, ino: e.ino, type: e.type, next: BigInt(base + k + 1) });
         });
         pos += files.length;
       }
@@ -877,7 +977,7 @@ export class EncryptedFs implements FileSystem {
       if (!this.#records.fits(trial, node.slotSize)) {
         throw fsError(
           "ENOSPC",
-          "extended attributes of a regular file are limited to about 2.5 KiB",
+          "extended attributes of a regular file are limited to about 2.4 KiB",
         );
       }
       x.set(name, value.slice());

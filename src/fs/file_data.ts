@@ -31,7 +31,10 @@ export class FileData {
   constructor(
     readonly keys: StoreKeys,
     readonly chunkSize: number,
-    readonly inodePath: (ino: bigint) => Promise<string>,
+    /** Checks the folder of the backing file of `node` (once per folder). */
+    readonly prepare: (node: Inode) => Promise<void>,
+    /** The backing file of `node` now (it moves when an entry file is renamed). */
+    readonly pathOf: (node: Inode) => string,
     readonly onDamaged: DamageReporter,
     readonly writable: boolean,
   ) {}
@@ -40,9 +43,10 @@ export class FileData {
   async content(node: Inode): Promise<ContentFile> {
     if (node.content) return node.content;
     if (!node.contentOpening) {
-      node.contentOpening = this.inodePath(node.ino).then((path) => {
+      node.contentOpening = this.prepare(node).then(() => {
+        // Path and open in one synchronous step: a rename cannot slip in between.
         const c = ContentFile.open(
-          path,
+          this.pathOf(node),
           this.keys,
           node.ino,
           node.rec.fileId,

@@ -5,7 +5,12 @@
  */
 import type { ContentFile } from "../store/content_file.ts";
 import { cloneRecord, type InodeRecord, isDir } from "../store/inode_record.ts";
-import { DamagedObjectError, type RecordStore } from "../store/record_store.ts";
+import {
+  DamagedObjectError,
+  type LoadedRecord,
+  type RecordPlace,
+  type RecordStore,
+} from "../store/record_store.ts";
 import { KeyedMutex, Mutex, RwLock } from "../util/mutex.ts";
 import { ReadAhead } from "./read_ahead.ts";
 import { fsError } from "./errors.ts";
@@ -13,10 +18,29 @@ import { fsError } from "./errors.ts";
 /** Most clean, unreferenced inodes kept in memory. */
 export const INODE_CACHE_LIMIT = 20_000;
 const EVICT_IDLE_MS = 30_000;
+/** Past the limit, scan for evictable inodes at most every this many additions or ms. */
+const EVICT_SCAN_EVERY = 1000;
+const EVICT_SCAN_MS = 1000;
+
+/**
+ * The name whose entry file holds an inode's record and content (format 2, an inode with one
+ * name that is not a directory).
+ */
+export interface EntryLoc {
+  parent: bigint;
+  name: Uint8Array;
+  /** The parent's entry folder and the entry file's name in it. */
+  folder: string;
+  file: string;
+}
 
 /** One live inode. */
 export class Inode {
   rec: InodeRecord;
+  /** Where the record lives: the entry file of its only name, or (null) its object place. */
+  loc: EntryLoc | null;
+  /** Its backing file was unlinked (an open file that lost its last name): nothing to delete. */
+  gone = false;
   /** The in-memory record differs from the one on disk. */
   dirty = false;
   lookups = 0;
@@ -82,8 +106,9 @@ export class Inode {
   /** Slot size of the inode file (its content starts after two slots). */
   slotSize: number;
 
-  constructor(rec: InodeRecord, slot: 0 | 1, slotSize: number) {
+  constructor(rec: InodeRecord, slot: 0 | 1, slotSize: number, loc: EntryLoc | null = null) {
     this.rec = rec;
+    this.loc = loc;
     this.slot = slot;
     this.slotSize = slotSize;
     this.#seq = Number(rec.seq);
@@ -106,6 +131,8 @@ export type DamageReporter = (e: DamagedObjectError) => void;
 export class InodeTable {
   readonly #live = new Map<bigint, Inode>();
   readonly #loading = new Map<bigint, Promise<Inode | null>>();
+  #addsSinceScan = 0;
+  #lastScan = 0;
 
   constructor(
     readonly records: RecordStore,
@@ -130,7 +157,7 @@ export class InodeTable {
   #load(ino: bigint): Promise<Inode | null> {
     let p = this.#loading.get(ino);
     if (!p) {
-      p = this.records.load(ino).then((loaded) => {
+      p = this.records.load(this.records.objectPlace(ino)).then((loaded) => {
         const existing = this.#live.get(ino);
         if (existing) return existing;
         if (!loaded) return null;
@@ -151,11 +178,88 @@ export class InodeTable {
   }
 
   /** Adds a freshly created inode (its record already on disk). */
-  add(rec: InodeRecord, slotSize: number): Inode {
-    const node = new Inode(rec, 0, slotSize);
+  add(rec: InodeRecord, slotSize: number, loc: EntryLoc | null = null): Inode {
+    const node = new Inode(rec, 0, slotSize, loc);
     this.#live.set(rec.ino, node);
     this.#evict();
     return node;
+  }
+
+  /**
+   * The live inode of a record read from entry file `loc`: the one already live (its memory is
+   * newer than the disk) or a new one.
+   */
+  adopt(loaded: LoadedRecord, loc: EntryLoc): Inode {
+    const ino = loaded.rec.ino;
+    let node = this.#live.get(ino);
+    if (!node) {
+      node = new Inode(loaded.rec, loaded.slot, loaded.slotSize, loc);
+      this.#live.set(ino, node);
+      this.#evict();
+    }
+    node.touched = performance.now();
+    return node;
+  }
+
+  /** Where the record of `node` lives now. */
+  place(node: Inode): RecordPlace {
+    const l = node.loc;
+    return l
+      ? this.records.entryPlace(l.parent, l.folder, l.file)
+      : this.records.objectPlace(node.ino);
+  }
+
+  /** The backing file holding the record and content of `node`. */
+  path(node: Inode): string {
+    return this.place(node).path;
+  }
+
+  /**
+   * Moves the inode file of `node` from its entry file to entry `to` (rename, replacing what
+   * was there) or to its object place (`to` null: a hard link, after which the caller replaces
+   * the old entry file with a pointer). The record written covers the chunks stored so far, so
+   * it waits for them to be synced first.
+   */
+  async relocate(node: Inode, to: EntryLoc | null): Promise<void> {
+    const from = node.loc;
+    if (!from) throw new Error("relocate: not in an entry file");
+    if (node.growth !== node.syncedGrowth) {
+      const growth = node.growth;
+      await this.syncData();
+      node.syncedGrowth = Math.max(node.syncedGrowth, growth);
+    }
+    await node.saveLock.run(async () => {
+      if (node.deleted) return;
+      const rec = cloneRecord(node.rec);
+      const seq = node.nextSeq();
+      rec.seq = BigInt(seq);
+      node.markWritten(seq);
+      node.dirty = false;
+      const target = node.slot === 0 ? 1 : 0;
+      const fromPlace = this.place(node);
+      const toPlace = to
+        ? this.records.entryPlace(to.parent, to.folder, to.file)
+        : this.records.objectPlace(node.ino);
+      try {
+        const moved = await this.records.relocate(
+          rec,
+          target,
+          node.slotSize,
+          fromPlace,
+          from.name,
+          toPlace,
+          to?.name,
+          to ? "rename" : "link",
+          // The new place takes effect in the same synchronous step as the rename.
+          () => node.loc = to,
+        );
+        node.slot = moved.slot;
+        node.slotSize = moved.slotSize;
+      } catch (e) {
+        node.dirty = true;
+        throw e;
+      }
+    });
   }
 
   /**
@@ -185,9 +289,15 @@ export class InodeTable {
       await Promise.all(snaps.map((s) =>
         s.node.saveLock.run(async () => {
           // A newer snapshot already on disk makes this one obsolete.
-          if (s.node.deleted || !s.node.markWritten(s.seq)) return;
+          if (s.node.deleted || s.node.gone || !s.node.markWritten(s.seq)) return;
           const target = s.node.slot === 0 ? 1 : 0;
-          s.node.slotSize = await this.records.update(s.rec, target, s.node.slotSize, durable);
+          s.node.slotSize = await this.records.update(
+            s.rec,
+            target,
+            s.node.slotSize,
+            this.place(s.node),
+            { durable, name: s.node.loc?.name },
+          );
           s.node.slot = target;
         })
       ));
@@ -233,6 +343,7 @@ export class InodeTable {
     this.#live.delete(node.ino);
     node.deleted = true;
     node.dirty = false;
+    if (node.gone) return;
     await node.saveLock.run(() => this.records.remove(node.ino, isDir(node.rec)));
   }
 
@@ -244,7 +355,13 @@ export class InodeTable {
   // guarantees no operation still holds the object, so no inode ever has two live copies.
   #evict(): void {
     if (this.#live.size <= INODE_CACHE_LIMIT) return;
-    const idleBefore = performance.now() - EVICT_IDLE_MS;
+    // A scan is O(live inodes): while nothing can be evicted (the kernel holds every inode of
+    // a tree being unpacked), scanning on every addition would make creation quadratic.
+    const now = performance.now();
+    if (this.#addsSinceScan++ < EVICT_SCAN_EVERY && now - this.#lastScan < EVICT_SCAN_MS) return;
+    this.#addsSinceScan = 0;
+    this.#lastScan = now;
+    const idleBefore = now - EVICT_IDLE_MS;
     for (const [ino, node] of this.#live) {
       if (this.#live.size <= INODE_CACHE_LIMIT * 0.9) break;
       if (

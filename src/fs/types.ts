@@ -144,7 +144,14 @@ export interface FileSystem {
    * Lists entries after cookie `offset` (0 = from the start, including "." and ".."), at most
    * `limit`. An entry added or removed during a listing is reported at most once.
    */
-  readdir(ino: bigint, fh: number, offset: bigint, limit: number): Promise<DirEntry[]>;
+  /** `plus`: the caller will ask for each entry's attributes next (readdirplus). */
+  readdir(
+    ino: bigint,
+    fh: number,
+    offset: bigint,
+    limit: number,
+    plus?: boolean,
+  ): Promise<DirEntry[]>;
   releasedir(ino: bigint, fh: number): Promise<void>;
   fsyncdir(ino: bigint, fh: number): Promise<void>;
   statfs(): Promise<StatFs>;

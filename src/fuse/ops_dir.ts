@@ -89,7 +89,7 @@ export function dirOps(c: OpContext): DirOps {
       c.run(
         req,
         "readdirplus",
-        async () => withAttrs(await fs.readdir(ino, fh, off, limit)),
+        async () => withAttrs(await fs.readdir(ino, fh, off, limit, true)),
         (entries) => {
           const buf = new Uint8Array(cap);
           const counted: bigint[] = [];

@@ -3,8 +3,9 @@
  * target, which is then renamed over it. A reader (or a crash) sees the old file or the new one.
  */
 import { open, rename, unlink } from "node:fs/promises";
-import { closeSync, openSync, renameSync, unlinkSync } from "node:fs";
-import { writeAllSync } from "./object_io.ts";
+import { constants } from "node:fs";
+import { openRaw, writeAllSync } from "./object_io.ts";
+import { sysClose, sysError, sysRename, sysUnlink } from "../../ffi/sysio.ts";
 import { randomBytes } from "../crypto/random.ts";
 import { base32 } from "../util/base32.ts";
 
@@ -43,24 +44,19 @@ export async function writeFileAtomic(
 }
 
 function writeSmallAtomic(tmp: string, path: string, data: Uint8Array): void {
-  const fd = openSync(tmp, "wx", 0o600);
+  const fd = openRaw(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   try {
-    writeAllSync(fd, data, 0);
+    writeAllSync(fd, data, 0, tmp);
   } catch (e) {
-    closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch { /* already gone */ }
+    sysClose(fd);
+    sysUnlink(tmp);
     throw e;
   }
-  closeSync(fd);
-  try {
-    renameSync(tmp, path);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch { /* already gone */ }
-    throw e;
+  sysClose(fd);
+  const r = sysRename(tmp, path);
+  if (r < 0) {
+    sysUnlink(tmp);
+    throw sysError(r, "rename", tmp);
   }
 }
 

@@ -35,6 +35,11 @@ export interface CreateOptions {
   chunkSize?: number;
   /** Argon2id cost; the defaults (64 MiB, 3 passes) are for real use, lower is for tests. */
   kdfCost?: { memoryKiB?: number; iterations?: number; parallelism?: number };
+  /**
+   * Format version to write (default: the newest). Version 1 (no inode records in entry files)
+   * exists so that data dirs made by rencfs 0.1 can be reproduced in tests.
+   */
+  formatVersion?: 1 | 2;
 }
 
 /** How to unlock: the password, or the recovery code shown at creation. */
@@ -97,6 +102,7 @@ export async function createDataDir(
     cipher: opts.cipher ?? DEFAULT_CIPHER,
     chunkSize,
     kdfCost: opts.kdfCost,
+    version: opts.formatVersion,
   });
   await mkdir(`${dir}/${OBJECTS_DIR}`, { recursive: true });
   await createRoot(dir, made.masterKey, made.header);
@@ -116,7 +122,7 @@ async function createRoot(dir: string, master: Uint8Array, header: KeyFileHeader
     rec.parent = ROOT_INO;
     rec.nlink = 2;
     await mkdir(records.paths(ROOT_INO).entries, { recursive: true });
-    await records.create(rec, true);
+    await records.create(rec, records.objectPlace(ROOT_INO), { durable: true });
   } finally {
     keys.wipe();
   }

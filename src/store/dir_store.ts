@@ -1,15 +1,19 @@
 /**
- * Directory entries: one small sealed file per name in the directory's folder
- * (`o/<sh>/<name>.d/<entry>`), named by a keyed hash of (parent, name). Looking up a name reads
- * exactly one file; listing reads the folder. The sealed entry holds the name, the child's
- * inode number and its type, bound to the parent and the entry's file name.
+ * Directory entries: one file per name in the directory's folder (`o/<sh>/<name>.d/<entry>`),
+ * named by a keyed hash of (parent, name). Looking up a name reads exactly one file; listing
+ * reads the folder. An entry file is either a pointer (a small sealed blob: the name, the
+ * child's inode number and type, bound to the parent and the entry's file name) or, for an
+ * inode with one name only (not a directory), the inode file itself (see record_store.ts), so
+ * such a file is one backing file and one read.
  */
 import { readdir } from "node:fs/promises";
-import { mkdirSync, opendirSync, unlinkSync } from "node:fs";
-import { NotAnObjectError, readObject } from "./object_io.ts";
+import { mkdirSync, opendirSync } from "node:fs";
+import { errnoName, sysError, sysUnlink } from "../../ffi/sysio.ts";
+import { NotAnObjectError, readHead } from "./object_io.ts";
 import { TMP_MARK, writeFileAtomic } from "./atomic_file.ts";
 import type { StoreKeys } from "./keys.ts";
-import { DamagedObjectError } from "./record_store.ts";
+import { DamagedObjectError, isInodeFile, type LoadedRecord, RecordStore } from "./record_store.ts";
+import { S_IFMT } from "../fs/types.ts";
 import { CorruptObjectError, openBlob, sealBlob } from "./sealed_blob.ts";
 import { concat, DecodeError, Reader, u64le, Writer } from "../util/codec.ts";
 import { bytesEqual } from "../util/bytes.ts";
@@ -31,14 +35,22 @@ export interface EntryTarget {
 /** One listed entry. */
 export interface StoredEntry extends EntryTarget {
   name: Uint8Array;
+  /** The entry file's name. */
+  file: string;
+  /** Set when the entry file is the inode file of its only name: the record in it. */
+  inline?: LoadedRecord;
 }
+
+/** Bytes read first from an entry file: a pointer entry, or an inode file's header and slots. */
+const HEAD_READ = 8192;
 
 /** The entries of every directory of one data dir. */
 export class DirStore {
-  constructor(
-    readonly keys: StoreKeys,
-    readonly checkFolder: (path: string) => Promise<boolean>,
-  ) {}
+  constructor(readonly keys: StoreKeys, readonly records: RecordStore) {}
+
+  checkFolder(path: string): Promise<boolean> {
+    return this.records.checkFolder(path);
+  }
 
   #ad(dir: bigint, file: string): Uint8Array {
     return concat(u64le(dir), enc.encode(file));
@@ -51,10 +63,10 @@ export class DirStore {
   }
 
   /** The entry `name` of directory `dir`, or null. */
-  async get(dir: bigint, folder: string, name: Uint8Array): Promise<EntryTarget | null> {
+  async get(dir: bigint, folder: string, name: Uint8Array): Promise<StoredEntry | null> {
     const file = this.keys.entryName(dir, name);
     if (!(await this.checkFolder(folder))) return null;
-    const blob = await this.#read(`${folder}/${file}`);
+    const blob = this.#read(`${folder}/${file}`);
     if (!blob) return null;
     const entry = await this.#open(dir, folder, file, blob);
     if (!bytesEqual(entry.name, name)) {
@@ -75,12 +87,11 @@ export class DirStore {
 
   /** Deletes entry `name`. */
   remove(dir: bigint, folder: string, name: Uint8Array): Promise<void> {
-    try {
-      unlinkSync(`${folder}/${this.keys.entryName(dir, name)}`);
-      return Promise.resolve();
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    const path = `${folder}/${this.keys.entryName(dir, name)}`;
+    const r = sysUnlink(path);
+    return r < 0 && errnoName(r) !== "ENOENT"
+      ? Promise.reject(sysError(r, "unlink", path))
+      : Promise.resolve();
   }
 
   /** The entry file names of a directory's folder (one directory read, nothing decrypted). */
@@ -109,7 +120,7 @@ export class DirStore {
     for (let i = 0; i < files.length; i++) {
       if (i % 256 === 255) await new Promise((r) => setTimeout(r, 0));
       try {
-        const blob = await this.#read(`${folder}/${files[i]}`);
+        const blob = this.#read(`${folder}/${files[i]}`);
         // The associated data binds parent and file name: no need to re-hash the name.
         out.push(blob ? await this.#open(dir, folder, files[i], blob) : null);
       } catch (e) {
@@ -141,9 +152,19 @@ export class DirStore {
     }
   }
 
-  async #read(path: string): Promise<Uint8Array | null> {
+  #read(path: string): Uint8Array | null {
     try {
-      return await readObject(path, MAX_ENTRY_BYTES);
+      const head = readHead(path, (head) => {
+        if (isInodeFile(head)) return RecordStore.headBytes(head);
+        if (head.length > MAX_ENTRY_BYTES) {
+          throw new NotAnObjectError(`${path} is too large for an entry`);
+        }
+        return head.length;
+      }, HEAD_READ);
+      // Empty, or zeros where the magic goes: a creation cut short by a power loss (the file
+      // was renamed into place but its bytes never reached the disk). The name never existed.
+      if (head && (head.length < 4 || (head[0] | head[1] | head[2] | head[3]) === 0)) return null;
+      return head;
     } catch (e) {
       if (e instanceof NotAnObjectError) throw new DamagedObjectError(path, e.message);
       throw e;
@@ -151,9 +172,14 @@ export class DirStore {
   }
 
   async #open(dir: bigint, folder: string, file: string, blob: Uint8Array): Promise<StoredEntry> {
+    if (isInodeFile(blob)) {
+      const inline = await this.records.parse(blob, this.records.entryPlace(dir, folder, file));
+      const r = inline.rec;
+      return { ino: r.ino, type: r.mode & S_IFMT, name: inline.name!, file, inline };
+    }
     try {
       const rd = new Reader(await openBlob(this.keys, MAGIC, this.#ad(dir, file), blob));
-      const e = { ino: rd.u64(), type: rd.u32(), name: rd.bytes() };
+      const e = { ino: rd.u64(), type: rd.u32(), name: rd.bytes(), file };
       rd.pad();
       rd.end();
       return e;

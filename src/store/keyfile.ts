@@ -3,12 +3,14 @@
  * (atomic) file I/O. It holds the settings of the data dir and the master key, wrapped under a
  * key derived from the password.
  *
- * Format (version 1): UTF-8 JSON, pretty-printed with 2-space indents and a final newline:
+ * Format: UTF-8 JSON, pretty-printed with 2-space indents and a final newline. The key file's own
+ * layout is the same in every version; `version` is the data dir's format (1: rencfs 0.1, every
+ * inode an object; 2: inodes with one name live in their entry file, see docs/format.md):
  *
  * ```json
  * {
  *   "format": "rencfs",
- *   "version": 1,
+ *   "version": 2,
  *   "cipher": "chacha20-poly1305",          // content AEAD, one of CIPHERS
  *   "chunkSize": 262144,                    // plaintext bytes per chunk, multiple of 512,
  *                                           // 512 .. 64 MiB
@@ -67,7 +69,7 @@ import {
 import { hkdf, keyedHash } from "../crypto/subkeys.ts";
 
 /** The key file format version this code writes and the highest it reads. */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 
 /** Value of the `format` field. */
 export const FORMAT_NAME = "rencfs";
@@ -352,7 +354,7 @@ async function wrap(
  */
 export async function createKeyFile(
   password: string,
-  opts: { cipher: CipherName; chunkSize: number; kdfCost?: KdfCost },
+  opts: { cipher: CipherName; chunkSize: number; kdfCost?: KdfCost; version?: number },
 ): Promise<{
   bytes: Uint8Array;
   masterKey: Uint8Array;
@@ -366,7 +368,7 @@ export async function createKeyFile(
     throw new RangeError(`chunk size must be a multiple of ${L.multiple} in ${L.min}..${L.max}`);
   }
   const header: KeyFileHeader = {
-    version: FORMAT_VERSION,
+    version: opts.version ?? FORMAT_VERSION,
     cipher: opts.cipher,
     chunkSize: opts.chunkSize,
     created: new Date().toISOString(),

@@ -3,12 +3,17 @@
  * symlink, never block on a FIFO or device, never read more than an object can legitimately be.
  *
  * Small objects (records, entries: a few hundred bytes, page-cached) are read and written
- * with synchronous syscalls: each costs a few microseconds, while an async file operation in
- * Deno costs 30–100 µs of thread hand-off, which would dominate every metadata operation.
+ * with synchronous syscalls made straight through libc (`ffi/sysio.ts`): each costs a few
+ * microseconds, while an async file operation in Deno costs 30–100 µs of thread hand-off and a
+ * `node:fs` ENOENT costs as much again in error objects, which would dominate every lookup.
  * Content chunks and every fsync stay asynchronous.
  */
 import { constants } from "node:fs";
-import { closeSync, fstatSync, lstatSync, openSync, readSync, writeSync } from "node:fs";
+import { lstatSync } from "node:fs";
+import { errnoName, sysClose, sysError, sysOpen, sysPread, sysPwrite } from "../../ffi/sysio.ts";
+
+// Most objects are a few hundred bytes: one read into this buffer tells the size.
+const scratch = new Uint8Array(64 * 1024);
 
 /** Thrown for an object that is not a plain file of a plausible size. */
 export class NotAnObjectError extends Error {}
@@ -16,75 +21,65 @@ export class NotAnObjectError extends Error {}
 /** Flags for opening an object: no symlink following, no blocking open of a FIFO. */
 export const SAFE_OPEN = constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
-/** The bytes of a small object; null when it does not exist. */
-export function readObject(path: string, maxBytes: number): Promise<Uint8Array | null> {
-  try {
-    return Promise.resolve(readHead(path, (head, size) => {
-      if (head.length < scratch.length) return head.length; // all of it, in one read
-      const n = size();
-      if (n > maxBytes) throw new NotAnObjectError(`${path} is too large (${n} bytes)`);
-      return n;
-    }));
-  } catch (e) {
-    return Promise.reject(e);
-  }
-}
-
-// Most objects are a few hundred bytes: one read into this buffer, no fstat, tells the size.
-const scratch = new Uint8Array(64 * 1024);
-
 /**
- * The first bytes of an object, as many as `want(head, size)` says from what one read of up to
- * 64 KiB returned (`size()` fstats the file when that is not enough); null when it does not
- * exist. A FIFO opened O_NONBLOCK reads as empty and a directory fails to read: neither ever
- * passes for an object.
+ * The first bytes of an object, as many as `want(head)` says from what one read of up to `first`
+ * bytes (64 KiB at most) returned; null when it does not exist. A FIFO opened O_NONBLOCK reads
+ * as empty and a directory fails to read: neither ever passes for an object. A device planted
+ * here yields at most `want` bytes of junk, which fail to parse like any damaged object.
  */
 export function readHead(
   path: string,
-  want: (head: Uint8Array, size: () => number) => number,
+  want: (head: Uint8Array) => number,
+  first = scratch.length,
 ): Uint8Array | null {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | SAFE_OPEN);
-  } catch (e) {
-    const code = (e as { code?: string }).code;
+  const firstRead = Math.min(first, scratch.length);
+  const fd = sysOpen(path, constants.O_RDONLY | SAFE_OPEN);
+  if (fd < 0) {
+    const code = errnoName(fd);
     if (code === "ENOENT") return null;
     if (code === "ELOOP") throw new NotAnObjectError(`${path} is a symlink, not an object`);
-    throw e;
+    throw sysError(fd, "open", path);
   }
   try {
-    let n: number;
-    try {
-      n = readSync(fd, scratch, 0, scratch.length, 0);
-    } catch (e) {
-      throw new NotAnObjectError(`${path} cannot be read as an object: ${(e as Error).message}`);
+    const n = sysPread(fd, scratch.subarray(0, firstRead), 0);
+    if (n < 0) {
+      throw new NotAnObjectError(`${path} cannot be read as an object: ${errnoName(n)}`);
     }
-    const size = () => {
-      const st = fstatSync(fd);
-      if (!st.isFile()) throw new NotAnObjectError(`${path} is not a regular file`);
-      return st.size;
-    };
-    const need = want(scratch.subarray(0, n), size);
+    const need = want(scratch.subarray(0, n));
     if (need <= n) return scratch.slice(0, need);
-    if (n < scratch.length) return scratch.slice(0, n); // the file is shorter than wanted
-    size(); // a device can fill any read: only a regular file may be read further
+    if (n < firstRead) return scratch.slice(0, n); // the file is shorter than wanted
     const buf = new Uint8Array(need);
-    let got = 0;
+    buf.set(scratch.subarray(0, n));
+    let got = n;
     while (got < need) {
-      const r = readSync(fd, buf, got, need - got, got);
-      if (r === 0) break;
+      const r = sysPread(fd, buf.subarray(got), got);
+      if (r <= 0) break;
       got += r;
     }
     return buf.subarray(0, got);
   } finally {
-    closeSync(fd);
+    sysClose(fd);
   }
 }
 
-/** Writes all of `data` at byte `pos` of `fd` (short writes continue). */
-export function writeAllSync(fd: number, data: Uint8Array, pos: number): void {
+/** Writes all of `data` at byte `pos` of `fd` (a descriptor from `sysOpen`). */
+export function writeAllSync(fd: number, data: Uint8Array, pos: number, path = "?"): void {
   let done = 0;
-  while (done < data.length) done += writeSync(fd, data, done, data.length - done, pos + done);
+  while (done < data.length) {
+    const n = sysPwrite(fd, data.subarray(done) as Uint8Array<ArrayBuffer>, pos + done);
+    if (n < 0) throw sysError(n, "write", path);
+    done += n;
+  }
+}
+
+/**
+ * Opens `path` with `flags` (and `mode` when creating) through libc; throws a node-style error
+ * (`code`) on failure.
+ */
+export function openRaw(path: string, flags: number, mode = 0): number {
+  const fd = sysOpen(path, flags, mode);
+  if (fd < 0) throw sysError(fd, "open", path);
+  return fd;
 }
 
 /**

@@ -1,5 +1,6 @@
 /**
- * The inode file (`o/<sh>/<name>.m`), one per inode:
+ * The inode file, one per inode: `o/<sh>/<name>.m` (directories and hard-linked inodes), or the
+ * entry file of the inode's only name (format 2: every other inode, see {@link RecordPlace}):
  *
  *   header(16) = "RNCI" || version(1) || 0(3) || slot size S (u32) || 0(4)
  *   slot 0 at 16, slot 1 at 16 + S: len(u32) || sealed record
@@ -11,13 +12,20 @@
  * their chunks start block-aligned after them; other inodes' slots
  * grow by rewriting the file.
  */
-import { closeSync, constants, fdatasync, mkdirSync, openSync, rmSync, unlinkSync } from "node:fs";
-import { promisify } from "node:util";
-import { FolderGuard, NotAnObjectError, readHead, SAFE_OPEN, writeAllSync } from "./object_io.ts";
+import { constants, linkSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import {
+  FolderGuard,
+  NotAnObjectError,
+  openRaw,
+  readHead,
+  SAFE_OPEN,
+  writeAllSync,
+} from "./object_io.ts";
+import { errnoName, sysClose, sysError, sysFdatasync, sysUnlink } from "../../ffi/sysio.ts";
 import { writeFileAtomic } from "./atomic_file.ts";
-import { decodeRecord, encodeRecord, type InodeRecord, isRegular } from "./inode_record.ts";
+import { decodeRecord, encodeRecord, type InodeRecord, isDir, isRegular } from "./inode_record.ts";
 import { MAX_HOLES } from "./holes.ts";
-import { concat } from "../util/codec.ts";
+import { concat, Reader, Writer } from "../util/codec.ts";
 import type { StoreKeys } from "./keys.ts";
 import { type ObjectPaths, objectPaths } from "./layout.ts";
 import { CorruptObjectError, openBlob, sealBlob } from "./sealed_blob.ts";
@@ -25,16 +33,47 @@ import { u64le } from "../util/codec.ts";
 import { DecodeError } from "../util/codec.ts";
 
 const MAGIC = new TextEncoder().encode("RNCM");
+/** Blob magic of a record stored in its inode's entry file (sealed for that name). */
+const ENTRY_MAGIC = new TextEncoder().encode("RNCL");
+/** Names in an entry-file record are padded to a multiple of this (their length leaks a bucket). */
+const NAME_QUANTUM = 64;
+/** Room a record keeps for the longest name (u32 length, 255 bytes, padding): renames always fit. */
+const NAME_ROOM = 4 + 255 + NAME_QUANTUM;
+const enc = new TextEncoder();
+
+/**
+ * Where a record lives and what its slots are sealed for. An object place is
+ * `o/<sh>/<name>.m`, found from the inode number. An entry place is the entry file of the
+ * inode's only name, `<dir folder>/<entry>`: the slots are sealed for (parent, entry file name)
+ * and carry the name, so one file is the name, the record and the content, and moving the file
+ * to another name without rewriting it makes it fail to open.
+ */
+export interface RecordPlace {
+  /** The file that holds header, slots and content. */
+  path: string;
+  /** The folder holding it (must be a real directory). */
+  folder: string;
+  /** Object places: the inode number the record must carry. */
+  ino?: bigint;
+  /** Entry places: the parent directory and the entry file name. */
+  parent?: bigint;
+  file?: string;
+}
+
+/** Whether the file bytes `head` start like an inode file. */
+export function isInodeFile(head: Uint8Array): boolean {
+  return head.length >= 4 && FILE_MAGIC.every((b, k) => head[k] === b);
+}
 /** Largest sealed record: xattrs are capped at 256 KiB, symlink targets at 4 KiB. */
 export const MAX_RECORD_BYTES = 1024 * 1024;
-
-const fdatasyncAsync = promisify(fdatasync);
 
 /** A loaded record, the slot (0 or 1) that holds it, and the file's slot size. */
 export interface LoadedRecord {
   rec: InodeRecord;
   slot: 0 | 1;
   slotSize: number;
+  /** Entry places: the name the record was sealed with. */
+  name?: Uint8Array;
 }
 
 const FILE_MAGIC = new TextEncoder().encode("RNCI");
@@ -44,9 +83,10 @@ export const HEADER_BYTES = 16;
 /** Slot size of regular files, whose chunks follow the slots: records must fit in it. */
 export const REGULAR_SLOT = 4088;
 
-// Slot size for other inodes: 4-byte length + blob, rounded up to 512 bytes with room to grow.
+// Slot size for other inodes: 4-byte length + blob, rounded up to 512 bytes with room to grow
+// and to take the longest name (so moving it to another name never outgrows its slot).
 function slotSizeFor(blobLength: number): number {
-  return Math.ceil((blobLength + 4 + 256) / 512) * 512;
+  return Math.ceil((blobLength + 4 + 256 + NAME_ROOM) / 512) * 512;
 }
 
 /** Where the content chunks of an inode file with slots of `slotSize` bytes start. */
@@ -93,25 +133,56 @@ export class RecordStore {
     return objectPaths(this.root, this.keys.objectName(ino));
   }
 
+  /** The object place of inode `ino`. */
+  objectPlace(ino: bigint): RecordPlace {
+    const p = this.paths(ino);
+    return { path: p.record, folder: p.shard, ino };
+  }
+
+  /** The entry place of entry file `file` of directory `parent` (folder `folder`). */
+  entryPlace(parent: bigint, folder: string, file: string): RecordPlace {
+    return { path: `${folder}/${file}`, folder, parent, file };
+  }
+
+  #seal(r: InodeRecord, place: RecordPlace, name?: Uint8Array): Promise<Uint8Array> {
+    if (place.ino !== undefined) return sealBlob(this.keys, MAGIC, u64le(r.ino), encodeRecord(r));
+    if (!name) throw new TypeError("an entry place needs the name");
+    const pt = concat(new Writer().bytes(name).pad(NAME_QUANTUM).finish(), encodeRecord(r));
+    return sealBlob(this.keys, ENTRY_MAGIC, this.#entryAd(place), pt);
+  }
+
+  #entryAd(place: RecordPlace): Uint8Array {
+    return concat(u64le(place.parent!), enc.encode(place.file!));
+  }
+
+  /** How many bytes of an inode file hold its header and slots, judging from its first bytes. */
+  static headBytes(head: Uint8Array): number {
+    if (head.length < HEADER_BYTES) return HEADER_BYTES;
+    const size = new DataView(head.buffer, head.byteOffset, HEADER_BYTES).getUint32(8, true);
+    return HEADER_BYTES + 2 * Math.min(size, MAX_RECORD_BYTES);
+  }
+
   /**
    * Loads a record: the newer valid one of its two slots. `null` when it does not exist,
    * DamagedObjectError when neither slot opens.
    */
-  async load(ino: bigint): Promise<LoadedRecord | null> {
-    const { record: path, shard } = this.paths(ino);
-    if (!(await this.checkFolder(shard))) return null;
+  async load(place: RecordPlace): Promise<LoadedRecord | null> {
+    const { path, folder } = place;
+    if (!(await this.checkFolder(folder))) return null;
     let file: Uint8Array | null;
     try {
-      file = readHead(path, (head) => {
-        if (head.length < HEADER_BYTES) return HEADER_BYTES;
-        const size = new DataView(head.buffer, head.byteOffset, HEADER_BYTES).getUint32(8, true);
-        return HEADER_BYTES + 2 * Math.min(size, MAX_RECORD_BYTES);
-      });
+      file = readHead(path, (head) => RecordStore.headBytes(head), 8192);
     } catch (e) {
       if (e instanceof NotAnObjectError) throw new DamagedObjectError(path, e.message);
       throw e;
     }
     if (!file) return null;
+    return await this.parse(file, place);
+  }
+
+  /** The current record in the header and slots `file` read from `place`. */
+  async parse(file: Uint8Array, place: RecordPlace): Promise<LoadedRecord> {
+    const path = place.path;
     const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
     if (
       file.length < HEADER_BYTES || FILE_MAGIC.some((b, k) => file[k] !== b) ||
@@ -135,17 +206,33 @@ export class RecordStore {
         if (len > slotSize - 4 || at + 4 + len > file.length) {
           throw new CorruptObjectError("slot length out of range");
         }
-        const r = decodeRecord(
-          await openBlob(this.keys, MAGIC, u64le(ino), file.subarray(at + 4, at + 4 + len)),
-        );
-        if (r.ino !== ino) throw new CorruptObjectError("inode number mismatch");
-        if (!best || r.seq > best.rec.seq) best = { rec: r, slot, slotSize };
+        const blob = file.subarray(at + 4, at + 4 + len);
+        let r: InodeRecord;
+        let name: Uint8Array | undefined;
+        if (place.ino !== undefined) {
+          r = decodeRecord(await openBlob(this.keys, MAGIC, u64le(place.ino), blob));
+          if (r.ino !== place.ino) throw new CorruptObjectError("inode number mismatch");
+        } else {
+          const pt = await openBlob(this.keys, ENTRY_MAGIC, this.#entryAd(place), blob);
+          const rd = new Reader(pt);
+          name = rd.bytes();
+          rd.pad();
+          r = decodeRecord(pt.subarray(rd.position));
+          // Directories always live in object places (their entries point at them).
+          if (isDir(r)) throw new CorruptObjectError("a directory record in an entry file");
+        }
+        if (!best || r.seq > best.rec.seq) best = { rec: r, slot, slotSize, name };
       } catch (e) {
         if (!(e instanceof CorruptObjectError || e instanceof DecodeError)) throw e;
         why = e.message; // a torn or damaged slot: the other one may still be good
       }
     }
     if (!best) throw new DamagedObjectError(path, why);
+    // The header is not sealed: a regular file's chunks start at a fixed place, so any other
+    // slot size is damage (it would misplace every chunk).
+    if (isRegular(best.rec) && slotSize !== REGULAR_SLOT) {
+      throw new DamagedObjectError(path, `bad slot size ${slotSize} for a regular file`);
+    }
     return best;
   }
 
@@ -153,9 +240,9 @@ export class RecordStore {
   fits(r: InodeRecord, slotSize: number): boolean {
     if (!isRegular(r)) return true;
     // Sealed size without sealing: blob header (5), nonce, plaintext, tag (16); room is kept
-    // for the largest hole list the record may grow to.
+    // for the largest hole list the record may grow to and for the longest name.
     const sealed = 5 + this.keys.metaAead.nonceLength + encodeRecord(r).length + 16;
-    return sealed + 4 + MAX_HOLES * 16 <= slotSize;
+    return sealed + 4 + MAX_HOLES * 16 + NAME_ROOM <= slotSize;
   }
 
   // The bytes of a slot that matter: length and blob (the rest of the slot is never read).
@@ -166,26 +253,40 @@ export class RecordStore {
     return img;
   }
 
-  /** Creates the inode file of a new inode, its record in slot 0; returns the slot size. */
-  async create(r: InodeRecord, durable = false): Promise<number> {
-    const p = this.paths(r.ino);
-    const blob = await sealBlob(this.keys, MAGIC, u64le(r.ino), encodeRecord(r));
+  /**
+   * Creates the inode file of a new inode at `place`, its record in slot 0; returns the slot
+   * size. An entry place gets the file by rename (a name is never seen half-written); `name`
+   * is the entry's name.
+   */
+  async create(
+    r: InodeRecord,
+    place: RecordPlace,
+    opts: { durable?: boolean; name?: Uint8Array } = {},
+  ): Promise<number> {
+    const durable = opts.durable ?? false;
+    const blob = await this.#seal(r, place, opts.name);
     const slotSize = isRegular(r) ? REGULAR_SLOT : slotSizeFor(blob.length);
     if (blob.length + 4 > slotSize) throw new RecordTooLargeError("record too large");
     const file = concat(header(slotSize), this.#slotImage(blob));
+    if (place.ino === undefined) {
+      await this.checkFolder(place.folder);
+      await writeFileAtomic(place.path, file, durable);
+      return slotSize;
+    }
+    const p = { shard: place.folder, record: place.path };
     if (!(await this.checkFolder(p.shard))) mkdirSync(p.shard, { recursive: true });
     // Written in place, not via a temporary file: until an entry points at this inode a torn
     // record is an unreachable orphan, and the entry is written only after this returns.
-    const fd = openSync(
+    const fd = openRaw(
       p.record,
       constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | SAFE_OPEN,
       0o600,
     );
     try {
-      writeAllSync(fd, file, 0);
-      if (durable) await fdatasyncAsync(fd);
+      writeAllSync(fd, file, 0, p.record);
+      if (durable) await sysFdatasync(fd, p.record);
     } finally {
-      closeSync(fd);
+      sysClose(fd);
     }
     return slotSize;
   }
@@ -195,22 +296,29 @@ export class RecordStore {
    * place: a torn write leaves the other slot, so the record reads as before or after, never
    * torn, and no file is created. A record that outgrew its slots is rewritten whole.
    */
-  async update(r: InodeRecord, slot: 0 | 1, slotSize: number, durable = false): Promise<number> {
-    const p = this.paths(r.ino);
-    const blob = await sealBlob(this.keys, MAGIC, u64le(r.ino), encodeRecord(r));
+  async update(
+    r: InodeRecord,
+    slot: 0 | 1,
+    slotSize: number,
+    place: RecordPlace,
+    opts: { durable?: boolean; name?: Uint8Array } = {},
+  ): Promise<number> {
+    const durable = opts.durable ?? false;
+    const p = { shard: place.folder, record: place.path };
+    const blob = await this.#seal(r, place, opts.name);
     await this.checkFolder(p.shard);
     if (blob.length + 4 <= slotSize) {
-      const fd = openSync(p.record, constants.O_RDWR | SAFE_OPEN);
+      const fd = openRaw(p.record, constants.O_RDWR | SAFE_OPEN);
       try {
         // No fstat needed: O_NOFOLLOW refuses a symlink, O_RDWR a directory, and a write to a
         // FIFO or device placed here fails or lands nowhere that matters.
         const img = this.#slotImage(blob);
         const at = HEADER_BYTES + slot * slotSize;
-        writeAllSync(fd, img, at);
-        if (durable) await fdatasyncAsync(fd);
+        writeAllSync(fd, img, at, p.record);
+        if (durable) await sysFdatasync(fd, p.record);
         return slotSize;
       } finally {
-        closeSync(fd);
+        sysClose(fd);
       }
     }
     // Regular files' slots cannot grow: their chunks follow.
@@ -224,6 +332,64 @@ export class RecordStore {
     return size;
   }
 
+  /**
+   * Moves the inode file at entry place `from` to place `to` (another name, or the object
+   * place): the record sealed for `to` goes into the free `slot` first (it does not open at
+   * `from`, so the file still reads as before there), then the file is renamed (or, to the
+   * object place, hard-linked) there, where only that slot opens. Either step may be the last
+   * before a crash: the inode reads as before or after. A rename replaces whatever `to` held.
+   * Returns the slot now current and the slot size (a non-regular record that outgrew its
+   * slots is first rewritten larger in place).
+   */
+  async relocate(
+    r: InodeRecord,
+    slot: 0 | 1,
+    slotSize: number,
+    from: RecordPlace,
+    fromName: Uint8Array,
+    to: RecordPlace,
+    toName: Uint8Array | undefined,
+    how: "rename" | "link",
+    onMoved: () => void,
+  ): Promise<{ slot: 0 | 1; slotSize: number }> {
+    let size = slotSize;
+    const blob = await this.#seal(r, to, toName);
+    if (blob.length + 4 > size) {
+      if (isRegular(r)) throw new RecordTooLargeError(`record of ${from.path} exceeds its slot`);
+      // Grow the slots at the old place first (atomic rewrite, still valid there).
+      size = await this.update(r, slot, slotSize, from, { name: fromName });
+      if (blob.length + 4 > size) throw new RecordTooLargeError("record too large");
+      slot = slot === 0 ? 1 : 0;
+    }
+    await this.checkFolder(from.folder);
+    const fd = openRaw(from.path, constants.O_RDWR | SAFE_OPEN);
+    try {
+      writeAllSync(fd, this.#slotImage(blob), HEADER_BYTES + slot * size, from.path);
+      // The slot must be on disk before the rename or link is: otherwise a power cut could
+      // keep the move and lose the slot, and the file would open nowhere.
+      await sysFdatasync(fd, from.path);
+    } finally {
+      sysClose(fd);
+    }
+    if (!(await this.checkFolder(to.folder))) mkdirSync(to.folder, { recursive: true });
+    if (how === "rename") {
+      renameSync(from.path, to.path);
+      onMoved();
+      return { slot, slotSize: size };
+    }
+    try {
+      linkSync(from.path, to.path);
+    } catch (e) {
+      if ((e as { code?: string }).code !== "EEXIST") throw e;
+      // Debris of an earlier conversion interrupted by a crash: nothing points at it.
+      const r = sysUnlink(to.path);
+      if (r < 0) throw sysError(r, "unlink", to.path);
+      linkSync(from.path, to.path);
+    }
+    onMoved();
+    return { slot, slotSize: size };
+  }
+
   /** Deletes every object of an inode (record last, so a crash leaves nothing half-deleted). */
   async remove(ino: bigint, isDirectory: boolean): Promise<void> {
     const p = this.paths(ino);
@@ -232,10 +398,7 @@ export class RecordStore {
       this.guard.forget(p.entries);
       rmSync(p.entries, { force: true, recursive: true });
     }
-    try {
-      unlinkSync(p.record);
-    } catch (e) {
-      if ((e as { code?: string }).code !== "ENOENT") throw e;
-    }
+    const r = sysUnlink(p.record);
+    if (r < 0 && errnoName(r) !== "ENOENT") throw sysError(r, "unlink", p.record);
   }
 }

@@ -133,6 +133,11 @@ export class Reader {
     return this.raw(this.u32()).slice();
   }
 
+  /** Bytes read so far. */
+  get position(): number {
+    return this.#pos;
+  }
+
   /** Skips the padding written by {@link Writer.pad}. */
   pad(): void {
     this.raw(this.u32());

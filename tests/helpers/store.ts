@@ -13,7 +13,7 @@ export const n = (s: string): Uint8Array => enc.encode(s);
 
 /** A fresh data dir in a temp folder, opened. */
 export async function freshFs(
-  opts: { cipher?: CipherName; chunkSize?: number } = {},
+  opts: { cipher?: CipherName; chunkSize?: number; formatVersion?: 1 | 2 } = {},
 ): Promise<{ fs: EncryptedFs; dir: string; recoveryCode: string }> {
   const dir = await Deno.makeTempDir({ prefix: "rencfs-test-" });
   const { fs, recoveryCode } = await EncryptedFs.create(dir, PASSWORD, {
@@ -44,4 +44,20 @@ export async function walkFiles(dir: string): Promise<string[]> {
     else if (e.isFile) out.push(p);
   }
   return out;
+}
+
+/**
+ * The inode files of a data dir (header "RNCI"): `o/<sh>/<name>.m` objects and, in format 2,
+ * entry files holding the inode of their only name.
+ */
+export async function inodeFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of await walkFiles(dir)) {
+    const head = new Uint8Array(4);
+    const f = await Deno.open(p);
+    const got = await f.read(head);
+    f.close();
+    if (got === 4 && new TextDecoder().decode(head) === "RNCI") out.push(p);
+  }
+  return out.sort();
 }

@@ -10,6 +10,8 @@
  * @module
  */
 
+import { constants } from "node:fs";
+
 const SYMBOLS = {
   // open is variadic; the mode is passed like a fixed argument on LP64 ABIs.
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
@@ -19,6 +21,7 @@ const SYMBOLS = {
   // On a worker thread: a data sync can take milliseconds.
   fdatasync: { parameters: ["i32"], result: "i32", nonblocking: true },
   unlink: { parameters: ["buffer"], result: "i32" },
+  posix_fadvise: { parameters: ["i32", "i64", "i64", "i32"], result: "i32" },
   renameat2: { parameters: ["i32", "buffer", "i32", "buffer", "u32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
@@ -49,6 +52,9 @@ function cPath(path: string): Uint8Array<ArrayBuffer> {
   const { written } = enc.encodeInto(path, out);
   return out.subarray(0, written + 1) as Uint8Array<ArrayBuffer>;
 }
+
+const PREFETCH_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW |
+  0o2000000; // O_CLOEXEC
 
 /** `AT_FDCWD` for renameat2. */
 const AT_FDCWD = -100;
@@ -127,6 +133,21 @@ export function sysClose(fd: number): void {
  */
 export async function sysFdatasync(fd: number, path: string): Promise<void> {
   if ((await sym().fdatasync(fd)) !== 0) throw sysError(-5, "fdatasync", path);
+}
+
+/**
+ * Starts reading the first `bytes` of each file into the page cache without waiting: a cold
+ * directory listing then has every entry file's read in flight at once instead of one disk
+ * round trip per entry. Files that cannot be opened are skipped (the real read reports them).
+ */
+export function sysPrefetch(paths: string[], bytes: number): void {
+  const s = sym();
+  for (const p of paths) {
+    const fd = s.open(cPath(p), PREFETCH_FLAGS, 0);
+    if (fd < 0) continue;
+    s.posix_fadvise(fd, 0n, BigInt(bytes), 3 /* POSIX_FADV_WILLNEED */);
+    s.close(fd);
+  }
 }
 
 /** unlink(2): 0 or -errno. */

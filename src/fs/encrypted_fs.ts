@@ -70,6 +70,12 @@ const NO_XATTR = new FsError("ENODATA");
  * written, like ext4's 5-second journal commit. fsync(2) makes a file durable at once.
  */
 const FLUSH_INTERVAL_MS = Number(Deno.env.get("RENCFS_FLUSH_MS") ?? 5000);
+/** Positive lookups in one directory after which its entry files are read ahead. */
+const PREFETCH_AFTER_LOOKUPS = 32;
+/** A directory is read ahead again at most this often. */
+const PREFETCH_AGAIN_MS = 10 * 60_000;
+/** Entry files read ahead per directory, at most. */
+const PREFETCH_MAX_ENTRIES = 16_384;
 
 const O_ACCMODE = 0o3;
 const O_TRUNC = 0o1000;
@@ -124,6 +130,8 @@ export class EncryptedFs implements FileSystem {
   readonly #handles = new Map<number, FileHandle | DirHandle>();
   readonly #dirLocks = new KeyedMutex<bigint>();
   readonly #reported = new Set<string>();
+  readonly #lookups = new Map<bigint, number>();
+  readonly #prefetched = new Map<bigint, number>();
   readonly #lock: DirLock;
   readonly #onDamaged?: (path: string, reason: string) => void;
   #nextFh = 1;
@@ -314,8 +322,25 @@ export class EncryptedFs implements FileSystem {
       const folder = this.#folder(parent);
       const entry = await this.#dirs.get(parent, folder, name);
       if (!entry) throw NO_ENTRY;
+      this.#notePositiveLookup(parent, folder);
       return this.#attr(await this.#entryNode(parent, folder, entry));
     });
+  }
+
+  // Many names of one directory looked up one by one (`stat` of every file, `ls -l` without
+  // readdirplus, a build scanning its tree): read every entry file of that directory ahead,
+  // all at once, so the following lookups find them in the page cache instead of waiting for
+  // one disk read each. Once per directory per PREFETCH_AGAIN_MS, in the background.
+  #notePositiveLookup(parent: bigint, folder: string): void {
+    const n = (this.#lookups.get(parent) ?? 0) + 1;
+    this.#lookups.set(parent, n);
+    if (this.#lookups.size > 4096) this.#lookups.clear();
+    if (n !== PREFETCH_AFTER_LOOKUPS) return;
+    const last = this.#prefetched.get(parent) ?? -Infinity;
+    if (performance.now() - last < PREFETCH_AGAIN_MS) return;
+    this.#prefetched.set(parent, performance.now());
+    this.#lookups.delete(parent);
+    this.#dirs.prefetch(folder, PREFETCH_MAX_ENTRIES).catch(() => {});
   }
 
   // The inode an entry names: in the entry file itself, or the object it points at.

@@ -8,7 +8,7 @@
  */
 import { readdir } from "node:fs/promises";
 import { mkdirSync, opendirSync } from "node:fs";
-import { errnoName, sysError, sysUnlink } from "../../ffi/sysio.ts";
+import { errnoName, sysError, sysPrefetch, sysUnlink } from "../../ffi/sysio.ts";
 import { NotAnObjectError, readHead } from "./object_io.ts";
 import { TMP_MARK, writeFileAtomic } from "./atomic_file.ts";
 import type { StoreKeys } from "./keys.ts";
@@ -117,6 +117,7 @@ export class DirStore {
     onDamaged: (e: DamagedObjectError) => void,
   ): Promise<(StoredEntry | null)[]> {
     const out: (StoredEntry | null)[] = [];
+    sysPrefetch(files.map((f) => `${folder}/${f}`), HEAD_READ);
     for (let i = 0; i < files.length; i++) {
       if (i % 256 === 255) await new Promise((r) => setTimeout(r, 0));
       try {
@@ -130,6 +131,18 @@ export class DirStore {
       }
     }
     return out;
+  }
+
+  /**
+   * Starts reading up to `max` entry files of a folder into the page cache (see `sysPrefetch`),
+   * in batches that yield to the event loop.
+   */
+  async prefetch(folder: string, max: number): Promise<void> {
+    const files = (await this.names(folder)).slice(0, max);
+    for (let i = 0; i < files.length; i += 256) {
+      sysPrefetch(files.slice(i, i + 256).map((f) => `${folder}/${f}`), HEAD_READ);
+      await new Promise((r) => setTimeout(r, 0));
+    }
   }
 
   /** Whether the folder holds no entry (temporary debris aside). */

@@ -4,8 +4,10 @@
  * tree and no path component is longer than 40 characters.
  *
  *   rencfs.conf                  key file (format, cipher, chunk size, wrapped master key)
- *   o/<sh>/<name>.m              inode file: header, two record slots, then the content chunks
- *   o/<sh>/<name>.d/<entry>      one sealed entry per name in a directory
+ *   o/<sh>/<name>.m              inode file of a directory or a hard-linked inode: header, two
+ *                                record slots, then the content chunks
+ *   o/<sh>/<name>.d/<entry>      one file per name in a directory: a sealed pointer entry, or
+ *                                (format 2) the inode file of the inode of that one name
  */
 export const KEY_FILE = "rencfs.conf";
 export const OBJECTS_DIR = "o";

@@ -19,6 +19,7 @@ const SYMBOLS = {
   geteuid: { parameters: [], result: "u32" },
   getgid: { parameters: [], result: "u32" },
   __errno_location: { parameters: [], result: "pointer" },
+  malloc_trim: { parameters: ["usize"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The bound libc symbols. */

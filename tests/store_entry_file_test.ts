@@ -186,3 +186,24 @@ Deno.test("a format 1 data dir (rencfs 0.1) opens and keeps format 1: every inod
   assertEquals((await fileObjects(dir)).length, 0);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("an empty or zero-headed entry file (a creation cut short by a power cut) reads as absent", async () => {
+  const { fs, dir } = await freshFs();
+  await mk(fs, ROOT_INO, "a", "A");
+  await mk(fs, ROOT_INO, "b", "B");
+  await fs.close();
+  const [p1, p2] = await fileObjects(dir);
+  await Deno.writeFile(p1, new Uint8Array(0));
+  await Deno.writeFile(p2, new Uint8Array(300));
+  const fs2 = await EncryptedFs.open(dir, { password: PASSWORD });
+  await errno(fs2.lookup(ROOT_INO, n("a")), "ENOENT");
+  await errno(fs2.lookup(ROOT_INO, n("b")), "ENOENT");
+  const fh = await fs2.opendir(ROOT_INO);
+  assertEquals((await fs2.readdir(ROOT_INO, fh, 0n, 100)).length, 2, ". and .. only");
+  await fs2.releasedir(ROOT_INO, fh);
+  // The name can be created again: the debris is replaced.
+  await mk(fs2, ROOT_INO, "a", "again");
+  assertEquals(await read(fs2, ROOT_INO, "a"), "again");
+  await fs2.close();
+  await Deno.remove(dir, { recursive: true });
+});

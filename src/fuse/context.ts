@@ -36,6 +36,8 @@ export type Req = Deno.PointerValue;
 export const ATTR_TIMEOUT = 1.0;
 /** See {@link ATTR_TIMEOUT}. */
 export const ENTRY_TIMEOUT = 1.0;
+/** Bytes of reads and writes in flight above which no new request is taken (see room()). */
+export const IO_BYTES_LIMIT = 32 * 1024 * 1024;
 
 /** Everything a handler needs; one per mount. */
 export class OpContext {
@@ -52,6 +54,29 @@ export class OpContext {
   readonly dirOpen: OpenReplyFlags = {};
   /** Requests whose reply is still pending (for diagnostics and drain on unmount). */
   inFlight = 0;
+  /** Bytes of read and write requests in flight (their buffers are held until they finish). */
+  ioBytes = 0;
+  #roomWaiter: (() => void) | null = null;
+
+  /**
+   * Null while fewer than IO_BYTES_LIMIT bytes of reads and writes are in flight; otherwise a
+   * promise that resolves once enough of them finished. The request loop stops taking requests
+   * meanwhile: the kernel keeps them queued, and memory stays bounded however many requests it
+   * sends at once (64 background writes of 1 MiB would otherwise all be copied in).
+   */
+  room(): Promise<void> | null {
+    if (this.ioBytes <= IO_BYTES_LIMIT) return null;
+    return new Promise((r) => this.#roomWaiter = r);
+  }
+
+  #release(bytes: number): void {
+    this.ioBytes -= bytes;
+    if (this.#roomWaiter && this.ioBytes <= IO_BYTES_LIMIT) {
+      const w = this.#roomWaiter;
+      this.#roomWaiter = null;
+      w();
+    }
+  }
   /** Set before the session is destroyed: a late reply would touch freed libfuse memory. */
   closed = false;
 
@@ -90,7 +115,13 @@ export class OpContext {
    * Runs `call`, then `ok` with its result; a failure becomes an errno reply. `ok` must send
    * exactly one reply and must not throw after sending it.
    */
-  run<T>(req: Req, op: string, call: () => Promise<T>, ok: (value: T) => void): void {
+  run<T>(
+    req: Req,
+    op: string,
+    call: () => Promise<T>,
+    ok: (value: T) => void,
+    bytes = 0,
+  ): void {
     let p: Promise<T>;
     try {
       p = call();
@@ -99,9 +130,11 @@ export class OpContext {
       return;
     }
     this.inFlight++;
+    this.ioBytes += bytes;
     p.then(
       (v) => {
         this.inFlight--;
+        this.#release(bytes);
         if (this.closed) return;
         try {
           ok(v);
@@ -111,6 +144,7 @@ export class OpContext {
       },
       (e) => {
         this.inFlight--;
+        this.#release(bytes);
         if (this.closed) return;
         this.fail(req, op, e);
       },

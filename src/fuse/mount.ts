@@ -66,6 +66,8 @@ export interface MountTuning {
 
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 const FUSERMOUNT_PATHS = ["/usr/bin/fusermount3", "/bin/fusermount3", "/usr/local/bin/fusermount3"];
+/** How often free malloc memory is returned to the system (see LiveMount.start). */
+const TRIM_INTERVAL_MS = 2000;
 
 /**
  * Mounts `fs` at `mountPoint` and starts serving it. Rejects with a {@link MountError} when the
@@ -162,12 +164,18 @@ class LiveMount implements Mount {
   }
 
   start(t: LoopTuning): void {
-    this.session.loop(t, () => this.ctx.inFlight > 0).then(
+    // Buffers of finished requests (1 MiB each) are freed to malloc, which keeps the pages:
+    // hand free memory back to the system every few seconds (measured after writing and reading
+    // 1 GiB: ~400 MiB held before, 300–350 MiB after).
+    const trim = setInterval(() => libc().malloc_trim(0n), TRIM_INTERVAL_MS);
+    Deno.unrefTimer(trim);
+    this.session.loop(t, () => this.ctx.inFlight > 0, () => this.ctx.room()).then(
       (r) => {
         if (r < 0) this.log.error(`fuse: reading /dev/fuse failed: errno ${-r}`);
       },
       (e) => this.log.error(`fuse: request loop failed: ${(e as Error)?.stack ?? e}`),
     ).finally(() => {
+      clearInterval(trim);
       this.loopEnded = true;
       return this.finish();
     });

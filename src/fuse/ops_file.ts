@@ -53,7 +53,7 @@ export function fileOps(c: OpContext): FileOps {
       c.run(req, "read", () => fs.read(ino, fh, Number(off), n), (data) => {
         const d = data.length > n ? data.subarray(0, n) : data;
         fuse.fuse_reply_buf(req, d, BigInt(d.length));
-      });
+      }, n);
     },
 
     write(req, ino, buf, size, off, fi) {
@@ -62,7 +62,7 @@ export function fileOps(c: OpContext): FileOps {
       const fh = readFh(fi);
       c.run(req, "write", () => fs.write(ino, fh, Number(off), data), (n) => {
         fuse.fuse_reply_write(req, BigInt(n));
-      });
+      }, data.length);
     },
 
     flush(req, ino, fi) {

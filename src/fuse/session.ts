@@ -154,6 +154,7 @@ export class FuseSession {
   async loop(
     t: LoopTuning = DEFAULT_LOOP_TUNING,
     busy: () => boolean = () => true,
+    room: () => Promise<void> | null = () => null,
   ): Promise<number> {
     const se = this.se;
     if (se === null) return 0;
@@ -165,6 +166,11 @@ export class FuseSession {
     let handled = 0;
     let last = performance.now();
     outer: while (f.fuse_session_exited(se) === 0) {
+      const wait = room();
+      if (wait) {
+        await wait; // too many bytes in flight: let them finish before taking more
+        continue;
+      }
       if (c.poll(pfd, 1n, 0) > 0) {
         // POLLIN, or POLLERR after an unmount: the read tells which (0 = ENODEV, session ended).
         const r = f.fuse_session_receive_buf(se, buf);

@@ -11,6 +11,7 @@ import type { KeyFileHeader } from "../store/keyfile.ts";
 import { type InodeRecord, isDir, isRegular, isSymlink, newRecord } from "../store/inode_record.ts";
 import { StoreKeys } from "../store/keys.ts";
 import { DamagedObjectError, RecordStore } from "../store/record_store.ts";
+import { Trash } from "../store/trash.ts";
 import {
   createDataDir,
   type CreateOptions,
@@ -124,6 +125,7 @@ export class EncryptedFs implements FileSystem {
   readonly #root: string;
   readonly #keys: StoreKeys;
   readonly #records: RecordStore;
+  readonly #trash: Trash;
   readonly #dirs: DirStore;
   readonly #table: InodeTable;
   readonly #data: FileData;
@@ -154,7 +156,9 @@ export class EncryptedFs implements FileSystem {
     this.header = header;
     this.readOnly = opts.readOnly ?? false;
     this.#onDamaged = opts.onDamaged;
-    this.#records = new RecordStore(root, keys);
+    this.#trash = new Trash(root);
+    this.#records = new RecordStore(root, keys, this.readOnly ? undefined : this.#trash);
+    if (!this.readOnly) this.#trash.sweep();
     this.#dirs = new DirStore(keys, this.#records);
     this.#inline = header.version >= 2;
     const report = (e: DamagedObjectError) => this.#report(e);
@@ -1064,6 +1068,7 @@ export class EncryptedFs implements FileSystem {
     try {
       await this.syncAll();
       for (const node of this.#table.withContent()) await this.#data.closeContent(node);
+      await this.#trash.drain();
     } finally {
       this.#closed = true;
       clearInterval(this.#timer);

@@ -88,6 +88,14 @@ export class DirStore {
   /** Deletes entry `name`. */
   remove(dir: bigint, folder: string, name: Uint8Array): Promise<void> {
     const path = `${folder}/${this.keys.entryName(dir, name)}`;
+    if (this.records.trash) {
+      try {
+        this.records.trash.discard(path);
+        return Promise.resolve();
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     const r = sysUnlink(path);
     return r < 0 && errnoName(r) !== "ENOENT"
       ? Promise.reject(sysError(r, "unlink", path))

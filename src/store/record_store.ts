@@ -28,6 +28,7 @@ import { MAX_HOLES } from "./holes.ts";
 import { concat, Reader, Writer } from "../util/codec.ts";
 import type { StoreKeys } from "./keys.ts";
 import { type ObjectPaths, objectPaths } from "./layout.ts";
+import type { Trash } from "./trash.ts";
 import { CorruptObjectError, openBlob, sealBlob } from "./sealed_blob.ts";
 import { u64le } from "../util/codec.ts";
 import { DecodeError } from "../util/codec.ts";
@@ -117,7 +118,8 @@ export class RecordStore {
   /** Checks, once each, that the folders objects go into are real directories. */
   readonly guard = new FolderGuard();
 
-  constructor(readonly root: string, readonly keys: StoreKeys) {}
+  /** With a trash, removed objects are deleted in the background (see trash.ts). */
+  constructor(readonly root: string, readonly keys: StoreKeys, readonly trash?: Trash) {}
 
   /** Whether folder `path` exists as a real directory; DamagedObjectError for a planted link. */
   async checkFolder(path: string): Promise<boolean> {
@@ -396,7 +398,12 @@ export class RecordStore {
     if (!(await this.checkFolder(p.shard))) return;
     if (isDirectory) {
       this.guard.forget(p.entries);
-      rmSync(p.entries, { force: true, recursive: true });
+      if (this.trash) this.trash.discard(p.entries);
+      else rmSync(p.entries, { force: true, recursive: true });
+    }
+    if (this.trash) {
+      this.trash.discard(p.record);
+      return;
     }
     const r = sysUnlink(p.record);
     if (r < 0 && errnoName(r) !== "ENOENT") throw sysError(r, "unlink", p.record);

@@ -26,3 +26,21 @@ Deno.test("removed files and directories are gone from the data dir once it is c
   assertEquals([...Deno.readDirSync(`${dir}/t`)].length, 0);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a symlink planted as the trash is never followed: nothing outside the data dir is deleted", async () => {
+  const { fs, dir } = await freshFs();
+  await fs.close();
+  const victim = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${victim}/keep`, "keep me");
+  await Deno.remove(`${dir}/t`, { recursive: true }).catch(() => {});
+  await Deno.symlink(victim, `${dir}/t`);
+  const fs2 = await EncryptedFs.open(dir, { password: PASSWORD });
+  const { attr, fh } = await fs2.create(ROOT_INO, n("x"), 0o644, 2, ROOT_CALLER);
+  await fs2.release(attr.ino, fh);
+  await fs2.unlink(ROOT_INO, n("x"));
+  await fs2.close();
+  assertEquals(await Deno.readTextFile(`${victim}/keep`), "keep me");
+  assertEquals([...Deno.readDirSync(victim)].length, 1);
+  await Deno.remove(victim, { recursive: true });
+  await Deno.remove(dir, { recursive: true });
+});

@@ -7,8 +7,8 @@
  * `t/` is ciphertext nobody refers to any more.
  */
 import { rm } from "node:fs/promises";
-import { mkdirSync, readdirSync } from "node:fs";
-import { errnoName, sysError, sysRename, sysUnlink } from "../../ffi/sysio.ts";
+import { lstatSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { errnoName, sysError, sysRename } from "../../ffi/sysio.ts";
 import { randomBytes } from "../crypto/random.ts";
 import { base32 } from "../util/base32.ts";
 
@@ -20,22 +20,32 @@ export class Trash {
   readonly #dir: string;
   #queue: string[] = [];
   #running: Promise<void> | null = null;
-  #ready = false;
+  /** null: not checked yet; false: `t` is not a real directory (planted): never used. */
+  #usable: boolean | null = null;
 
   constructor(root: string) {
     this.#dir = `${root}/${TRASH_DIR}`;
   }
 
+  // Whether `t` is a real directory (made now if missing). A symlink planted there would have
+  // the sweep delete whatever it points at: such a trash is never used.
+  #check(): boolean {
+    if (this.#usable !== null) return this.#usable;
+    try {
+      const st = lstatSync(this.#dir);
+      this.#usable = st.isDirectory() && !st.isSymbolicLink();
+    } catch (e) {
+      if ((e as { code?: string }).code !== "ENOENT") throw e;
+      mkdirSync(this.#dir);
+      this.#usable = true;
+    }
+    return this.#usable;
+  }
+
   /** Deletes, in the background, whatever an earlier session left in the trash. */
   sweep(): void {
-    let names: string[];
-    try {
-      names = readdirSync(this.#dir);
-    } catch {
-      return;
-    }
-    this.#ready = true;
-    for (const n of names) this.#queue.push(`${this.#dir}/${n}`);
+    if (!this.#check()) return;
+    for (const n of readdirSync(this.#dir)) this.#queue.push(`${this.#dir}/${n}`);
     this.#kick();
   }
 
@@ -44,20 +54,16 @@ export class Trash {
    * is freed in the background. Resolves false when `path` did not exist.
    */
   discard(path: string): boolean {
-    if (!this.#ready) {
-      mkdirSync(this.#dir, { recursive: true });
-      this.#ready = true;
-    }
     const to = `${this.#dir}/${base32(randomBytes(10))}`;
-    const r = sysRename(path, to);
-    if (r < 0) {
-      const code = errnoName(r);
-      if (code === "ENOENT") return false;
-      // Another filesystem under the data dir (or no room for the rename): delete in place.
-      if (code !== "EXDEV") throw sysError(r, "rename", path);
-      const u = sysUnlink(path);
-      if (u < 0) throw sysError(u, "unlink", path);
+    const r = this.#check() ? sysRename(path, to) : -18; // EXDEV: delete in place
+    if (r < 0 && errnoName(r) === "EXDEV") {
+      // No usable trash, or another filesystem under the data dir: delete in place.
+      rmSync(path, { recursive: true, force: true });
       return true;
+    }
+    if (r < 0) {
+      if (errnoName(r) === "ENOENT") return false;
+      throw sysError(r, "rename", path);
     }
     this.#queue.push(to);
     this.#kick();

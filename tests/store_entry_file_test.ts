@@ -207,3 +207,28 @@ Deno.test("an empty or zero-headed entry file (a creation cut short by a power c
   await fs2.close();
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a file the kernel still knows, unlinked or renamed over before its open arrives, still opens and reads", async () => {
+  const { fs, dir } = await freshFs();
+  const x = await mk(fs, ROOT_INO, "x", "first version");
+  const y = await mk(fs, ROOT_INO, "y", "to be unlinked");
+  await mk(fs, ROOT_INO, "tmp", "second version");
+  fs.retain(x); // the kernel holds a lookup of each (an open() is on its way)
+  fs.retain(y);
+  await fs.rename(ROOT_INO, n("tmp"), ROOT_INO, n("x"), 0);
+  await fs.unlink(ROOT_INO, n("y"));
+  for (const [ino, text] of [[x, "first version"], [y, "to be unlinked"]] as const) {
+    const fh = await fs.open(ino, 2);
+    assertEquals(dec.decode(await fs.read(ino, fh, 0, 100)), text);
+    await fs.write(ino, fh, 0, n("F"));
+    assertEquals(dec.decode(await fs.read(ino, fh, 0, 1)), "F");
+    await fs.release(ino, fh);
+    fs.forget(ino, 1);
+  }
+  assertEquals(await read(fs, ROOT_INO, "x"), "second version");
+  await fs.close();
+  // Nothing of the two old files is left: one entry file, for "x".
+  assertEquals((await fileObjects(dir)).length, 1);
+  assertEquals([...Deno.readDirSync(`${dir}/t`)].length, 0);
+  await Deno.remove(dir, { recursive: true });
+});

@@ -71,6 +71,11 @@ const NO_XATTR = new FsError("ENODATA");
  * written, like ext4's 5-second journal commit. fsync(2) makes a file durable at once.
  */
 const FLUSH_INTERVAL_MS = Number(Deno.env.get("RENCFS_FLUSH_MS") ?? 5000);
+/** link(): the file moved to another directory while the locks were being taken. */
+const MOVED = Symbol("moved");
+function throwMoved(): never {
+  throw fsError("EAGAIN", "the file kept moving to other directories");
+}
 /** Positive lookups in one directory after which its entry files are read ahead. */
 const PREFETCH_AFTER_LOOKUPS = 32;
 /** A directory is read ahead again at most this often. */
@@ -225,8 +230,16 @@ export class EncryptedFs implements FileSystem {
   ): EncryptedFs {
     try {
       const lock = DirLock.acquire(dataDir, opts.readOnly ?? false);
-      const keys = StoreKeys.derive(masterKey, header.cipher as CipherName);
-      return new EncryptedFs(dataDir, keys, header, lock, opts);
+      let keys: StoreKeys | undefined;
+      try {
+        keys = StoreKeys.derive(masterKey, header.cipher as CipherName);
+        return new EncryptedFs(dataDir, keys, header, lock, opts);
+      } catch (e) {
+        // Setting up failed (the trash could not be made, say): leave nothing held.
+        keys?.wipe();
+        lock.release();
+        throw e;
+      }
     } finally {
       masterKey.fill(0);
     }
@@ -362,22 +375,32 @@ export class EncryptedFs implements FileSystem {
     return !!e.inline && node.loc?.parent === parent && node.loc.file === e.file;
   }
 
-  // An inode whose entry file is about to be unlinked or replaced: if it is open, its content
-  // must stay readable through the open descriptor, so make sure there is one.
-  async #keepOpenContent(node: Inode): Promise<void> {
-    if (node.opens > 0 && isRegular(node.rec)) await this.#data.content(node);
+  // The entry file holding `node` is about to go (`remove` unlinks or replaces it). Under the
+  // inode's save lock, so no record write lands in whatever takes that path next. While the
+  // kernel or an open handle still refers to the inode (an open() may be on its way), its file
+  // is kept in the trash as its backing file until the inode is deleted.
+  async #retire(node: Inode, how: "unlink" | "replace", remove: () => Promise<void>) {
+    await node.saveLock.run(async () => {
+      const path = this.#table.path(node);
+      if (node.referenced && isRegular(node.rec)) {
+        node.keptPath = this.#trash.hold(path, how === "unlink" ? "rename" : "link");
+      }
+      if (how === "replace" || !node.keptPath) await remove();
+      this.#detach(node);
+    });
   }
 
   // Moves an inode out of its entry file into its object place (before a second name or an
-  // exchange): hard link first, then the entry file becomes a pointer.
+  // exchange): hard link first, then, under the same save lock, the entry file becomes a
+  // pointer (undone if that fails).
   async #toObject(node: Inode): Promise<void> {
     const loc = node.loc;
     if (!loc) return;
-    await this.#table.relocate(node, null);
-    await this.#dirs.put(loc.parent, loc.folder, loc.name, {
-      ino: node.ino,
-      type: node.rec.mode & S_IFMT,
-    });
+    await this.#table.relocate(node, null, () =>
+      this.#dirs.put(loc.parent, loc.folder, loc.name, {
+        ino: node.ino,
+        type: node.rec.mode & S_IFMT,
+      }));
   }
 
   // The inode an entry points at; a dangling entry is damage, not absence.
@@ -546,16 +569,24 @@ export class EncryptedFs implements FileSystem {
     return this.#io("link", async () => {
       this.#writable();
       checkName(newName);
+      // The directory holding the inode's entry file is locked too: the file moves. A rename
+      // to another directory between reading its place and taking the locks: try again.
+      for (let attempt = 0;; attempt++) {
+        const r = await this.#link(ino, newParent, newName);
+        if (r !== MOVED || attempt >= 8) return r === MOVED ? throwMoved() : r;
+      }
+    });
+  }
+
+  async #link(ino: bigint, newParent: bigint, newName: Uint8Array): Promise<Attr | typeof MOVED> {
+    {
       const first = await this.#table.get(ino);
-      // The directory holding the inode's entry file is locked too: the file moves.
       const locks = [newParent, first.loc?.parent ?? newParent];
       return await this.#dirLocks.runAll(locks, async () => {
         const node = await this.#table.get(ino);
         if (isDir(node.rec)) throw fsError("EPERM", "hard link to a directory");
         if (node.rec.nlink === 0) throw fsError("ENOENT");
-        if (node.loc && !locks.includes(node.loc.parent)) {
-          throw fsError("EAGAIN", "moved meanwhile");
-        }
+        if (node.loc && !locks.includes(node.loc.parent)) return MOVED;
         const dir = await this.#dir(newParent);
         const folder = this.#folder(newParent);
         if (await this.#dirs.get(newParent, folder, newName)) throw fsError("EEXIST");
@@ -580,7 +611,7 @@ export class EncryptedFs implements FileSystem {
         this.#touchDir(dir, now);
         return this.#attr(node);
       });
-    });
+    }
   }
 
   readlink(ino: bigint): Promise<Uint8Array> {
@@ -619,10 +650,9 @@ export class EncryptedFs implements FileSystem {
       if (isDirectory && !(await this.#dirs.isEmpty(this.#folder(node.ino)))) {
         throw fsError("ENOTEMPTY");
       }
-      const inEntry = this.#inEntry(node, parent, entry);
-      if (inEntry) await this.#keepOpenContent(node);
-      await this.#dirs.remove(parent, folder, name);
-      if (inEntry) this.#detach(node);
+      const remove = () => this.#dirs.remove(parent, folder, name);
+      if (this.#inEntry(node, parent, entry)) await this.#retire(node, "unlink", remove);
+      else await remove();
       const now = nowNs();
       if (isDirectory) dir.rec.subdirs = Math.max(0, dir.rec.subdirs - 1);
       dir.rec.entries = Math.max(0, dir.rec.entries - 1);
@@ -716,19 +746,21 @@ export class EncryptedFs implements FileSystem {
           } else if (isDir(bNode.rec)) throw fsError("EISDIR");
         }
         const bInEntry = !!b && !!bNode && this.#inEntry(bNode, newParent, b);
-        if (bNode && bInEntry) await this.#keepOpenContent(bNode);
         let saved = false;
-        if (this.#inEntry(aNode, parent, a)) {
-          // The inode file itself moves (replacing whatever the new name held).
-          aNode.rec.ctimeNs = now;
-          await this.#table.relocate(aNode, this.#loc(newParent, dstFolder, newName));
-          saved = true;
-        } else {
-          await this.#dirs.put(newParent, dstFolder, newName, target(aNode));
-          await this.#dirs.remove(parent, srcFolder, name);
-        }
+        const move = async () => {
+          if (this.#inEntry(aNode, parent, a)) {
+            // The inode file itself moves (replacing whatever the new name held).
+            aNode.rec.ctimeNs = now;
+            await this.#table.relocate(aNode, this.#loc(newParent, dstFolder, newName));
+            saved = true;
+          } else {
+            await this.#dirs.put(newParent, dstFolder, newName, target(aNode));
+            await this.#dirs.remove(parent, srcFolder, name);
+          }
+        };
+        if (bNode && bInEntry) await this.#retire(bNode, "replace", move);
+        else await move();
         if (bNode) {
-          if (bInEntry) this.#detach(bNode);
           if (isDir(bNode.rec)) dst.rec.subdirs = Math.max(0, dst.rec.subdirs - 1);
           dst.rec.entries = Math.max(0, dst.rec.entries - 1);
         }

@@ -39,8 +39,10 @@ export class Inode {
   rec: InodeRecord;
   /** Where the record lives: the entry file of its only name, or (null) its object place. */
   loc: EntryLoc | null;
-  /** Its backing file was unlinked (an open file that lost its last name): nothing to delete. */
+  /** Its entry file was unlinked or replaced: no record is written again. */
   gone = false;
+  /** A gone inode still referred to: its file, kept in the trash until the inode is deleted. */
+  keptPath: string | null = null;
   /** The in-memory record differs from the one on disk. */
   dirty = false;
   lookups = 0;
@@ -211,7 +213,7 @@ export class InodeTable {
 
   /** The backing file holding the record and content of `node`. */
   path(node: Inode): string {
-    return this.place(node).path;
+    return node.keptPath ?? this.place(node).path;
   }
 
   /**
@@ -220,7 +222,11 @@ export class InodeTable {
    * the old entry file with a pointer). The record written covers the chunks stored so far, so
    * it waits for them to be synced first.
    */
-  async relocate(node: Inode, to: EntryLoc | null): Promise<void> {
+  async relocate(
+    node: Inode,
+    to: EntryLoc | null,
+    after?: () => Promise<void>,
+  ): Promise<void> {
     const from = node.loc;
     if (!from) throw new Error("relocate: not in an entry file");
     if (node.growth !== node.syncedGrowth) {
@@ -236,6 +242,7 @@ export class InodeTable {
       node.markWritten(seq);
       node.dirty = false;
       const target = node.slot === 0 ? 1 : 0;
+      const before = { slot: node.slot, slotSize: node.slotSize };
       const fromPlace = this.place(node);
       const toPlace = to
         ? this.records.entryPlace(to.parent, to.folder, to.file)
@@ -256,6 +263,22 @@ export class InodeTable {
         node.slot = moved.slot;
         node.slotSize = moved.slotSize;
       } catch (e) {
+        node.dirty = true;
+        throw e;
+      }
+      // Still under the save lock: no record write can land between the move and what must
+      // follow it (the pointer replacing the old entry file, for a move to the object place).
+      if (!after) return;
+      try {
+        await after();
+      } catch (e) {
+        if (to) throw e;
+        // The entry file could not become a pointer: it stays the inode's file (its own slot
+        // still opens there); the object twin goes.
+        this.records.dropObject(node.ino);
+        node.loc = from;
+        node.slot = before.slot;
+        node.slotSize = before.slotSize;
         node.dirty = true;
         throw e;
       }
@@ -343,7 +366,11 @@ export class InodeTable {
     this.#live.delete(node.ino);
     node.deleted = true;
     node.dirty = false;
-    if (node.gone) return;
+    if (node.gone) {
+      if (node.keptPath) this.records.trash?.release(node.keptPath);
+      node.keptPath = null;
+      return;
+    }
     await node.saveLock.run(() => this.records.remove(node.ino, isDir(node.rec)));
   }
 

@@ -392,6 +392,11 @@ export class RecordStore {
     return { slot, slotSize: size };
   }
 
+  /** Unlinks the object place file of `ino` (a twin left by a conversion that was undone). */
+  dropObject(ino: bigint): void {
+    sysUnlink(this.paths(ino).record);
+  }
+
   /** Deletes every object of an inode (record last, so a crash leaves nothing half-deleted). */
   async remove(ino: bigint, isDirectory: boolean): Promise<void> {
     const p = this.paths(ino);

@@ -7,7 +7,7 @@
  * `t/` is ciphertext nobody refers to any more.
  */
 import { rm } from "node:fs/promises";
-import { lstatSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { linkSync, lstatSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { errnoName, sysError, sysRename } from "../../ffi/sysio.ts";
 import { randomBytes } from "../crypto/random.ts";
 import { base32 } from "../util/base32.ts";
@@ -68,6 +68,38 @@ export class Trash {
     this.#queue.push(to);
     this.#kick();
     return true;
+  }
+
+  /**
+   * Takes `path` out of the namespace but keeps it, in the trash, until {@link release}: the
+   * backing file of an inode that lost its last name while something still refers to it.
+   * `link` keeps a second name there and leaves `path` in place (a rename is about to replace
+   * it). Returns the kept path, or null when there is no usable trash or nothing at `path`.
+   */
+  hold(path: string, how: "rename" | "link"): string | null {
+    if (!this.#check()) return null;
+    const to = `${this.#dir}/${base32(randomBytes(10))}`;
+    if (how === "link") {
+      try {
+        linkSync(path, to);
+        return to;
+      } catch (e) {
+        if ((e as { code?: string }).code === "ENOENT") return null;
+        throw e;
+      }
+    }
+    const r = sysRename(path, to);
+    if (r < 0) {
+      if (errnoName(r) === "ENOENT") return null;
+      throw sysError(r, "rename", path);
+    }
+    return to;
+  }
+
+  /** Deletes, in the background, a file kept by {@link hold}. */
+  release(kept: string): void {
+    this.#queue.push(kept);
+    this.#kick();
   }
 
   #kick(): void {

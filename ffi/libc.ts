@@ -1,7 +1,8 @@
 /**
- * The few libc functions the FUSE adapter calls through FFI: `poll` (a synchronous and a
+ * The libc functions called through FFI: for the FUSE adapter `poll` (a synchronous and a
  * nonblocking binding of the same symbol), `fcntl`, `strlen`, `free`, `umount2`, the process
- * credentials and `errno`. The mmap/mlock family lives in `ffi/memory.ts`.
+ * credentials, `malloc_trim` and `errno`; for the store's small file I/O the calls wrapped by
+ * `ffi/sysio.ts`. The mmap/mlock family lives in `ffi/memory.ts`.
  *
  * @module
  */
@@ -20,6 +21,17 @@ const SYMBOLS = {
   getgid: { parameters: [], result: "u32" },
   __errno_location: { parameters: [], result: "pointer" },
   malloc_trim: { parameters: ["usize"], result: "i32" },
+  // File I/O for ffi/sysio.ts. open is variadic; the mode is passed like a fixed argument on
+  // LP64 ABIs.
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
+  pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
+  close: { parameters: ["i32"], result: "i32" },
+  // On a worker thread: a data sync can take milliseconds.
+  fdatasync: { parameters: ["i32"], result: "i32", nonblocking: true },
+  unlink: { parameters: ["buffer"], result: "i32" },
+  rename: { parameters: ["buffer", "buffer"], result: "i32" },
+  posix_fadvise: { parameters: ["i32", "i64", "i64", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The bound libc symbols. */
@@ -38,15 +50,26 @@ export function libc(): Libc {
  * a nonblocking call sets errno on another thread.
  */
 export function errno(): number {
-  const p = libc().__errno_location();
-  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+  if (!errnoView) {
+    const p = libc().__errno_location();
+    if (p === null) return 0;
+    errnoView = new Deno.UnsafePointerView(p); // the JS thread's errno never moves
+  }
+  return errnoView.getInt32();
 }
+let errnoView: Deno.UnsafePointerView | undefined;
+
+const enc = new TextEncoder();
 
 /** A NUL-terminated copy of `s` for `char *` parameters. */
 export function cString(s: string | Uint8Array): Uint8Array<ArrayBuffer> {
-  const bytes = typeof s === "string" ? new TextEncoder().encode(s) : s;
-  const out = new Uint8Array(bytes.length + 1);
-  out.set(bytes);
+  if (typeof s === "string") {
+    const out = new Uint8Array(s.length * 3 + 1); // room for any UTF-8 encoding, and the NUL
+    const { written } = enc.encodeInto(s, out);
+    return out.subarray(0, written + 1);
+  }
+  const out = new Uint8Array(s.length + 1);
+  out.set(s);
   return out;
 }
 

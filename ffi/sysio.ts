@@ -1,6 +1,6 @@
 /**
- * Small synchronous file operations straight through libc: open, pread, pwrite, close, unlink
- * and renameat2. Metadata I/O (records, entries) is a few hundred bytes per call, and the cost
+ * Small synchronous file operations straight through libc (bound in `ffi/libc.ts`): open,
+ * pread, pwrite, close, unlink, rename, posix_fadvise, and fdatasync off the JS thread. Metadata I/O (records, entries) is a few hundred bytes per call, and the cost
  * that dominates is not the syscall but the runtime around it: `node:fs` turns every ENOENT of
  * a lookup into a thrown error with a stack trace and a Node-style code (50–100 µs each, measured
  * in profiles of `tar -x`). These bindings return `-errno` instead of throwing.
@@ -11,55 +11,13 @@
  */
 
 import { constants } from "node:fs";
+import { cString, errno, libc } from "./libc.ts";
 
-const SYMBOLS = {
-  // open is variadic; the mode is passed like a fixed argument on LP64 ABIs.
-  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
-  pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
-  pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
-  close: { parameters: ["i32"], result: "i32" },
-  // On a worker thread: a data sync can take milliseconds.
-  fdatasync: { parameters: ["i32"], result: "i32", nonblocking: true },
-  unlink: { parameters: ["buffer"], result: "i32" },
-  posix_fadvise: { parameters: ["i32", "i64", "i64", "i32"], result: "i32" },
-  renameat2: { parameters: ["i32", "buffer", "i32", "buffer", "u32"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-} as const satisfies Deno.ForeignLibraryInterface;
-
-let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
-let errnoView: Deno.UnsafePointerView | undefined;
-
-function sym() {
-  if (!lib) {
-    lib = Deno.dlopen("libc.so.6", SYMBOLS);
-  }
-  return lib.symbols;
-}
-
-// errno of this thread: read right after the failed call, before anything else can run.
-function lastErrno(): number {
-  if (!errnoView) {
-    const p = sym().__errno_location();
-    if (p === null) return 5;
-    errnoView = new Deno.UnsafePointerView(p);
-  }
-  return errnoView.getInt32();
-}
-
-const enc = new TextEncoder();
-function cPath(path: string): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(path.length * 3 + 1);
-  const { written } = enc.encodeInto(path, out);
-  return out.subarray(0, written + 1) as Uint8Array<ArrayBuffer>;
-}
+// errno of this thread, read right after the failed call (5 = EIO if it reads as 0).
+const lastErrno = () => errno() || 5;
 
 const PREFETCH_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW |
   0o2000000; // O_CLOEXEC
-
-/** `AT_FDCWD` for renameat2. */
-const AT_FDCWD = -100;
-/** renameat2 flag: fail with EEXIST instead of replacing. */
-export const RENAME_NOREPLACE = 1;
 
 /** Linux errno names for the codes a data dir's small I/O can meet. */
 const NAMES: Record<number, string> = {
@@ -106,25 +64,25 @@ export function sysError(negErrno: number, what: string, path: string): Error & 
 
 /** open(2): the descriptor, or -errno. */
 export function sysOpen(path: string, flags: number, mode = 0): number {
-  const fd = sym().open(cPath(path), flags | 0o2000000, /* O_CLOEXEC */ mode);
+  const fd = libc().open(cString(path), flags | 0o2000000, /* O_CLOEXEC */ mode);
   return fd >= 0 ? fd : -lastErrno();
 }
 
 /** pread(2) into `buf` from byte `pos`: bytes read, or -errno. */
 export function sysPread(fd: number, buf: Uint8Array<ArrayBuffer>, pos: number): number {
-  const n = Number(sym().pread(fd, buf, BigInt(buf.length), BigInt(pos)));
+  const n = Number(libc().pread(fd, buf, BigInt(buf.length), BigInt(pos)));
   return n >= 0 ? n : -lastErrno();
 }
 
 /** pwrite(2) of `buf` at byte `pos`: bytes written, or -errno. */
 export function sysPwrite(fd: number, buf: Uint8Array<ArrayBuffer>, pos: number): number {
-  const n = Number(sym().pwrite(fd, buf, BigInt(buf.length), BigInt(pos)));
+  const n = Number(libc().pwrite(fd, buf, BigInt(buf.length), BigInt(pos)));
   return n >= 0 ? n : -lastErrno();
 }
 
 /** close(2). */
 export function sysClose(fd: number): void {
-  sym().close(fd);
+  libc().close(fd);
 }
 
 /**
@@ -132,7 +90,7 @@ export function sysClose(fd: number): void {
  * thread is not reachable, so the code is EIO).
  */
 export async function sysFdatasync(fd: number, path: string): Promise<void> {
-  if ((await sym().fdatasync(fd)) !== 0) throw sysError(-5, "fdatasync", path);
+  if ((await libc().fdatasync(fd)) !== 0) throw sysError(-5, "fdatasync", path);
 }
 
 /**
@@ -141,23 +99,26 @@ export async function sysFdatasync(fd: number, path: string): Promise<void> {
  * round trip per entry. Files that cannot be opened are skipped (the real read reports them).
  */
 export function sysPrefetch(paths: string[], bytes: number): void {
-  const s = sym();
+  const s = libc();
   for (const p of paths) {
-    const fd = s.open(cPath(p), PREFETCH_FLAGS, 0);
+    const fd = s.open(cString(p), PREFETCH_FLAGS, 0);
     if (fd < 0) continue;
-    s.posix_fadvise(fd, 0n, BigInt(bytes), 3 /* POSIX_FADV_WILLNEED */);
+    sysAdvise(fd, bytes);
     s.close(fd);
   }
 }
 
-/** unlink(2): 0 or -errno. */
-export function sysUnlink(path: string): number {
-  return sym().unlink(cPath(path)) === 0 ? 0 : -lastErrno();
+/** Starts reading the first `bytes` of open file `fd` into the page cache, without waiting. */
+export function sysAdvise(fd: number, bytes: number): void {
+  libc().posix_fadvise(fd, 0n, BigInt(bytes), 3 /* POSIX_FADV_WILLNEED */);
 }
 
-/** renameat2(2) relative to the working directory: 0 or -errno. */
-export function sysRename(from: string, to: string, flags = 0): number {
-  return sym().renameat2(AT_FDCWD, cPath(from), AT_FDCWD, cPath(to), flags) === 0
-    ? 0
-    : -lastErrno();
+/** unlink(2): 0 or -errno. */
+export function sysUnlink(path: string): number {
+  return libc().unlink(cString(path)) === 0 ? 0 : -lastErrno();
+}
+
+/** rename(2): 0 or -errno. */
+export function sysRename(from: string, to: string): number {
+  return libc().rename(cString(from), cString(to)) === 0 ? 0 : -lastErrno();
 }

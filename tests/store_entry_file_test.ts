@@ -148,7 +148,9 @@ Deno.test("an open file replaced by rename or unlinked keeps its data until rele
   await fs.release(t, th);
   await fs.release(victim, fh);
   await fs.close();
+  // Only "victim" (now the new content) is left; the two old files went with their releases.
   assertEquals((await fileObjects(dir)).length, 1);
+  assertEquals([...Deno.readDirSync(`${dir}/t`)].length, 0);
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -162,7 +162,7 @@ export class EncryptedFs implements FileSystem {
     this.readOnly = opts.readOnly ?? false;
     this.#onDamaged = opts.onDamaged;
     this.#trash = new Trash(root);
-    this.#records = new RecordStore(root, keys, this.readOnly ? undefined : this.#trash);
+    this.#records = new RecordStore(root, keys, this.#trash);
     if (!this.readOnly) this.#trash.sweep();
     this.#dirs = new DirStore(keys, this.#records);
     this.#inline = header.version >= 2;
@@ -579,39 +579,37 @@ export class EncryptedFs implements FileSystem {
   }
 
   async #link(ino: bigint, newParent: bigint, newName: Uint8Array): Promise<Attr | typeof MOVED> {
-    {
-      const first = await this.#table.get(ino);
-      const locks = [newParent, first.loc?.parent ?? newParent];
-      return await this.#dirLocks.runAll(locks, async () => {
-        const node = await this.#table.get(ino);
-        if (isDir(node.rec)) throw fsError("EPERM", "hard link to a directory");
-        if (node.rec.nlink === 0) throw fsError("ENOENT");
-        if (node.loc && !locks.includes(node.loc.parent)) return MOVED;
-        const dir = await this.#dir(newParent);
-        const folder = this.#folder(newParent);
-        if (await this.#dirs.get(newParent, folder, newName)) throw fsError("EEXIST");
-        const now = nowNs();
-        node.rec.nlink++;
-        node.rec.ctimeNs = now;
-        // The count goes up on disk before the entry exists (even if that costs a syncfs): a
-        // crash leaves a count too high, never a name pointing at a deleted inode. An inode in
-        // its entry file moves to its object place first (with the new count).
-        try {
-          if (node.loc) await this.#toObject(node);
-          else await this.#save(node, true);
-        } catch (e) {
-          node.rec.nlink--;
-          throw e;
-        }
-        await this.#dirs.put(newParent, folder, newName, {
-          ino,
-          type: node.rec.mode & S_IFMT,
-        });
-        dir.rec.entries++;
-        this.#touchDir(dir, now);
-        return this.#attr(node);
+    const first = await this.#table.get(ino);
+    const locks = [newParent, first.loc?.parent ?? newParent];
+    return await this.#dirLocks.runAll(locks, async () => {
+      const node = await this.#table.get(ino);
+      if (isDir(node.rec)) throw fsError("EPERM", "hard link to a directory");
+      if (node.rec.nlink === 0) throw fsError("ENOENT");
+      if (node.loc && !locks.includes(node.loc.parent)) return MOVED;
+      const dir = await this.#dir(newParent);
+      const folder = this.#folder(newParent);
+      if (await this.#dirs.get(newParent, folder, newName)) throw fsError("EEXIST");
+      const now = nowNs();
+      node.rec.nlink++;
+      node.rec.ctimeNs = now;
+      // The count goes up on disk before the entry exists (even if that costs a syncfs): a
+      // crash leaves a count too high, never a name pointing at a deleted inode. An inode in
+      // its entry file moves to its object place first (with the new count).
+      try {
+        if (node.loc) await this.#toObject(node);
+        else await this.#save(node, true);
+      } catch (e) {
+        node.rec.nlink--;
+        throw e;
+      }
+      await this.#dirs.put(newParent, folder, newName, {
+        ino,
+        type: node.rec.mode & S_IFMT,
       });
-    }
+      dir.rec.entries++;
+      this.#touchDir(dir, now);
+      return this.#attr(node);
+    });
   }
 
   readlink(ino: bigint): Promise<Uint8Array> {

@@ -367,7 +367,7 @@ export class InodeTable {
     node.deleted = true;
     node.dirty = false;
     if (node.gone) {
-      if (node.keptPath) this.records.trash?.release(node.keptPath);
+      if (node.keptPath) this.records.trash.release(node.keptPath);
       node.keptPath = null;
       return;
     }

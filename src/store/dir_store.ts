@@ -8,8 +8,8 @@
  */
 import { readdir } from "node:fs/promises";
 import { mkdirSync, opendirSync } from "node:fs";
-import { errnoName, sysError, sysPrefetch, sysUnlink } from "../../ffi/sysio.ts";
-import { NotAnObjectError, readHead } from "./object_io.ts";
+import { sysAdvise, sysClose, sysPrefetch } from "../../ffi/sysio.ts";
+import { NotAnObjectError, openObject, readHeadOf } from "./object_io.ts";
 import { TMP_MARK, writeFileAtomic } from "./atomic_file.ts";
 import type { StoreKeys } from "./keys.ts";
 import { DamagedObjectError, isInodeFile, type LoadedRecord, RecordStore } from "./record_store.ts";
@@ -43,6 +43,8 @@ export interface StoredEntry extends EntryTarget {
 
 /** Bytes read first from an entry file: a pointer entry, or an inode file's header and slots. */
 const HEAD_READ = 8192;
+/** Entry files a listing opens at once (each batch's reads are issued together). */
+const READ_BATCH = 128;
 
 /** The entries of every directory of one data dir. */
 export class DirStore {
@@ -87,19 +89,12 @@ export class DirStore {
 
   /** Deletes entry `name`. */
   remove(dir: bigint, folder: string, name: Uint8Array): Promise<void> {
-    const path = `${folder}/${this.keys.entryName(dir, name)}`;
-    if (this.records.trash) {
-      try {
-        this.records.trash.discard(path);
-        return Promise.resolve();
-      } catch (e) {
-        return Promise.reject(e);
-      }
+    try {
+      this.records.trash.discard(`${folder}/${this.keys.entryName(dir, name)}`);
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
     }
-    const r = sysUnlink(path);
-    return r < 0 && errnoName(r) !== "ENOENT"
-      ? Promise.reject(sysError(r, "unlink", path))
-      : Promise.resolve();
   }
 
   /** The entry file names of a directory's folder (one directory read, nothing decrypted). */
@@ -125,17 +120,35 @@ export class DirStore {
     onDamaged: (e: DamagedObjectError) => void,
   ): Promise<(StoredEntry | null)[]> {
     const out: (StoredEntry | null)[] = [];
-    sysPrefetch(files.map((f) => `${folder}/${f}`), HEAD_READ);
-    for (let i = 0; i < files.length; i++) {
-      if (i % 256 === 255) await new Promise((r) => setTimeout(r, 0));
+    for (let b = 0; b < files.length; b += READ_BATCH) {
+      if (b > 0) await new Promise((r) => setTimeout(r, 0));
+      // Open the whole batch and ask for every head at once: a cold listing then has all its
+      // reads in flight together instead of one disk round trip per entry.
+      const batch = files.slice(b, b + READ_BATCH);
+      const opened = batch.map((f) => {
+        try {
+          return this.#openEntry(`${folder}/${f}`);
+        } catch (e) {
+          return e;
+        }
+      });
+      for (const fd of opened) if (typeof fd === "number") sysAdvise(fd, HEAD_READ);
       try {
-        const blob = this.#read(`${folder}/${files[i]}`);
-        // The associated data binds parent and file name: no need to re-hash the name.
-        out.push(blob ? await this.#open(dir, folder, files[i], blob) : null);
-      } catch (e) {
-        if (!(e instanceof DamagedObjectError)) throw e;
-        onDamaged(e);
-        out.push(null);
+        for (let k = 0; k < batch.length; k++) {
+          try {
+            const fd = opened[k];
+            if (fd !== null && typeof fd !== "number") throw fd;
+            const blob = fd === null ? null : this.#head(fd, `${folder}/${batch[k]}`);
+            // The associated data binds parent and file name: no need to re-hash the name.
+            out.push(blob ? await this.#open(dir, folder, batch[k], blob) : null);
+          } catch (e) {
+            if (!(e instanceof DamagedObjectError)) throw e;
+            onDamaged(e);
+            out.push(null);
+          }
+        }
+      } finally {
+        for (const fd of opened) if (typeof fd === "number") sysClose(fd);
       }
     }
     return out;
@@ -173,23 +186,45 @@ export class DirStore {
     }
   }
 
+  // The entry file at `path`: its bytes (a pointer, or an inode file's header and slots), or
+  // null when it does not exist.
   #read(path: string): Uint8Array | null {
+    const fd = this.#openEntry(path);
+    if (fd === null) return null;
     try {
-      const head = readHead(path, (head) => {
+      return this.#head(fd, path);
+    } finally {
+      sysClose(fd);
+    }
+  }
+
+  #openEntry(path: string): number | null {
+    try {
+      return openObject(path);
+    } catch (e) {
+      if (e instanceof NotAnObjectError) throw new DamagedObjectError(path, e.message);
+      throw e;
+    }
+  }
+
+  #head(fd: number, path: string): Uint8Array | null {
+    let head: Uint8Array;
+    try {
+      head = readHeadOf(fd, path, (head) => {
         if (isInodeFile(head)) return RecordStore.headBytes(head);
         if (head.length > MAX_ENTRY_BYTES) {
           throw new NotAnObjectError(`${path} is too large for an entry`);
         }
         return head.length;
       }, HEAD_READ);
-      // Empty, or zeros where the magic goes: a creation cut short by a power loss (the file
-      // was renamed into place but its bytes never reached the disk). The name never existed.
-      if (head && (head.length < 4 || (head[0] | head[1] | head[2] | head[3]) === 0)) return null;
-      return head;
     } catch (e) {
       if (e instanceof NotAnObjectError) throw new DamagedObjectError(path, e.message);
       throw e;
     }
+    // Empty, or zeros where the magic goes: a creation cut short by a power loss (the file was
+    // renamed into place but its bytes never reached the disk). The name never existed.
+    if (head.length < 4 || (head[0] | head[1] | head[2] | head[3]) === 0) return null;
+    return head;
   }
 
   async #open(dir: bigint, folder: string, file: string, blob: Uint8Array): Promise<StoredEntry> {

@@ -32,34 +32,49 @@ export function readHead(
   want: (head: Uint8Array) => number,
   first = scratch.length,
 ): Uint8Array | null {
-  const firstRead = Math.min(first, scratch.length);
-  const fd = sysOpen(path, constants.O_RDONLY | SAFE_OPEN);
-  if (fd < 0) {
-    const code = errnoName(fd);
-    if (code === "ENOENT") return null;
-    if (code === "ELOOP") throw new NotAnObjectError(`${path} is a symlink, not an object`);
-    throw sysError(fd, "open", path);
-  }
+  const fd = openObject(path);
+  if (fd === null) return null;
   try {
-    const n = sysPread(fd, scratch.subarray(0, firstRead), 0);
-    if (n < 0) {
-      throw new NotAnObjectError(`${path} cannot be read as an object: ${errnoName(n)}`);
-    }
-    const need = want(scratch.subarray(0, n));
-    if (need <= n) return scratch.slice(0, need);
-    if (n < firstRead) return scratch.slice(0, n); // the file is shorter than wanted
-    const buf = new Uint8Array(need);
-    buf.set(scratch.subarray(0, n));
-    let got = n;
-    while (got < need) {
-      const r = sysPread(fd, buf.subarray(got), got);
-      if (r <= 0) break;
-      got += r;
-    }
-    return buf.subarray(0, got);
+    return readHeadOf(fd, path, want, first);
   } finally {
     sysClose(fd);
   }
+}
+
+/** Opens an object for reading (see {@link readHead}); null when it does not exist. */
+export function openObject(path: string): number | null {
+  const fd = sysOpen(path, constants.O_RDONLY | SAFE_OPEN);
+  if (fd >= 0) return fd;
+  const code = errnoName(fd);
+  if (code === "ENOENT") return null;
+  if (code === "ELOOP") throw new NotAnObjectError(`${path} is a symlink, not an object`);
+  throw sysError(fd, "open", path);
+}
+
+/** {@link readHead} of an object already opened with {@link openObject} (not closed here). */
+export function readHeadOf(
+  fd: number,
+  path: string,
+  want: (head: Uint8Array) => number,
+  first = scratch.length,
+): Uint8Array {
+  const firstRead = Math.min(first, scratch.length);
+  const n = sysPread(fd, scratch.subarray(0, firstRead), 0);
+  if (n < 0) {
+    throw new NotAnObjectError(`${path} cannot be read as an object: ${errnoName(n)}`);
+  }
+  const need = want(scratch.subarray(0, n));
+  if (need <= n) return scratch.slice(0, need);
+  if (n < firstRead) return scratch.slice(0, n); // the file is shorter than wanted
+  const buf = new Uint8Array(need);
+  buf.set(scratch.subarray(0, n));
+  let got = n;
+  while (got < need) {
+    const r = sysPread(fd, buf.subarray(got), got);
+    if (r <= 0) break;
+    got += r;
+  }
+  return buf.subarray(0, got);
 }
 
 /** Writes all of `data` at byte `pos` of `fd` (a descriptor from `sysOpen`). */

@@ -12,7 +12,7 @@
  * their chunks start block-aligned after them; other inodes' slots
  * grow by rewriting the file.
  */
-import { constants, linkSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { constants, linkSync, mkdirSync, renameSync } from "node:fs";
 import {
   FolderGuard,
   NotAnObjectError,
@@ -21,14 +21,14 @@ import {
   SAFE_OPEN,
   writeAllSync,
 } from "./object_io.ts";
-import { errnoName, sysClose, sysError, sysFdatasync, sysUnlink } from "../../ffi/sysio.ts";
+import { sysClose, sysError, sysFdatasync, sysUnlink } from "../../ffi/sysio.ts";
 import { writeFileAtomic } from "./atomic_file.ts";
 import { decodeRecord, encodeRecord, type InodeRecord, isDir, isRegular } from "./inode_record.ts";
 import { MAX_HOLES } from "./holes.ts";
 import { concat, Reader, Writer } from "../util/codec.ts";
 import type { StoreKeys } from "./keys.ts";
 import { type ObjectPaths, objectPaths } from "./layout.ts";
-import type { Trash } from "./trash.ts";
+import { Trash } from "./trash.ts";
 import { CorruptObjectError, openBlob, sealBlob } from "./sealed_blob.ts";
 import { u64le } from "../util/codec.ts";
 import { DecodeError } from "../util/codec.ts";
@@ -118,8 +118,12 @@ export class RecordStore {
   /** Checks, once each, that the folders objects go into are real directories. */
   readonly guard = new FolderGuard();
 
-  /** With a trash, removed objects are deleted in the background (see trash.ts). */
-  constructor(readonly root: string, readonly keys: StoreKeys, readonly trash?: Trash) {}
+  /** Removed objects go to `trash`, which deletes them in the background. */
+  constructor(
+    readonly root: string,
+    readonly keys: StoreKeys,
+    readonly trash: Trash = new Trash(root),
+  ) {}
 
   /** Whether folder `path` exists as a real directory; DamagedObjectError for a planted link. */
   async checkFolder(path: string): Promise<boolean> {
@@ -403,14 +407,8 @@ export class RecordStore {
     if (!(await this.checkFolder(p.shard))) return;
     if (isDirectory) {
       this.guard.forget(p.entries);
-      if (this.trash) this.trash.discard(p.entries);
-      else rmSync(p.entries, { force: true, recursive: true });
+      this.trash.discard(p.entries);
     }
-    if (this.trash) {
-      this.trash.discard(p.record);
-      return;
-    }
-    const r = sysUnlink(p.record);
-    if (r < 0 && errnoName(r) !== "ENOENT") throw sysError(r, "unlink", p.record);
+    this.trash.discard(p.record);
   }
 }

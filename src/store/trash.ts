@@ -51,23 +51,19 @@ export class Trash {
 
   /**
    * Removes `path` (a file, or a folder with what is in it) from where it is now; its storage
-   * is freed in the background. Resolves false when `path` did not exist.
+   * is freed in the background. Nothing there: nothing to do.
    */
-  discard(path: string): boolean {
-    const to = `${this.#dir}/${base32(randomBytes(10))}`;
-    const r = this.#check() ? sysRename(path, to) : -18; // EXDEV: delete in place
-    if (r < 0 && errnoName(r) === "EXDEV") {
-      // No usable trash, or another filesystem under the data dir: delete in place.
-      rmSync(path, { recursive: true, force: true });
-      return true;
+  discard(path: string): void {
+    let kept: string | null;
+    try {
+      kept = this.hold(path, "rename");
+    } catch (e) {
+      // Another filesystem under the data dir: delete in place.
+      if ((e as { code?: string }).code !== "EXDEV") throw e;
+      kept = null;
     }
-    if (r < 0) {
-      if (errnoName(r) === "ENOENT") return false;
-      throw sysError(r, "rename", path);
-    }
-    this.#queue.push(to);
-    this.#kick();
-    return true;
+    if (kept) this.release(kept);
+    else if (!this.#usable) rmSync(path, { recursive: true, force: true }); // no usable trash
   }
 
   /**

@@ -59,9 +59,11 @@ async function isLiveFuseMount(mnt: string): Promise<boolean> {
 class Mounted {
   readonly child: Deno.ChildProcess;
   readonly #stderr: Promise<string>;
+  #seen = "";
 
   constructor(args: string[], env: Record<string, string> = { RENCFS_PASSWORD: PW }) {
-    const [cmd, ...rest] = rencfsCommandLine(["mount", ...args]);
+    // INFO level: the daemon's own "mounted … at …" line is the readiness signal.
+    const [cmd, ...rest] = rencfsCommandLine(["--log-level", "info", "mount", ...args]);
     this.child = new Deno.Command(cmd, {
       args: rest,
       env: rencfsEnv(env),
@@ -70,16 +72,28 @@ class Mounted {
       stdout: "null",
       stderr: "piped",
     }).spawn();
-    this.#stderr = new Response(this.child.stderr).text();
+    const stderr = this.child.stderr;
+    this.#stderr = (async () => {
+      const decoder = new TextDecoder();
+      for await (const bytes of stderr) {
+        this.#seen += decoder.decode(bytes, { stream: true });
+      }
+      return this.#seen;
+    })();
   }
 
-  /** Waits for the mount to show up in mountinfo (or the process to die, which fails). */
+  /**
+   * Waits until the daemon says it has mounted (its signal handlers are in place by then) and
+   * the mount answers. Polling the mount table alone races `--umount-on-start`: between reading
+   * the table (still the dead mount) and listing, the dead mount can go and the listing then
+   * succeeds on the bare directory, before the new daemon listens for signals.
+   */
   async ready(mnt: string): Promise<void> {
     let exited = false;
     this.child.status.then(() => exited = true);
     await waitFor(`${mnt} mounted`, async () => {
       if (exited) throw new Error(`rencfs exited before mounting: ${await this.#stderr}`);
-      return await isLiveFuseMount(mnt);
+      return / mounted .* at /.test(this.#seen) && await isLiveFuseMount(mnt);
     });
   }
 

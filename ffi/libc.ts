@@ -29,6 +29,9 @@ const SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   // On a worker thread: a data sync can take milliseconds.
   fdatasync: { parameters: ["i32"], result: "i32", nonblocking: true },
+  fsync: { parameters: ["i32"], result: "i32", nonblocking: true },
+  fstat: { parameters: ["i32", "buffer"], result: "i32" },
+  ftruncate: { parameters: ["i32", "i64"], result: "i32" },
   unlink: { parameters: ["buffer"], result: "i32" },
   rename: { parameters: ["buffer", "buffer"], result: "i32" },
   posix_fadvise: { parameters: ["i32", "i64", "i64", "i32"], result: "i32" },

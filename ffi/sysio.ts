@@ -1,17 +1,20 @@
 /**
  * Small synchronous file operations straight through libc (bound in `ffi/libc.ts`): open,
- * pread, pwrite, close, unlink, rename, posix_fadvise, and fdatasync off the JS thread. Metadata I/O (records, entries) is a few hundred bytes per call, and the cost
+ * pread, pwrite, fstat, ftruncate, close, unlink, rename, posix_fadvise, and fsync/fdatasync
+ * off the JS thread. Metadata I/O (records, entries) is a few hundred bytes per call, and the cost
  * that dominates is not the syscall but the runtime around it: `node:fs` turns every ENOENT of
  * a lookup into a thrown error with a stack trace and a Node-style code (50–100 µs each, measured
  * in profiles of `tar -x`). These bindings return `-errno` instead of throwing.
  *
- * Content I/O (large, asynchronous) stays on `node:fs`.
+ * Content I/O (large) is done by the chunk workers (`src/store/chunk_io.ts`) on descriptors
+ * opened here.
  *
  * @module
  */
 
 import { constants } from "node:fs";
 import { cString, errno, libc } from "./libc.ts";
+import { Stat } from "./layouts.ts";
 
 // errno of this thread, read right after the failed call (5 = EIO if it reads as 0).
 const lastErrno = () => errno() || 5;
@@ -80,6 +83,19 @@ export function sysPwrite(fd: number, buf: Uint8Array<ArrayBuffer>, pos: number)
   return n >= 0 ? n : -lastErrno();
 }
 
+/** fstat(2): file type and permission bits, and size; or -errno. */
+export function sysFstat(fd: number): { mode: number; size: number } | number {
+  const st = new Uint8Array(Stat.size);
+  if (libc().fstat(fd, st) !== 0) return -lastErrno();
+  const dv = new DataView(st.buffer);
+  return { mode: dv.getUint32(Stat.mode, true), size: Number(dv.getBigInt64(Stat.size_, true)) };
+}
+
+/** ftruncate(2): 0 or -errno. */
+export function sysFtruncate(fd: number, size: number): number {
+  return libc().ftruncate(fd, BigInt(size)) === 0 ? 0 : -lastErrno();
+}
+
 /** close(2). */
 export function sysClose(fd: number): void {
   libc().close(fd);
@@ -91,6 +107,11 @@ export function sysClose(fd: number): void {
  */
 export async function sysFdatasync(fd: number, path: string): Promise<void> {
   if ((await libc().fdatasync(fd)) !== 0) throw sysError(-5, "fdatasync", path);
+}
+
+/** fsync(2) off the JS thread (errno is not reachable: the code is EIO). */
+export async function sysFsync(fd: number, path: string): Promise<void> {
+  if ((await libc().fsync(fd)) !== 0) throw sysError(-5, "fsync", path);
 }
 
 /**

@@ -347,6 +347,109 @@ class NativeXChacha extends SyncAead {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Bulk chunks straight into the caller's buffer (node:crypto ChaCha20 family). Measured for
+// 64 KiB chunks: ~900-1000 MB/s against ~460-510 through seal() (which allocates and copies
+// its result once more and goes through a promise per chunk).
+
+/** Synchronous seal/open that write into a buffer the caller owns. */
+export interface DirectAead {
+  readonly nonceLength: number;
+  /** Writes `ciphertext || tag` of `pt` at `out[at..]`. `raw`: the 32-byte key. */
+  sealInto(
+    raw: Uint8Array,
+    nonce: Uint8Array,
+    pt: Uint8Array,
+    ad: Uint8Array,
+    out: Uint8Array,
+    at: number,
+  ): void;
+  /**
+   * Opens `sealed` (`ciphertext || tag`) into `out[at..]`; false (and nothing of the plaintext
+   * left in `out`) when authentication fails.
+   */
+  openInto(
+    raw: Uint8Array,
+    nonce: Uint8Array,
+    sealed: Uint8Array,
+    ad: Uint8Array,
+    out: Uint8Array,
+    at: number,
+  ): boolean;
+}
+
+function nodeInto(
+  alg: NodeCipher,
+  keyOf: (raw: Uint8Array, nonce: Uint8Array) => [Uint8Array, Uint8Array],
+): Omit<DirectAead, "nonceLength"> {
+  const opts = { authTagLength: TAG_LENGTH };
+  return {
+    sealInto(raw, nonce, pt, ad, out, at) {
+      const [k, n] = keyOf(raw, nonce);
+      const c = alg === "aes-256-gcm"
+        ? createCipheriv(alg, k, n, opts)
+        : createCipheriv(alg, k, n, opts);
+      if (k !== raw) k.fill(0);
+      c.setAAD(ad, { plaintextLength: pt.length });
+      const body = c.update(pt);
+      out.set(body, at);
+      const fin = c.final();
+      out.set(fin, at + body.length);
+      out.set(c.getAuthTag(), at + body.length + fin.length);
+    },
+    openInto(raw, nonce, sealed, ad, out, at) {
+      if (sealed.length < TAG_LENGTH) return false;
+      const ctLen = sealed.length - TAG_LENGTH;
+      const [k, n] = keyOf(raw, nonce);
+      try {
+        const d = alg === "aes-256-gcm"
+          ? createDecipheriv(alg, k, n, opts)
+          : createDecipheriv(alg, k, n, opts);
+        d.setAuthTag(sealed.subarray(ctLen));
+        d.setAAD(ad, { plaintextLength: ctLen });
+        const body = d.update(sealed.subarray(0, ctLen));
+        d.final(); // throws on a bad tag: body is then never copied out
+        out.set(body, at);
+        return true;
+      } catch {
+        return false;
+      } finally {
+        if (k !== raw) k.fill(0);
+      }
+    },
+  };
+}
+
+const DIRECT: Record<CipherName, DirectAead> = {
+  "chacha20-poly1305": {
+    nonceLength: 12,
+    ...nodeInto("chacha20-poly1305", (raw, nonce) => [raw, nonce]),
+  },
+  "xchacha20-poly1305": {
+    nonceLength: 24,
+    ...nodeInto(
+      "chacha20-poly1305",
+      (raw, nonce) => [hchacha20(raw, nonce.subarray(0, 16)), xNonce(nonce)],
+    ),
+  },
+  // node:crypto AES-GCM is the slow backend for bulk data (WebCrypto is 2-3x faster with
+  // several chunks in flight), but the quickest way to do one chunk synchronously.
+  "aes-256-gcm": { nonceLength: 12, ...nodeInto("aes-256-gcm", (raw, nonce) => [raw, nonce]) },
+};
+
+/**
+ * The synchronous in-place backend of `name` for bulk data, or null where the fast backend is
+ * asynchronous (AES-256-GCM: WebCrypto, several chunks in flight).
+ */
+export function directAead(name: CipherName): DirectAead | null {
+  return name === "aes-256-gcm" ? null : DIRECT[name];
+}
+
+/** The synchronous in-place backend of `name` for a single chunk (any cipher). */
+export function singleChunkAead(name: CipherName): DirectAead {
+  return DIRECT[name];
+}
+
+// ---------------------------------------------------------------------------------------------
 // WebCrypto AES-256-GCM. Async: throughput needs several calls in flight (see the bench).
 
 // WebCrypto's types want ArrayBuffer-backed views; ours may be typed ArrayBufferLike.

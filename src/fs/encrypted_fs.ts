@@ -839,7 +839,31 @@ export class EncryptedFs implements FileSystem {
     });
   }
 
+  /**
+   * Like {@link read}, as consecutive pieces that are views of decrypted chunks (read-only;
+   * they may share a buffer with other chunks): for callers that copy them out at once, such
+   * as the FUSE adapter, this saves a copy and an allocation per read.
+   */
+  readPieces(ino: bigint, fh: number, offset: number, length: number): Promise<Uint8Array[]> {
+    return this.#io("read", async () => {
+      this.#fileHandle(ino, fh);
+      const node = await this.#table.get(ino);
+      if (!isRegular(node.rec)) throw fsError("EINVAL");
+      return await this.#data.readPieces(node, offset, length);
+    });
+  }
+
+  /**
+   * A buffer for the data of a coming {@link write}, which that write may take over (the
+   * buffer is then detached) instead of copying: for callers that fill a fresh buffer per
+   * write anyway, such as the FUSE adapter. Its contents are undefined until filled.
+   */
+  writeBuffer(bytes: number): Uint8Array {
+    return this.#data.writeBuffer(bytes);
+  }
+
   write(ino: bigint, fh: number, offset: number, data: Uint8Array): Promise<number> {
+    const length = data.length; // data may be detached by the time the write is done
     return this.#io("write", async () => {
       this.#writable();
       this.#fileHandle(ino, fh);
@@ -855,7 +879,7 @@ export class EncryptedFs implements FileSystem {
         if (node.rec.mode & 0o010) node.rec.mode &= ~0o2000;
       }
       node.dirty = true;
-      return data.length;
+      return length;
     });
   }
 
@@ -1085,8 +1109,15 @@ export class EncryptedFs implements FileSystem {
   syncAll(): Promise<void> {
     return this.#io("sync", async () => {
       if (this.readOnly) return;
-      await this.#flushDirty();
-      await this.#table.saveMany(this.#table.dirty().filter((n) => n.rec.nlink > 0));
+      try {
+        await this.#flushDirty();
+        await this.#table.saveMany(this.#table.dirty().filter((n) => n.rec.nlink > 0));
+      } catch (e) {
+        if ((e as { code?: string }).code !== "ENOSPC") throw e;
+        // A full disk: removed files still waiting in the trash may be what fills it.
+        await this.#trash.drain();
+        await this.#table.saveMany(this.#table.dirty().filter((n) => n.rec.nlink > 0));
+      }
       // Records are replaced by rename without an fsync each; one syncfs makes all of it
       // durable at once.
       await this.#table.syncData();

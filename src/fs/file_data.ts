@@ -21,6 +21,7 @@ import {
 import { contentBase, DamagedObjectError } from "../store/record_store.ts";
 import type { StoreKeys } from "../store/keys.ts";
 import { fsError } from "./errors.ts";
+import { concat } from "../util/codec.ts";
 import type { DamageReporter, Inode } from "./inode_table.ts";
 
 /** Largest file size: chunk indexes and offsets stay exact in a JS number. */
@@ -83,50 +84,74 @@ export class FileData {
     throw e;
   }
 
-  /** Reads up to `length` bytes at `offset`. */
-  async read(node: Inode, offset: number, length: number): Promise<Uint8Array> {
+  /**
+   * Reads up to `length` bytes at `offset` as consecutive pieces (views of the decrypted
+   * chunks, not to be written to): a FUSE reply copies them out once instead of twice.
+   */
+  async readPieces(node: Inode, offset: number, length: number): Promise<Uint8Array[]> {
     const size = node.rec.size;
-    if (offset >= size || length <= 0) return new Uint8Array(0);
+    if (offset >= size || length <= 0) return [];
     const end = Math.min(size, offset + length);
     const cs = this.chunkSize;
     const first = Math.floor(offset / cs);
     const last = Math.floor((end - 1) / cs);
     const ra = node.readAhead;
-    let chunks: Uint8Array[] | null = null;
-    const ready = ra.take(first, last);
-    if (ready) {
-      const got = await Promise.all(ready);
-      // A chunk fetched ahead could have been cut short by a truncation since: check.
-      if (got.every((c, k) => c && c.length >= Math.min(cs, size - (first + k) * cs))) {
-        chunks = got as Uint8Array[];
+    const sequential = ra.begin(offset, end, last);
+    // Chunks fetched ahead are used; runs of the others are read now, one call per run.
+    const parts: Promise<Uint8Array | null>[] = [];
+    for (let i = first; i <= last;) {
+      const held = ra.take(i);
+      if (held) {
+        parts.push(held);
+        i++;
+        continue;
       }
+      let run = 1;
+      while (i + run <= last && !ra.has(i + run)) run++;
+      const got = this.#readChunks(node, i, run, size);
+      for (let r = 0; r < run; r++) parts.push(got.then((c) => c[r]));
+      i += run;
     }
-    if (!chunks) {
-      try {
-        chunks = await this.#readChunks(node, first, last - first + 1, size);
-      } catch (e) {
-        if (!(e instanceof DamagedObjectError)) throw e;
-        // A write racing this read may have been caught half-done: retry under the chunk locks.
-        chunks = await this.#lockedRead(node, first, last).catch((e2) => this.#damaged(e2));
+    if (sequential) this.#readAhead(node, last);
+    let chunks: Uint8Array[];
+    try {
+      const got = await Promise.all(parts);
+      // A chunk fetched ahead could have failed, or been cut short by a truncation since.
+      if (!got.every((c, k) => c && c.length >= Math.min(cs, size - (first + k) * cs))) {
+        throw new DamagedObjectError("", "read ahead");
       }
+      chunks = got as Uint8Array[];
+    } catch (e) {
+      if (!(e instanceof DamagedObjectError)) throw e;
+      // A write racing this read may have been caught half-done: retry under the chunk locks.
+      chunks = await this.#lockedRead(node, first, last).catch((e2) => this.#damaged(e2));
     }
-    this.#readAhead(node, offset, end);
-    const out = new Uint8Array(end - offset);
+    // Each piece covers its part of offset..end; a chunk shorter than that (its tail past
+    // what was stored) is followed by zeros.
+    const pieces: Uint8Array[] = [];
     for (let k = 0; k < chunks.length; k++) {
       const base = (first + k) * cs;
       const from = Math.max(offset, base) - base;
       const to = Math.min(end, base + cs) - base;
-      out.set(chunks[k].subarray(from, Math.min(to, chunks[k].length)), base + from - offset);
+      const have = chunks[k].subarray(from, Math.min(to, chunks[k].length));
+      pieces.push(have);
+      if (have.length < to - from) pieces.push(new Uint8Array(to - from - have.length));
     }
-    return out;
+    return pieces;
   }
 
-  // Sequential reading: fetch and decrypt the next chunks in the background, in batches of
-  // about 1 MiB so that the first of them is ready soon.
-  #readAhead(node: Inode, offset: number, end: number): void {
+  /** Reads up to `length` bytes at `offset`. */
+  async read(node: Inode, offset: number, length: number): Promise<Uint8Array> {
+    const pieces = await this.readPieces(node, offset, length);
+    return pieces.length === 1 ? pieces[0].slice() : concat(...pieces);
+  }
+
+  // Sequential reading: fetch and decrypt the chunks after `last` in the background, in
+  // batches of about 1 MiB so that the first of them is ready soon.
+  #readAhead(node: Inode, last: number): void {
     const cs = this.chunkSize;
     const size = node.rec.size;
-    const plan = node.readAhead.plan(offset, end, cs, Math.ceil(size / cs) - 1);
+    const plan = node.readAhead.plan(last, cs, Math.ceil(size / cs) - 1);
     if (!plan) return;
     const batch = Math.max(1, Math.floor((1 << 20) / cs));
     for (let a = plan[0]; a <= plan[1]; a += batch) {
@@ -182,6 +207,20 @@ export class FileData {
       k += run;
     }
     return out;
+  }
+
+  // Buffers from writeBuffer(): a write of one that covers whole chunks hands it to the chunk
+  // worker as it is, instead of copying it into a new image.
+  readonly #takeable = new WeakSet<Uint8Array>();
+
+  /**
+   * A buffer for `bytes` of write data that {@link write} may take over (detach) instead of
+   * copying, when the write starts on a chunk boundary and needs no old bytes.
+   */
+  writeBuffer(bytes: number): Uint8Array {
+    const b = this.keys.chunks.image(bytes, false);
+    this.#takeable.add(b);
+    return b;
   }
 
   /** Writes `data` at `offset`; extends the file as needed. */
@@ -269,26 +308,46 @@ export class FileData {
     const cs = this.chunkSize;
     const size = node.rec.size;
     const end = data.length ? offset + data.length : offset;
-    const plain: Uint8Array[] = [];
+    const count = last - first + 1;
+    // Bytes of chunk i after the store: what the file shows of it, or more where data lands.
+    const lenOf = (i: number) =>
+      Math.max(Math.max(0, Math.min(cs, size - i * cs)), Math.min(end, (i + 1) * cs) - i * cs);
+    const lengths = Array.from({ length: count }, (_, k) => lenOf(first + k));
+    const content = await this.content(node);
+    // Old bytes first (they are read before the image exists: a read may wait on the disk).
+    const old: (Uint8Array | null)[] = [];
     for (let i = first; i <= last; i++) {
       const base = i * cs;
       const from = Math.max(offset, base) - base;
       const to = Math.min(end, base + cs) - base;
       const keep = Math.max(0, Math.min(cs, size - base)); // bytes of this chunk the file shows
-      const len = Math.max(keep, to);
-      const buf = new Uint8Array(len);
       // Old bytes are needed unless the write covers everything the chunk shows.
-      if (keep > 0 && (from > 0 || to < keep) && !inHole(node.rec.holes, i)) {
-        const [old] = await this.#readChunks(node, i, 1, size);
-        buf.set(old.subarray(0, keep));
-      }
-      if (data.length) buf.set(data.subarray(base + from - offset, base + to - offset), from);
-      plain.push(buf);
+      const need = keep > 0 && (from > 0 || to < keep) && !inHole(node.rec.holes, i);
+      old.push(need ? (await this.#readChunks(node, i, 1, size))[0].subarray(0, keep) : null);
     }
-    // Taken before the write: the buffers move to a crypto worker.
-    const newEnd = Math.max(size, last * cs + plain[plain.length - 1].length);
-    const content = await this.content(node);
-    await content.write(first, plain);
+    let image: Uint8Array;
+    if (
+      this.#takeable.has(data) && offset === first * cs && old.every((o) => o === null) &&
+      data.length === (count - 1) * cs + lengths[count - 1]
+    ) {
+      this.#takeable.delete(data);
+      image = data;
+    } else {
+      image = content.image(count, lengths[count - 1]);
+      for (let k = 0; k < count; k++) {
+        const o = old[k];
+        if (o) image.set(o, k * cs);
+      }
+      if (data.length) image.set(data, offset - first * cs);
+    }
+    // Taken before the write: the image moves to a worker.
+    const newEnd = Math.max(size, last * cs + lengths[count - 1]);
+    try {
+      await content.write(first, image, lengths);
+    } finally {
+      // A single chunk is sealed on this thread: its image was not moved and can be reused.
+      if (count === 1 && image !== data) this.keys.chunks.recycle(image);
+    }
     let filled = false;
     for (let i = first; i <= last; i++) filled = fillHole(node.rec.holes, i) || filled;
     if (filled || newEnd > node.rec.size) node.growth++;
@@ -303,7 +362,7 @@ export class FileData {
         await node.chunkLocks.run(i, async () => {
           const content = await this.content(node);
           const len = Math.min(this.chunkSize, node.rec.size - i * this.chunkSize);
-          await content.write(i, [new Uint8Array(len)]);
+          await content.write(i, content.image(1, len), [len]);
           fillHole(node.rec.holes, i);
           node.growth++;
         });

@@ -131,6 +131,10 @@ export interface FileSystem {
   open(ino: bigint, flags: number): Promise<number>;
   /** Reads up to `length` bytes at `offset`; shorter only at end of file. */
   read(ino: bigint, fh: number, offset: number, length: number): Promise<Uint8Array>;
+  /** {@link read} as consecutive read-only pieces, for callers that copy them out at once. */
+  readPieces(ino: bigint, fh: number, offset: number, length: number): Promise<Uint8Array[]>;
+  /** A buffer for the data of a coming write, which that write may take over (detach). */
+  writeBuffer(bytes: number): Uint8Array;
   /** Writes all of `data` at `offset`; returns the bytes written. */
   write(ino: bigint, fh: number, offset: number, data: Uint8Array): Promise<number>;
   flush(ino: bigint, fh: number): Promise<void>;

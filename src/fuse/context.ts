@@ -37,7 +37,7 @@ export const ATTR_TIMEOUT = 1.0;
 /** See {@link ATTR_TIMEOUT}. */
 export const ENTRY_TIMEOUT = 1.0;
 /** Bytes of reads and writes in flight above which no new request is taken (see room()). */
-export const IO_BYTES_LIMIT = 32 * 1024 * 1024;
+export const IO_BYTES_LIMIT = 16 * 1024 * 1024;
 
 /** Everything a handler needs; one per mount. */
 export class OpContext {
@@ -46,6 +46,14 @@ export class OpContext {
   readonly entry = new EntryBuf(ATTR_TIMEOUT, ENTRY_TIMEOUT);
   readonly fileInfo = new FileInfoBuf();
   readonly statvfs = new StatvfsBuf();
+  #reply = new Uint8Array(0);
+
+  /** A buffer of at least `bytes` for a reply that libfuse copies out before returning. */
+  replyBuffer(bytes: number): Uint8Array<ArrayBuffer> {
+    if (this.#reply.length < bytes) this.#reply = new Uint8Array(bytes);
+    return this.#reply;
+  }
+
   /** Set by `init` when the kernel granted the writeback cache. */
   writeback = false;
   /** Reply bits for opened files (`keep_cache`: this mount is the only writer). */

@@ -167,7 +167,15 @@ class LiveMount implements Mount {
     // Buffers of finished requests (1 MiB each) are freed to malloc, which keeps the pages:
     // hand free memory back to the system every few seconds (measured after writing and reading
     // 1 GiB: ~400 MiB held before, 300–350 MiB after).
-    const trim = setInterval(() => libc().malloc_trim(0n), TRIM_INTERVAL_MS);
+    const trim = setInterval(() => {
+      libc().malloc_trim(0n);
+      const m = Deno.memoryUsage();
+      const mib = (b: number) => Math.round(b / 1048576);
+      this.log.debug(
+        `memory: rss ${mib(m.rss)} MiB, js heap ${mib(m.heapUsed)}/${mib(m.heapTotal)} MiB, ` +
+          `array buffers ${mib(m.external)} MiB`,
+      );
+    }, TRIM_INTERVAL_MS);
     Deno.unrefTimer(trim);
     this.session.loop(t, () => this.ctx.inFlight > 0, () => this.ctx.room()).then(
       (r) => {

@@ -5,7 +5,7 @@
  */
 
 import type { OpHandlers } from "../../ffi/fuse.ts";
-import { copyBytes, copyCString } from "../../ffi/libc.ts";
+import { copyCString } from "../../ffi/libc.ts";
 import { S_IFREG } from "../fs/types.ts";
 import type { OpContext } from "./context.ts";
 import { newMode } from "./ops_entry.ts";
@@ -50,19 +50,32 @@ export function fileOps(c: OpContext): FileOps {
     read(req, ino, size, off, fi) {
       const fh = readFh(fi);
       const n = Number(size);
-      c.run(req, "read", () => fs.read(ino, fh, Number(off), n), (data) => {
-        const d = data.length > n ? data.subarray(0, n) : data;
-        fuse.fuse_reply_buf(req, d, BigInt(d.length));
+      c.run(req, "read", () => fs.readPieces(ino, fh, Number(off), n), (pieces) => {
+        // libfuse copies the reply into the device write before returning: one reusable buffer
+        // serves every read.
+        const out = c.replyBuffer(n);
+        let len = 0;
+        for (const p of pieces) {
+          const take = Math.min(p.length, n - len);
+          out.set(p.subarray(0, take), len);
+          len += take;
+        }
+        fuse.fuse_reply_buf(req, out, BigInt(len));
       }, n);
     },
 
     write(req, ino, buf, size, off, fi) {
-      // The request buffer is reused for the next request: copy the data now.
-      const data = copyBytes(buf, Number(size));
+      // The request buffer is reused for the next request: copy the data now, into a buffer
+      // the store can hand to its chunk worker without copying it again.
+      const len = Number(size);
+      const data = fs.writeBuffer(len);
+      if (buf !== null && len > 0) {
+        data.set(new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(buf, len)));
+      }
       const fh = readFh(fi);
       c.run(req, "write", () => fs.write(ino, fh, Number(off), data), (n) => {
         fuse.fuse_reply_write(req, BigInt(n));
-      }, data.length);
+      }, len);
     },
 
     flush(req, ino, fi) {

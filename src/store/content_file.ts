@@ -9,32 +9,44 @@
  * never written (a sparse region of the backing file); whether that is a legitimate hole is for
  * the inode record to say.
  */
-import {
-  closeSync,
-  constants,
-  fdatasync,
-  fstatSync,
-  fsync,
-  ftruncateSync,
-  openSync,
-  read,
-  write,
-  writeSync,
-} from "node:fs";
-import { promisify } from "node:util";
-import { SAFE_OPEN } from "./object_io.ts";
+import { constants } from "node:fs";
+import { singleChunkAead } from "../crypto/aead.ts";
 import { randomBytes } from "../crypto/random.ts";
+import {
+  errnoName,
+  sysClose,
+  sysError,
+  sysFdatasync,
+  sysFstat,
+  sysFsync,
+  sysFtruncate,
+  sysOpen,
+  sysPread,
+  sysPwrite,
+} from "../../ffi/sysio.ts";
+import { SAFE_OPEN } from "./object_io.ts";
 import { adPrefix, type StoreKeys } from "./keys.ts";
 import { DamagedObjectError } from "./record_store.ts";
 import { concat, u64le } from "../util/codec.ts";
+import {
+  CHUNK_DAMAGED,
+  CHUNK_TRUNCATED,
+  CHUNK_UNWRITTEN,
+  ChunkIoError,
+  LEN_BYTES,
+} from "./chunk_io.ts";
 
-const LEN_BYTES = 4;
-/** Writes up to this size go straight into the page cache with one synchronous call. */
-const SYNC_WRITE_MAX = 128 * 1024;
-const readAsync = promisify(read);
-const writeAsync = promisify(write);
-const fsyncAsync = promisify(fsync);
-const fdatasyncAsync = promisify(fdatasync);
+const S_IFMT = 0o170000;
+
+// One chunk (a random 4 KiB read or write, a small file) is done right here with synchronous
+// calls: a round trip to a worker and its I/O thread cost more than the chunk's cipher call.
+// One slot image serves every such call (they never overlap: nothing in them awaits).
+let scratch = new Uint8Array(0);
+function scratchOf(bytes: number): Uint8Array<ArrayBuffer> {
+  if (scratch.length < bytes) scratch = new Uint8Array(bytes);
+  return scratch.subarray(0, bytes);
+}
+const S_IFREG = 0o100000;
 
 /** Chunk geometry of a data dir. */
 export interface Geometry {
@@ -56,6 +68,10 @@ export class ContentFile {
   readonly #g: Geometry;
   readonly #slot: number;
   readonly #base: number;
+  // Worker requests in flight on #fd: it is closed only once they are done, so that a late
+  // pwrite can never land in another file that reused the descriptor number.
+  #inFlight = 0;
+  #idle: (() => void) | null = null;
   readonly path: string;
 
   private constructor(
@@ -89,21 +105,91 @@ export class ContentFile {
     base: number,
     writable: boolean,
   ): ContentFile {
-    // Opened with small synchronous calls (see object_io.ts): a thread hop would cost more.
-    let fd: number;
-    try {
-      fd = openSync(path, (writable ? constants.O_RDWR : constants.O_RDONLY) | SAFE_OPEN);
-    } catch (e) {
-      const code = (e as { code?: string }).code;
+    const fd = sysOpen(path, (writable ? constants.O_RDWR : constants.O_RDONLY) | SAFE_OPEN);
+    if (fd < 0) {
+      const code = errnoName(fd);
       if (code === "ELOOP") throw new DamagedObjectError(path, "is a symlink, not an object");
       if (code === "ENOENT") throw new DamagedObjectError(path, "inode file is missing");
-      throw e;
+      throw sysError(fd, "open", path);
     }
-    if (!fstatSync(fd).isFile()) {
-      closeSync(fd);
+    const st = sysFstat(fd);
+    if (typeof st === "number" || (st.mode & S_IFMT) !== S_IFREG) {
+      sysClose(fd);
       throw new DamagedObjectError(path, "is not a regular file");
     }
     return new ContentFile(path, fd, keys, keys.fileKey(ino, fileId), ino, fileId, g, base);
+  }
+
+  #batch(first: number) {
+    return {
+      cipher: this.#keys.aead.name,
+      key: this.#key,
+      fd: this.#fd,
+      pos: this.#base + first * this.#slot,
+      slot: this.#slot,
+      nonceLength: this.#g.nonceLength,
+      chunkSize: this.#g.chunkSize,
+      ad: this.#ad,
+      first,
+    };
+  }
+
+  async #tracked<T>(what: "pread" | "pwrite", op: () => Promise<T>): Promise<T> {
+    this.#inFlight++;
+    try {
+      return await op();
+    } catch (e) {
+      if (e instanceof ChunkIoError) throw sysError(-e.errno, what, this.path);
+      throw e;
+    } finally {
+      if (--this.#inFlight === 0) this.#idle?.();
+    }
+  }
+
+  /**
+   * Reads chunks `first .. first+count-1`. Each result is the chunk's plaintext (a view into
+   * one buffer per call), or null for a slot that was never written. Throws DamagedObjectError
+   * when a chunk fails to authenticate or is cut short.
+   */
+  async read(first: number, count: number): Promise<(Uint8Array | null)[]> {
+    if (count === 1) return [this.#readOne(first)];
+    const { plain, lengths } = await this.#tracked(
+      "pread",
+      () => this.#keys.chunks.read(this.#batch(first), count),
+    );
+    const cs = this.#g.chunkSize;
+    const out: (Uint8Array | null)[] = new Array(count).fill(null);
+    for (let k = 0; k < count; k++) {
+      const len = lengths[k];
+      if (len === CHUNK_UNWRITTEN) continue;
+      if (len === CHUNK_TRUNCATED) throw this.#damaged(first + k, "chunk is truncated");
+      if (len === CHUNK_DAMAGED) throw this.#damaged(first + k, "chunk failed authentication");
+      out[k] = plain.subarray(k * cs, k * cs + len);
+    }
+    return out;
+  }
+
+  #readOne(i: number): Uint8Array | null {
+    const n = this.#g.nonceLength;
+    const span = scratchOf(this.#slot);
+    const got = sysPread(this.#fd, span, this.#base + i * this.#slot);
+    if (got < 0) throw sysError(got, "pread", this.path);
+    if (got < LEN_BYTES) return null;
+    const len = new DataView(span.buffer).getUint32(0, true);
+    if (len === 0) return null;
+    const end = LEN_BYTES + n + len + 16;
+    if (len > this.#g.chunkSize || end > got) throw this.#damaged(i, "chunk is truncated");
+    const plain = new Uint8Array(len);
+    const ok = singleChunkAead(this.#keys.aead.name).openInto(
+      this.#key,
+      span.subarray(LEN_BYTES, LEN_BYTES + n),
+      span.subarray(LEN_BYTES + n, end),
+      this.#adFor(i),
+      plain,
+      0,
+    );
+    if (!ok) throw this.#damaged(i, "chunk failed authentication");
+    return plain;
   }
 
   #adFor(i: number): Uint8Array {
@@ -112,107 +198,77 @@ export class ContentFile {
     return ad;
   }
 
-  /**
-   * Reads chunks `first .. first+count-1`. Each result is the chunk's plaintext, or null for a
-   * slot that was never written. Throws DamagedObjectError when a chunk fails to authenticate.
-   */
-  async read(first: number, count: number): Promise<(Uint8Array | null)[]> {
-    // One positional read per crypto worker's share, into its own buffer (moved, not copied).
-    const groups = this.#keys.pool.partition(count);
-    const spans = await Promise.all(groups.map(async ([a, b]) => {
-      const span = new Uint8Array((b - a) * this.#slot);
-      const { bytesRead } = await readAsync(
-        this.#fd,
-        span,
-        0,
-        span.length,
-        this.#base + (first + a) * this.#slot,
-      );
-      return { a, b, span, bytesRead };
-    }));
+  #writeOne(i: number, plain: Uint8Array, len: number): void {
     const n = this.#g.nonceLength;
-    const out: (Uint8Array | null)[] = new Array(count).fill(null);
-    const jobs: { k: number; nonce: Uint8Array; input: Uint8Array; ad: Uint8Array }[] = [];
-    for (const { a, b, span, bytesRead } of spans) {
-      for (let k = a; k < b; k++) {
-        const off = (k - a) * this.#slot;
-        if (off + LEN_BYTES > bytesRead) continue;
-        const len = new DataView(span.buffer, off, LEN_BYTES).getUint32(0, true);
-        if (len === 0) continue;
-        const i = first + k;
-        const end = off + LEN_BYTES + n + len + 16;
-        if (len > this.#g.chunkSize || end > bytesRead) {
-          throw this.#damaged(i, "chunk is truncated");
-        }
-        jobs.push({
-          k,
-          nonce: span.subarray(off + LEN_BYTES, off + LEN_BYTES + n),
-          input: span.subarray(off + LEN_BYTES + n, end),
-          ad: this.#adFor(i),
-        });
-      }
+    const out = scratchOf(LEN_BYTES + n + len + 16);
+    new DataView(out.buffer).setUint32(0, len, true);
+    const nonce = out.subarray(LEN_BYTES, LEN_BYTES + n);
+    nonce.set(randomBytes(n));
+    singleChunkAead(this.#keys.aead.name).sealInto(
+      this.#key,
+      nonce,
+      plain.subarray(0, len),
+      this.#adFor(i),
+      out,
+      LEN_BYTES + n,
+    );
+    const pos = this.#base + i * this.#slot;
+    for (let done = 0; done < out.length;) {
+      const r = sysPwrite(this.#fd, out.subarray(done), pos + done);
+      if (r < 0) throw sysError(r, "pwrite", this.path);
+      if (r === 0) throw sysError(-28, "pwrite", this.path); // ENOSPC
+      done += r;
     }
-    if (jobs.length === 0) return out;
-    const opened = await this.#keys.pool.open(this.#key, jobs);
-    for (let j = 0; j < jobs.length; j++) {
-      const pt = opened[j];
-      if (!pt) throw this.#damaged(first + jobs[j].k, "chunk failed authentication");
-      out[jobs[j].k] = pt;
-    }
-    return out;
   }
 
   #damaged(i: number, why: string): DamagedObjectError {
     return new DamagedObjectError(this.path, `${why} (chunk ${i})`);
   }
 
-  /** Seals and writes consecutive chunks starting at `first`, in one write call. */
-  async write(first: number, plaintexts: Uint8Array[]): Promise<void> {
-    const n = this.#g.nonceLength;
-    const nonces = plaintexts.map(() => randomBytes(n));
-    const lengths = plaintexts.map((p) => p.length);
-    const sealed = await this.#keys.pool.seal(
-      this.#key,
-      plaintexts.map((pt, k) => ({ nonce: nonces[k], input: pt, ad: this.#adFor(first + k) })),
-    );
-    // All slots but the last are padded to full size so one positional write covers the span.
-    const last = plaintexts.length - 1;
-    const buf = new Uint8Array(last * this.#slot + LEN_BYTES + n + sealed[last].length);
-    const dv = new DataView(buf.buffer);
-    for (let k = 0; k < sealed.length; k++) {
-      const off = k * this.#slot;
-      dv.setUint32(off, lengths[k], true);
-      buf.set(nonces[k], off + LEN_BYTES);
-      buf.set(sealed[k], off + LEN_BYTES + n);
-    }
-    await this.#writeAll(buf, this.#base + first * this.#slot);
+  /**
+   * A zeroed buffer for the plaintext of `count` consecutive chunks, the last `lastLength`
+   * bytes long: chunk `k` goes at `k * chunkSize`. Pass it to {@link write}, which takes it.
+   */
+  image(count: number, lastLength: number): Uint8Array {
+    return this.#keys.chunks.image((count - 1) * this.#g.chunkSize + lastLength);
   }
 
-  async #writeAll(buf: Uint8Array, pos: number): Promise<void> {
-    let done = 0;
-    while (done < buf.length) {
-      done += buf.length - done <= SYNC_WRITE_MAX
-        ? writeSync(this.#fd, buf, done, buf.length - done, pos + done)
-        : (await writeAsync(this.#fd, buf, done, buf.length - done, pos + done)).bytesWritten;
-    }
+  /**
+   * Seals and writes consecutive chunks starting at `first` in one write call. `plain` holds
+   * chunk `k` at `k * chunkSize` ({@link image}); it is detached (moved to a worker) unless it
+   * holds a single chunk (done on this thread).
+   */
+  async write(first: number, plain: Uint8Array, lengths: number[]): Promise<void> {
+    if (lengths.length === 1) return this.#writeOne(first, plain, lengths[0]);
+    await this.#tracked(
+      "pwrite",
+      () => this.#keys.chunks.write(this.#batch(first), plain, lengths),
+    );
   }
 
   /** Drops every slot from chunk `count` on (the file was shortened). */
   truncate(count: number): Promise<void> {
     const want = this.#base + count * this.#slot;
-    if (fstatSync(this.#fd).size > want) ftruncateSync(this.#fd, want);
+    const st = sysFstat(this.#fd);
+    if (typeof st === "number") return Promise.reject(sysError(st, "fstat", this.path));
+    if (st.size > want) {
+      const r = sysFtruncate(this.#fd, want);
+      if (r < 0) return Promise.reject(sysError(r, "ftruncate", this.path));
+    }
     return Promise.resolve();
   }
 
   /** Makes written chunks durable. */
   async sync(dataOnly: boolean): Promise<void> {
-    if (dataOnly) await fdatasyncAsync(this.#fd);
-    else await fsyncAsync(this.#fd);
+    if (dataOnly) await sysFdatasync(this.#fd, this.path);
+    else await sysFsync(this.#fd, this.path);
   }
 
-  close(): Promise<void> {
+  /** Closes the file once the reads and writes in flight are done. */
+  async close(): Promise<void> {
+    while (this.#inFlight > 0) await new Promise<void>((r) => this.#idle = r);
+    this.#idle = null;
     this.#key.fill(0);
-    closeSync(this.#fd);
-    return Promise.resolve();
+    sysClose(this.#fd);
   }
 }

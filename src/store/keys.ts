@@ -4,11 +4,11 @@
  * entries), objects (naming on-disk objects).
  */
 import { type Aead, aead, type AeadKey, type CipherName, smallAead } from "../crypto/aead.ts";
-import { AeadPool } from "../crypto/aead_pool.ts";
 import { SecretBuffer } from "../../ffi/memory.ts";
 import { deriveSubkeys, hkdf, KeyedHasher, type Subkeys } from "../crypto/subkeys.ts";
 import { base32 } from "../util/base32.ts";
 import { concat, u64le } from "../util/codec.ts";
+import { ChunkIo } from "./chunk_io.ts";
 
 const enc = new TextEncoder();
 
@@ -25,8 +25,8 @@ export class StoreKeys {
   readonly #objectNames = new Map<bigint, string>();
   // The locked pages holding the raw subkeys; disposing them zeroes the keys.
   readonly #secrets: SecretBuffer[];
-  /** Chunk crypto, off the main thread for large batches. */
-  readonly pool: AeadPool;
+  /** Chunk crypto and I/O, off the JS thread. */
+  readonly chunks: ChunkIo;
 
   private constructor(a: Aead, sub: Subkeys, secrets: SecretBuffer[]) {
     this.aead = a;
@@ -36,7 +36,7 @@ export class StoreKeys {
     this.#objectsMac = new KeyedHasher(sub.objects);
     this.#metaMac = new KeyedHasher(sub.meta);
     this.#secrets = secrets;
-    this.pool = new AeadPool(a.name);
+    this.chunks = new ChunkIo();
   }
 
   /** Derives every working key from the master key. */
@@ -91,7 +91,7 @@ export class StoreKeys {
 
   /** Zeroes the raw keys this object holds (imported native copies are out of our reach). */
   wipe(): void {
-    this.pool.close();
+    this.chunks.close();
     this.#namesMac.destroy();
     this.#objectsMac.destroy();
     this.#metaMac.destroy();

@@ -134,6 +134,13 @@ export const PollFd = {
   revents: 6,
 } as const;
 
+/** `struct iovec` (an element of the `fuse_reply_iov` array). */
+export const Iovec = {
+  size: 16,
+  base: 0,
+  len: 8,
+} as const;
+
 /** `struct fuse_lowlevel_ops`: size, and the slot index (offset / 8) of every operation. */
 export const LowlevelOps = {
   size: 352,

@@ -15,6 +15,7 @@ import {
   FileInfoBits,
   ForgetData,
   FuseBuf,
+  Iovec,
   Libc,
   LowlevelOps,
   PollFd,
@@ -115,6 +116,10 @@ function expected(): Map<string, number> {
   put("pollfd.fd", PollFd.fd);
   put("pollfd.events", PollFd.events);
   put("pollfd.revents", PollFd.revents);
+
+  put("sizeof(iovec)", Iovec.size);
+  put("iovec.iov_base", Iovec.base);
+  put("iovec.iov_len", Iovec.len);
 
   put("sizeof(fuse_lowlevel_ops)", LowlevelOps.size);
   for (const [name, slot] of Object.entries(LowlevelOps.slots)) put(`ops.${name}`, slot);
@@ -217,6 +222,8 @@ function cSource(): string {
   for (const f of ["ino", "nlookup"]) off("fuse_forget_data", f);
   size("pollfd");
   for (const f of ["fd", "events", "revents"]) off("pollfd", f);
+  size("iovec");
+  for (const f of ["iov_base", "iov_len"]) off("iovec", f);
   size("fuse_lowlevel_ops");
   for (const name of Object.keys(LowlevelOps.slots)) {
     lines.push(`  P("ops.${name}", offsetof(struct fuse_lowlevel_ops, ${name}) / sizeof(void *));`);
@@ -234,6 +241,7 @@ function cSource(): string {
     "#include <sys/statvfs.h>",
     "#include <sys/mount.h>",
     "#include <poll.h>",
+    "#include <sys/uio.h>",
     "#include <fcntl.h>",
     "#include <unistd.h>",
     "#include <stddef.h>",

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Ctx } from "../../ffi/layouts.ts";
+import { Ctx, Iovec } from "../../ffi/layouts.ts";
 import type { Fuse } from "../../ffi/fuse.ts";
 import { Errno, FsError } from "../fs/errors.ts";
 import type { Attr, FileSystem } from "../fs/types.ts";
@@ -46,12 +46,30 @@ export class OpContext {
   readonly entry = new EntryBuf(ATTR_TIMEOUT, ENTRY_TIMEOUT);
   readonly fileInfo = new FileInfoBuf();
   readonly statvfs = new StatvfsBuf();
-  #reply = new Uint8Array(0);
+  #iov = new Uint8Array(Iovec.size * 32);
 
-  /** A buffer of at least `bytes` for a reply that libfuse copies out before returning. */
-  replyBuffer(bytes: number): Uint8Array<ArrayBuffer> {
-    if (this.#reply.length < bytes) this.#reply = new Uint8Array(bytes);
-    return this.#reply;
+  /**
+   * A `struct iovec` array over `pieces` (at most `max` bytes in all) for a reply that the
+   * kernel copies before libfuse returns; the pieces must stay untouched until then.
+   */
+  iovecs(pieces: Uint8Array[], max: number): Uint8Array<ArrayBuffer> {
+    if (this.#iov.length < pieces.length * Iovec.size) {
+      this.#iov = new Uint8Array(pieces.length * Iovec.size * 2);
+    }
+    const v = new DataView(this.#iov.buffer);
+    let left = max;
+    pieces.forEach((p, k) => {
+      const len = Math.min(p.length, left);
+      left -= len;
+      const at = k * Iovec.size;
+      v.setBigUint64(
+        at + Iovec.base,
+        BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(p))),
+        true,
+      );
+      v.setBigUint64(at + Iovec.len, BigInt(len), true);
+    });
+    return this.#iov;
   }
 
   /** Set by `init` when the kernel granted the writeback cache. */

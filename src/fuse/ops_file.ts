@@ -51,16 +51,9 @@ export function fileOps(c: OpContext): FileOps {
       const fh = readFh(fi);
       const n = Number(size);
       c.run(req, "read", () => fs.readPieces(ino, fh, Number(off), n), (pieces) => {
-        // libfuse copies the reply into the device write before returning: one reusable buffer
-        // serves every read.
-        const out = c.replyBuffer(n);
-        let len = 0;
-        for (const p of pieces) {
-          const take = Math.min(p.length, n - len);
-          out.set(p.subarray(0, take), len);
-          len += take;
-        }
-        fuse.fuse_reply_buf(req, out, BigInt(len));
+        // The pieces go to the kernel as they are (one writev): the kernel's copy into the
+        // page cache is the only one, and it happens before fuse_reply_iov returns.
+        fuse.fuse_reply_iov(req, c.iovecs(pieces, n), pieces.length);
       }, n);
     },
 

@@ -67,6 +67,7 @@ export class FileData {
     const c = node.content ?? await node.contentOpening?.catch(() => null);
     node.content = null;
     await c?.close();
+    node.dropIdleLocks();
   }
 
   /** 512-byte blocks the stored chunks of `node` stand for. */

@@ -69,6 +69,16 @@ export class Inode {
   get saveLock(): Mutex {
     return this.#saveLock ??= new Mutex();
   }
+  /**
+   * Drops the locks nobody holds or waits for: tens of thousands of inodes stay live while the
+   * kernel knows them (after an untar), and an idle lock is as good as a new one.
+   */
+  dropIdleLocks(): void {
+    if (this.#extendLock && !this.#extendLock.busy) this.#extendLock = undefined;
+    if (this.#resizeLock?.idle) this.#resizeLock = undefined;
+    if (this.#chunkLocks?.idle) this.#chunkLocks = undefined;
+    if (this.#saveLock && !this.#saveLock.busy) this.#saveLock = undefined;
+  }
   /** Chunks fetched ahead for a sequential reader. */
   #readAhead?: ReadAhead;
   get readAhead(): ReadAhead {
@@ -322,7 +332,7 @@ export class InodeTable {
             { durable, name: s.node.loc?.name },
           );
           s.node.slot = target;
-        })
+        }).finally(() => s.node.dropIdleLocks())
       ));
     } catch (e) {
       for (const s of snaps) s.node.dirty = true;

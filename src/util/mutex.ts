@@ -47,6 +47,11 @@ export class KeyedMutex<K> {
     }
   }
 
+  /** True while no key is locked or waited for. */
+  get idle(): boolean {
+    return this.#locks.size === 0;
+  }
+
   /** Runs `fn` holding the locks of every key (taken in a fixed order, so no deadlock). */
   runAll<T>(keys: K[], fn: () => Promise<T> | T): Promise<T> {
     const sorted = [...new Set(keys)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -64,6 +69,11 @@ export class RwLock {
   #shared = 0;
   #exclusive = false;
   #queue: { exclusive: boolean; go: () => void }[] = [];
+
+  /** True while nobody holds or waits for the lock. */
+  get idle(): boolean {
+    return this.#shared === 0 && !this.#exclusive && this.#queue.length === 0;
+  }
 
   #pump(): void {
     while (this.#queue.length) {

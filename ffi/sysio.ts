@@ -129,9 +129,9 @@ export function sysPrefetch(paths: string[], bytes: number): void {
   }
 }
 
-/** Starts reading the first `bytes` of open file `fd` into the page cache, without waiting. */
-export function sysAdvise(fd: number, bytes: number): void {
-  libc().posix_fadvise(fd, 0n, BigInt(bytes), 3 /* POSIX_FADV_WILLNEED */);
+/** Starts reading `bytes` of open file `fd` (from byte `from`) into the page cache, without waiting. */
+export function sysAdvise(fd: number, bytes: number, from = 0): void {
+  libc().posix_fadvise(fd, BigInt(from), BigInt(bytes), 3 /* POSIX_FADV_WILLNEED */);
 }
 
 /** unlink(2): 0 or -errno. */

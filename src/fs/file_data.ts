@@ -154,6 +154,7 @@ export class FileData {
     const size = node.rec.size;
     const plan = node.readAhead.plan(last, cs, Math.ceil(size / cs) - 1);
     if (!plan) return;
+    node.content?.prefetch(plan[0], plan[1] - plan[0] + 1);
     const batch = Math.max(1, Math.floor((1 << 20) / cs));
     for (let a = plan[0]; a <= plan[1]; a += batch) {
       const count = Math.min(batch, plan[1] - a + 1);

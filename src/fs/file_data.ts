@@ -114,19 +114,16 @@ export class FileData {
       i += run;
     }
     if (sequential) this.#readAhead(node, last);
-    let chunks: Uint8Array[];
-    try {
-      const got = await Promise.all(parts);
-      // A chunk fetched ahead could have failed, or been cut short by a truncation since.
-      if (!got.every((c, k) => c && c.length >= Math.min(cs, size - (first + k) * cs))) {
-        throw new DamagedObjectError("", "read ahead");
-      }
-      chunks = got as Uint8Array[];
-    } catch (e) {
-      if (!(e instanceof DamagedObjectError)) throw e;
-      // A write racing this read may have been caught half-done: retry under the chunk locks.
-      chunks = await this.#lockedRead(node, first, last).catch((e2) => this.#damaged(e2));
-    }
+    // A damaged chunk may be a write racing this read, caught half-done; a chunk fetched
+    // ahead may have failed or been cut short by a truncation since. Either way: read again,
+    // under the chunk locks.
+    const got = await Promise.all(parts).catch((e) => {
+      if (e instanceof DamagedObjectError) return null;
+      throw e;
+    });
+    const chunks = got?.every((c, k) => c && c.length >= Math.min(cs, size - (first + k) * cs))
+      ? got as Uint8Array[]
+      : await this.#lockedRead(node, first, last).catch((e) => this.#damaged(e));
     // Each piece covers its part of offset..end; a chunk shorter than that (its tail past
     // what was stored) is followed by zeros.
     const pieces: Uint8Array[] = [];

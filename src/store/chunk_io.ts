@@ -13,15 +13,7 @@
  * the JS thread needs the other core).
  */
 import type { CipherName } from "../crypto/aead.ts";
-
-/** Bytes of the length field at the start of every chunk slot. */
-export const LEN_BYTES = 4;
-/** `lengths[k]` of a read: the slot was never written (zero length, or past the end). */
-export const CHUNK_UNWRITTEN = -1;
-/** `lengths[k]` of a read: the slot claims more bytes than it or the file holds. */
-export const CHUNK_TRUNCATED = -2;
-/** `lengths[k]` of a read: the chunk failed authentication. */
-export const CHUNK_DAMAGED = -3;
+import { BufferPool } from "../util/buffer_pool.ts";
 
 /** Where a batch lives and how it is sealed (shared by reads and writes). */
 interface Batch {
@@ -65,7 +57,7 @@ export interface ChunkReply {
   id: number;
   /** Write: the plaintext image, returned for reuse. Read: the opened chunks. */
   plain?: Uint8Array;
-  /** Read: each chunk's plaintext length, or one of the CHUNK_* codes. */
+  /** Read: each chunk's plaintext length, or one of the CHUNK_* codes of `chunk_slot.ts`. */
   lengths?: Int32Array;
   /** A failed system call (ENOSPC, EIO …). */
   errno?: number;
@@ -94,7 +86,7 @@ export class ChunkIo {
   readonly #load: number[] = [];
   readonly #pending = new Map<number, Pending>();
   readonly #size: number;
-  readonly #spare: ArrayBuffer[] = [];
+  readonly #images = new BufferPool(16);
   #id = 0;
 
   constructor(workers = Number(Deno.env.get("RENCFS_CHUNK_WORKERS") ?? 1)) {
@@ -103,22 +95,16 @@ export class ChunkIo {
 
   /**
    * A buffer of `bytes` for a write's plaintext image (zeroed unless `zero` is false: the
-   * caller fills all of it), from the images workers returned when one is big enough. It is
-   * handed over by {@link write}.
+   * caller fills all of it), reusing the images workers returned. It is handed over by
+   * {@link write}.
    */
   image(bytes: number, zero = true): Uint8Array {
-    const i = this.#spare.findIndex((b) => b.byteLength >= bytes);
-    if (i < 0) return new Uint8Array(bytes);
-    const out = new Uint8Array(this.#spare.splice(i, 1)[0], 0, bytes);
-    if (zero) out.fill(0);
-    return out;
+    return this.#images.take(bytes, zero);
   }
 
   /** Takes back an image that was not sent to a worker after all. */
   recycle(plain: Uint8Array): void {
-    if (plain.buffer instanceof ArrayBuffer && this.#spare.length < 16) {
-      this.#spare.push(plain.buffer);
-    }
+    this.#images.give(plain);
   }
 
   /** Seals and writes; `plain` (an {@link image}) is detached. */
@@ -185,6 +171,6 @@ export class ChunkIo {
     this.#load.length = 0;
     for (const p of this.#pending.values()) p.resolve({ id: -1, error: "chunk workers closed" });
     this.#pending.clear();
-    this.#spare.length = 0;
+    this.#images.clear();
   }
 }

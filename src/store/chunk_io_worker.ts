@@ -9,9 +9,17 @@
  * Messages carry raw per-file keys (zeroed here after use), never passwords.
  */
 import { aead, type AeadKey, directAead } from "../crypto/aead.ts";
-import { randomBytes } from "../crypto/random.ts";
+import { BufferPool } from "../util/buffer_pool.ts";
 import type { ChunkReply, ChunkRequest, ReadRequest, WriteRequest } from "./chunk_io.ts";
-import { CHUNK_DAMAGED, CHUNK_TRUNCATED, CHUNK_UNWRITTEN, LEN_BYTES } from "./chunk_io.ts";
+import {
+  CHUNK_DAMAGED,
+  chunkAd,
+  LEN_BYTES,
+  slotBytes,
+  slotLength,
+  slotParts,
+  startSlot,
+} from "./chunk_slot.ts";
 
 const lib = Deno.dlopen("libc.so.6", {
   pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize", nonblocking: true },
@@ -67,41 +75,23 @@ async function preadAll(fd: number, buf: Uint8Array<ArrayBuffer>, pos: number): 
   return done;
 }
 
-function adFor(template: Uint8Array, i: number): Uint8Array {
-  const ad = template.slice();
-  new DataView(ad.buffer).setBigUint64(ad.length - 8, BigInt(i), true);
-  return ad;
-}
-
-// Slot images are reused: a fresh MiB costs page faults that take longer than copying it.
-const spare: ArrayBuffer[] = [];
-function image(bytes: number): Uint8Array<ArrayBuffer> {
-  const i = spare.findIndex((b) => b.byteLength >= bytes);
-  const buf = i >= 0 ? spare.splice(i, 1)[0] : new ArrayBuffer(bytes);
-  return new Uint8Array(buf, 0, bytes);
-}
-function recycle(buf: ArrayBuffer): void {
-  if (spare.length < 8) spare.push(buf);
-}
+// Slot images are reused (the pwrite or the decryption is done with them before the reply).
+const images = new BufferPool(8);
 
 async function write(req: WriteRequest): Promise<ChunkReply> {
   const n = req.nonceLength;
   const count = req.lengths.length;
   const cs = req.chunkSize;
   // All slots but the last are padded to full size so that one pwrite covers the span.
-  const lastLen = req.lengths[count - 1];
-  const out = image((count - 1) * req.slot + LEN_BYTES + n + lastLen + 16);
-  const dv = new DataView(out.buffer);
+  const out = images.take((count - 1) * req.slot + slotBytes(n, req.lengths[count - 1]), false);
   const direct = directAead(req.cipher);
   const jobs: Promise<Uint8Array>[] = [];
   for (let k = 0; k < count; k++) {
     const off = k * req.slot;
     const len = req.lengths[k];
-    dv.setUint32(off, len, true);
-    const nonce = out.subarray(off + LEN_BYTES, off + LEN_BYTES + n);
-    nonce.set(randomBytes(n));
+    const nonce = startSlot(out, off, n, len);
     const pt = req.plain.subarray(k * cs, k * cs + len);
-    const ad = adFor(req.ad, req.first + k);
+    const ad = chunkAd(req.ad, req.first + k);
     if (direct) direct.sealInto(req.key, nonce, pt, ad, out, off + LEN_BYTES + n);
     else jobs.push(sealAsync(req, nonce, pt, ad));
   }
@@ -112,7 +102,7 @@ async function write(req: WriteRequest): Promise<ChunkReply> {
   try {
     await pwriteAll(req.fd, out, req.pos);
   } finally {
-    recycle(out.buffer);
+    images.give(out);
   }
   return { id: req.id, plain: req.plain };
 }
@@ -156,33 +146,28 @@ function keyOf(req: ChunkRequest): Promise<AeadKey> {
 async function read(req: ReadRequest): Promise<ChunkReply> {
   const n = req.nonceLength;
   const cs = req.chunkSize;
-  const span = image(req.count * req.slot);
+  const span = images.take(req.count * req.slot, false);
   try {
     const got = await preadAll(req.fd, span, req.pos);
     const plain = new Uint8Array(req.count * cs);
     const lengths = new Int32Array(req.count);
-    const dv = new DataView(span.buffer);
     const direct = directAead(req.cipher);
     const pending: Promise<void>[] = [];
     for (let k = 0; k < req.count; k++) {
       const off = k * req.slot;
-      const len = off + LEN_BYTES > got ? 0 : dv.getUint32(off, true);
-      const end = off + LEN_BYTES + n + len + 16;
-      if (len === 0) lengths[k] = CHUNK_UNWRITTEN;
-      else if (len > cs || end > got) lengths[k] = CHUNK_TRUNCATED;
-      else {
-        const nonce = span.subarray(off + LEN_BYTES, off + LEN_BYTES + n);
-        const sealed = span.subarray(off + LEN_BYTES + n, end);
-        const ad = adFor(req.ad, req.first + k);
-        const done = (ok: boolean) => void (lengths[k] = ok ? len : CHUNK_DAMAGED);
-        if (direct) done(direct.openInto(req.key, nonce, sealed, ad, plain, k * cs));
-        else pending.push(openAsync(req, nonce, sealed, ad, plain, k * cs).then(done));
-      }
+      const len = slotLength(span, off, got, n, cs);
+      lengths[k] = len;
+      if (len < 0) continue;
+      const { nonce, sealed } = slotParts(span, off, n, len);
+      const ad = chunkAd(req.ad, req.first + k);
+      const done = (ok: boolean) => void (ok || (lengths[k] = CHUNK_DAMAGED));
+      if (direct) done(direct.openInto(req.key, nonce, sealed, ad, plain, k * cs));
+      else pending.push(openAsync(req, nonce, sealed, ad, plain, k * cs).then(done));
     }
     await Promise.all(pending);
     return { id: req.id, plain, lengths };
   } finally {
-    recycle(span.buffer);
+    images.give(span);
   }
 }
 

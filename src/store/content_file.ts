@@ -11,7 +11,6 @@
  */
 import { constants } from "node:fs";
 import { singleChunkAead } from "../crypto/aead.ts";
-import { randomBytes } from "../crypto/random.ts";
 import {
   errnoName,
   sysAdvise,
@@ -23,21 +22,24 @@ import {
   sysFtruncate,
   sysOpen,
   sysPread,
-  sysPwrite,
 } from "../../ffi/sysio.ts";
-import { SAFE_OPEN } from "./object_io.ts";
+import { S_IFMT, S_IFREG } from "../fs/types.ts";
+import { SAFE_OPEN, writeAllSync } from "./object_io.ts";
 import { adPrefix, type StoreKeys } from "./keys.ts";
 import { DamagedObjectError } from "./record_store.ts";
 import { concat, u64le } from "../util/codec.ts";
+import { ChunkIoError } from "./chunk_io.ts";
 import {
   CHUNK_DAMAGED,
   CHUNK_TRUNCATED,
   CHUNK_UNWRITTEN,
-  ChunkIoError,
+  chunkAd,
   LEN_BYTES,
-} from "./chunk_io.ts";
-
-const S_IFMT = 0o170000;
+  slotBytes,
+  slotLength,
+  slotParts,
+  startSlot,
+} from "./chunk_slot.ts";
 
 // One chunk (a random 4 KiB read or write, a small file) is done right here with synchronous
 // calls: a round trip to a worker and its I/O thread cost more than the chunk's cipher call.
@@ -47,7 +49,6 @@ function scratchOf(bytes: number): Uint8Array<ArrayBuffer> {
   if (scratch.length < bytes) scratch = new Uint8Array(bytes);
   return scratch.subarray(0, bytes);
 }
-const S_IFREG = 0o100000;
 
 /** Chunk geometry of a data dir. */
 export interface Geometry {
@@ -57,7 +58,7 @@ export interface Geometry {
 
 /** Bytes one chunk slot occupies on disk. */
 export function slotSize(g: Geometry): number {
-  return LEN_BYTES + g.nonceLength + g.chunkSize + 16;
+  return slotBytes(g.nonceLength, g.chunkSize);
 }
 
 /** An open content file. */
@@ -161,11 +162,8 @@ export class ContentFile {
     const cs = this.#g.chunkSize;
     const out: (Uint8Array | null)[] = new Array(count).fill(null);
     for (let k = 0; k < count; k++) {
-      const len = lengths[k];
-      if (len === CHUNK_UNWRITTEN) continue;
-      if (len === CHUNK_TRUNCATED) throw this.#damaged(first + k, "chunk is truncated");
-      if (len === CHUNK_DAMAGED) throw this.#damaged(first + k, "chunk failed authentication");
-      out[k] = plain.subarray(k * cs, k * cs + len);
+      const len = this.#usable(first + k, lengths[k]);
+      if (len !== null) out[k] = plain.subarray(k * cs, k * cs + len);
     }
     return out;
   }
@@ -175,51 +173,37 @@ export class ContentFile {
     const span = scratchOf(this.#slot);
     const got = sysPread(this.#fd, span, this.#base + i * this.#slot);
     if (got < 0) throw sysError(got, "pread", this.path);
-    if (got < LEN_BYTES) return null;
-    const len = new DataView(span.buffer).getUint32(0, true);
-    if (len === 0) return null;
-    const end = LEN_BYTES + n + len + 16;
-    if (len > this.#g.chunkSize || end > got) throw this.#damaged(i, "chunk is truncated");
+    const len = this.#usable(i, slotLength(span, 0, got, n, this.#g.chunkSize));
+    if (len === null) return null;
+    const { nonce, sealed } = slotParts(span, 0, n, len);
     const plain = new Uint8Array(len);
-    const ok = singleChunkAead(this.#keys.aead.name).openInto(
-      this.#key,
-      span.subarray(LEN_BYTES, LEN_BYTES + n),
-      span.subarray(LEN_BYTES + n, end),
-      this.#adFor(i),
-      plain,
-      0,
-    );
-    if (!ok) throw this.#damaged(i, "chunk failed authentication");
+    const aead = singleChunkAead(this.#keys.aead.name);
+    const ok = aead.openInto(this.#key, nonce, sealed, chunkAd(this.#ad, i), plain, 0);
+    this.#usable(i, ok ? len : CHUNK_DAMAGED);
     return plain;
   }
 
-  #adFor(i: number): Uint8Array {
-    const ad = this.#ad.slice();
-    new DataView(ad.buffer).setBigUint64(ad.length - 8, BigInt(i), true);
-    return ad;
+  // A chunk length from a slot: null when never written; throws for a damaged chunk.
+  #usable(i: number, len: number): number | null {
+    if (len === CHUNK_UNWRITTEN) return null;
+    if (len === CHUNK_TRUNCATED) throw this.#damaged(i, "chunk is truncated");
+    if (len === CHUNK_DAMAGED) throw this.#damaged(i, "chunk failed authentication");
+    return len;
   }
 
   #writeOne(i: number, plain: Uint8Array, len: number): void {
     const n = this.#g.nonceLength;
-    const out = scratchOf(LEN_BYTES + n + len + 16);
-    new DataView(out.buffer).setUint32(0, len, true);
-    const nonce = out.subarray(LEN_BYTES, LEN_BYTES + n);
-    nonce.set(randomBytes(n));
+    const out = scratchOf(slotBytes(n, len));
+    const nonce = startSlot(out, 0, n, len);
     singleChunkAead(this.#keys.aead.name).sealInto(
       this.#key,
       nonce,
       plain.subarray(0, len),
-      this.#adFor(i),
+      chunkAd(this.#ad, i),
       out,
       LEN_BYTES + n,
     );
-    const pos = this.#base + i * this.#slot;
-    for (let done = 0; done < out.length;) {
-      const r = sysPwrite(this.#fd, out.subarray(done), pos + done);
-      if (r < 0) throw sysError(r, "pwrite", this.path);
-      if (r === 0) throw sysError(-28, "pwrite", this.path); // ENOSPC
-      done += r;
-    }
+    writeAllSync(this.#fd, out, this.#base + i * this.#slot, this.path);
   }
 
   /**

@@ -83,6 +83,7 @@ export function writeAllSync(fd: number, data: Uint8Array, pos: number, path = "
   while (done < data.length) {
     const n = sysPwrite(fd, data.subarray(done) as Uint8Array<ArrayBuffer>, pos + done);
     if (n < 0) throw sysError(n, "write", path);
+    if (n === 0) throw sysError(-28, "write", path); // no progress: the disk is full
     done += n;
   }
 }

@@ -20,6 +20,7 @@ async function runModel(chunkSize: number, seed: number, ops: number) {
   const rand = prng(seed);
   const { attr, fh } = await fs.create(ROOT_INO, n("f"), 0o644, 2, ROOT_CALLER);
   let model = new Uint8Array(0);
+  const kept: { pieces: Uint8Array[]; want: Uint8Array; at: number }[] = [];
   const maxSize = chunkSize * 12;
   const pick = (k: number) => Math.floor(rand() * k);
   for (let i = 0; i < ops; i++) {
@@ -47,11 +48,17 @@ async function runModel(chunkSize: number, seed: number, ops: number) {
     } else if (op < 8) {
       const off = pick(model.length + chunkSize);
       const len = pick(chunkSize * 3);
-      const got = pick(2) === 0
-        ? await fs.read(attr.ino, fh, off, len)
-        : concat(await fs.readPieces(attr.ino, fh, off, len));
       const want = model.slice(Math.min(off, model.length), Math.min(off + len, model.length));
-      assertEquals(got, want, `op ${i}: read ${off}+${len} of ${model.length}`);
+      if (pick(2) === 0) {
+        const got = await fs.read(attr.ino, fh, off, len);
+        assertEquals(got, want, `op ${i}: read ${off}+${len} of ${model.length}`);
+      } else {
+        // Pieces are handed back (their buffers reused) or kept: kept ones must never change.
+        const pieces = await fs.readPieces(attr.ino, fh, off, len);
+        assertEquals(concat(pieces), want, `op ${i}: readPieces ${off}+${len} of ${model.length}`);
+        if (pick(2) === 0) fs.releasePieces(pieces);
+        else kept.push({ pieces, want, at: i });
+      }
     } else {
       const size = pick(3) === 0 ? pick(maxSize) : pick(12) * chunkSize + pick(3);
       await fs.setattr(attr.ino, { size });
@@ -61,6 +68,7 @@ async function runModel(chunkSize: number, seed: number, ops: number) {
     }
     assertEquals((await fs.getattr(attr.ino)).size, model.length);
   }
+  for (const k of kept) assertEquals(concat(k.pieces), k.want, `pieces kept from op ${k.at}`);
   await fs.release(attr.ino, fh);
   await fs.close();
   // Everything survives a reopen.
@@ -179,6 +187,36 @@ Deno.test("sequential reads with read-ahead see every write and truncation made 
   await fs.setattr(attr.ino, { size: 20000 });
   const tail = await fs.read(attr.ino, fh, 10000, 10000);
   assertEquals(tail.every((b) => b === 0), true);
+  await fs.release(attr.ino, fh);
+  await fs.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("read pieces handed back are reused for later reads; pieces kept never change", async () => {
+  // 64 KiB chunks: sequential reads go through the read-ahead and the worker's batch images.
+  const { fs, dir } = await freshFs({ chunkSize: 65536 });
+  const { attr, fh } = await fs.create(ROOT_INO, n("r"), 0o644, 2, ROOT_CALLER);
+  const model = new Uint8Array(65536 * 80 + 123).map((_, i) => (i * 13 + (i >> 16)) % 251);
+  await fs.write(attr.ino, fh, 0, model);
+  const kept: { pieces: Uint8Array[]; off: number }[] = [];
+  for (let pass = 0; pass < 3; pass++) {
+    const step = [131072, 65536 + 4096, 4096][pass];
+    for (let off = 0; off < model.length; off += step * 4) {
+      const offs = [0, 1, 2, 3].map((k) => off + k * step);
+      const got = await Promise.all(offs.map((o) => fs.readPieces(attr.ino, fh, o, step)));
+      offs.forEach((o, k) => {
+        assertEquals(concat(got[k]), model.slice(o, o + step), `pass ${pass} @${o}`);
+        if ((o / step) % 7 === 3) kept.push({ pieces: got[k], off: o });
+        else fs.releasePieces(got[k]);
+      });
+      // A write drops what was fetched ahead: those buffers come back too.
+      if (off % (step * 40) === 0) await fs.write(attr.ino, fh, off, model.slice(off, off + 10));
+    }
+  }
+  for (const k of kept) {
+    const len = concat(k.pieces).length;
+    assertEquals(concat(k.pieces), model.slice(k.off, k.off + len), `kept @${k.off}`);
+  }
   await fs.release(attr.ino, fh);
   await fs.close();
   await Deno.remove(dir, { recursive: true });

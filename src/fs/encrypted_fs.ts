@@ -854,6 +854,23 @@ export class EncryptedFs implements FileSystem {
   }
 
   /**
+   * Hands back the pieces of a {@link readPieces} call once they are no longer used (each
+   * call's pieces once; the views must not be touched afterwards): their buffers are then reused
+   * for later reads instead of piling up until the garbage collector runs. Optional.
+   */
+  releasePieces(pieces: Uint8Array[]): void {
+    this.#data.releasePieces(pieces);
+  }
+
+  /**
+   * Lets go of memory kept for speed: the spare chunk buffers (up to ~48 MiB after streaming).
+   * For a caller that has gone idle; the next reads and writes allocate again.
+   */
+  trimMemory(): void {
+    this.#keys.chunks.trim();
+  }
+
+  /**
    * A buffer for the data of a coming {@link write}, which that write may take over (the
    * buffer is then detached) instead of copying: for callers that fill a fresh buffer per
    * write anyway, such as the FUSE adapter. Its contents are undefined until filled.

@@ -138,10 +138,21 @@ export class FileData {
     return pieces;
   }
 
+  /**
+   * Hands back the pieces of a {@link readPieces} call after their last use, so that their
+   * buffers are reused instead of left to the garbage collector (optional; each call's pieces
+   * once).
+   */
+  releasePieces(pieces: Uint8Array[]): void {
+    for (const p of pieces) this.keys.chunks.release(p);
+  }
+
   /** Reads up to `length` bytes at `offset`. */
   async read(node: Inode, offset: number, length: number): Promise<Uint8Array> {
     const pieces = await this.readPieces(node, offset, length);
-    return pieces.length === 1 ? pieces[0].slice() : concat(...pieces);
+    const out = pieces.length === 1 ? pieces[0].slice() : concat(...pieces);
+    this.releasePieces(pieces);
+    return out;
   }
 
   // Sequential reading: fetch and decrypt the chunks after `last` in the background, in
@@ -160,9 +171,11 @@ export class FileData {
         { length: count },
         (_, k) => all.then((c) => c[k], () => null), // a failure is retried by the real read
       );
-      node.readAhead.add(a, parts, cs);
+      node.readAhead.add(a, parts, cs, this.#release);
     }
   }
+
+  readonly #release = (chunk: Uint8Array) => this.keys.chunks.release(chunk);
 
   #lockedRead(node: Inode, first: number, last: number): Promise<Uint8Array[]> {
     const idx = Array.from({ length: last - first + 1 }, (_, k) => first + k);
@@ -336,6 +349,7 @@ export class FileData {
       for (let k = 0; k < count; k++) {
         const o = old[k];
         if (o) image.set(o, k * cs);
+        if (o) this.keys.chunks.release(o);
       }
       if (data.length) image.set(data, offset - first * cs);
     }

@@ -24,6 +24,8 @@ interface Fetched {
   gen: number;
   bytes: number;
   data: Promise<Uint8Array | null>;
+  /** Hands the chunk's buffer back when it is dropped unread. */
+  release: (chunk: Uint8Array) => void;
 }
 
 /** The read-ahead state of one open file. */
@@ -39,8 +41,7 @@ export class ReadAhead {
   /** Drops everything fetched (the file changed). */
   invalidate(): void {
     this.#gen++;
-    for (const f of this.#fetched.values()) globalBytes -= f.bytes;
-    this.#fetched.clear();
+    for (const i of [...this.#fetched.keys()]) this.#drop(i, true);
     this.#requested = -1;
   }
 
@@ -56,7 +57,7 @@ export class ReadAhead {
     if (sequential) {
       this.#window = Math.min(MAX_WINDOW, this.#window * 2);
     } else {
-      for (const i of [...this.#fetched.keys()]) this.#drop(i);
+      for (const i of [...this.#fetched.keys()]) this.#drop(i, true);
       this.#requested = -1;
       this.#window = FIRST_WINDOW;
     }
@@ -69,8 +70,9 @@ export class ReadAhead {
   take(i: number): Promise<Uint8Array | null> | undefined {
     const f = this.#fetched.get(i);
     if (!f) return undefined;
-    this.#drop(i);
-    return f.gen === this.#gen ? f.data : undefined;
+    const current = f.gen === this.#gen;
+    this.#drop(i, !current);
+    return current ? f.data : undefined;
   }
 
   /** Whether a fetch of chunk `i` is held. */
@@ -78,12 +80,12 @@ export class ReadAhead {
     return this.#fetched.has(i);
   }
 
-  #drop(i: number): void {
+  #drop(i: number, release: boolean): void {
     const f = this.#fetched.get(i);
-    if (f) {
-      globalBytes -= f.bytes;
-      this.#fetched.delete(i);
-    }
+    if (!f) return;
+    globalBytes -= f.bytes;
+    this.#fetched.delete(i);
+    if (release) f.data.then((c) => c && f.release(c));
   }
 
   /**
@@ -98,10 +100,18 @@ export class ReadAhead {
     return [start, stop];
   }
 
-  /** Records a background fetch of chunks `first..` (one promise per chunk). */
-  add(first: number, data: Promise<Uint8Array | null>[], chunkSize: number): void {
+  /**
+   * Records a background fetch of chunks `first..` (one promise per chunk, resolving to null on
+   * failure); `release` takes back a chunk dropped unread.
+   */
+  add(
+    first: number,
+    data: Promise<Uint8Array | null>[],
+    chunkSize: number,
+    release: (chunk: Uint8Array) => void,
+  ): void {
     data.forEach((d, k) => {
-      this.#fetched.set(first + k, { gen: this.#gen, bytes: chunkSize, data: d });
+      this.#fetched.set(first + k, { gen: this.#gen, bytes: chunkSize, data: d, release });
       globalBytes += chunkSize;
     });
     this.#requested = Math.max(this.#requested, first + data.length - 1);

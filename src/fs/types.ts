@@ -133,6 +133,10 @@ export interface FileSystem {
   read(ino: bigint, fh: number, offset: number, length: number): Promise<Uint8Array>;
   /** {@link read} as consecutive read-only pieces, for callers that copy them out at once. */
   readPieces(ino: bigint, fh: number, offset: number, length: number): Promise<Uint8Array[]>;
+  /** Hands back the pieces of a {@link readPieces} call after their last use (optional). */
+  releasePieces(pieces: Uint8Array[]): void;
+  /** Lets go of memory kept for speed (spare buffers), for a mount that has gone idle. */
+  trimMemory(): void;
   /** A buffer for the data of a coming write, which that write may take over (detach). */
   writeBuffer(bytes: number): Uint8Array;
   /** Writes all of `data` at `offset`; returns the bytes written. */

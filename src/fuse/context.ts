@@ -80,6 +80,8 @@ export class OpContext {
   readonly dirOpen: OpenReplyFlags = {};
   /** Requests whose reply is still pending (for diagnostics and drain on unmount). */
   inFlight = 0;
+  /** Operations started so far (the mount is idle while it stays the same). */
+  started = 0;
   /** Bytes of read and write requests in flight (their buffers are held until they finish). */
   ioBytes = 0;
   #roomWaiter: (() => void) | null = null;
@@ -156,6 +158,7 @@ export class OpContext {
       return;
     }
     this.inFlight++;
+    this.started++;
     this.ioBytes += bytes;
     p.then(
       (v) => {

@@ -54,6 +54,7 @@ export function fileOps(c: OpContext): FileOps {
         // The pieces go to the kernel as they are (one writev): the kernel's copy into the
         // page cache is the only one, and it happens before fuse_reply_iov returns.
         fuse.fuse_reply_iov(req, c.iovecs(pieces, n), pieces.length);
+        fs.releasePieces(pieces);
       }, n);
     },
 

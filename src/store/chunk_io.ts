@@ -6,14 +6,20 @@
  * on its blocking pool), so the JS thread only copies plaintext in and out.
  *
  * Plaintext travels as one image per batch: chunk `k` at `k * chunkSize`. Images move between
- * threads (no copy) and the write images come back for reuse: a fresh MiB costs page faults
- * that take longer than filling it.
+ * threads (no copy) and come back for reuse: a fresh MiB costs page faults that take longer
+ * than filling it, and images left to the garbage collector piled up to ~100 MiB during a
+ * sequential read before it ran (daemon RSS). Write images come back with the reply; a read
+ * image comes back once every chunk view of it is released ({@link ChunkIo.release}), which is
+ * optional: an image whose views are not all released is left to the garbage collector. An
+ * image that comes back leaves every old view of it detached (`LeasePool`): a view released
+ * too early reads as empty, never as other data.
  *
  * `RENCFS_CHUNK_WORKERS` sets the number of workers (default 1: on 2 cores one worker beat two,
  * the JS thread needs the other core).
  */
 import type { CipherName } from "../crypto/aead.ts";
 import { BufferPool } from "../util/buffer_pool.ts";
+import { LeasePool } from "../util/lease_pool.ts";
 
 /** Where a batch lives and how it is sealed (shared by reads and writes). */
 interface Batch {
@@ -42,11 +48,12 @@ export interface WriteRequest extends Batch {
   lengths: number[];
 }
 
-/** Read and open `count` chunks. */
+/** Read and open `count` chunks (into `plain` when it is given and large enough). */
 export interface ReadRequest extends Batch {
   id: number;
   op: "read";
   count: number;
+  plain?: Uint8Array;
 }
 
 /** Either request. */
@@ -87,6 +94,10 @@ export class ChunkIo {
   readonly #pending = new Map<number, Pending>();
   readonly #size: number;
   readonly #images = new BufferPool(16);
+  /** Images of batch reads, lent out chunk by chunk. */
+  readonly readImages = new LeasePool(16);
+  /** Plaintexts of single chunks opened on the JS thread (`ContentFile`), lent out likewise. */
+  readonly chunkImages = new LeasePool(16);
   #id = 0;
 
   constructor(workers = Number(Deno.env.get("RENCFS_CHUNK_WORKERS") ?? 1)) {
@@ -122,14 +133,26 @@ export class ChunkIo {
     if (reply.error !== undefined) throw new Error(`chunk worker: ${reply.error}`);
   }
 
-  /** Reads and opens `count` chunks. */
+  /**
+   * Reads and opens `count` chunks into an image from {@link readImages}; to have it reused,
+   * lend it out (`readImages.lend`) and {@link release} its views.
+   */
   async read(b: Batch, count: number): Promise<ReadResult> {
-    const reply = await this.#send({ ...b, key: b.key.slice(), id: 0, op: "read", count });
+    const plain = this.readImages.take(count * b.chunkSize);
+    const reply = await this.#send({ ...b, key: b.key.slice(), id: 0, op: "read", count, plain });
     if (reply.errno !== undefined) throw new ChunkIoError(reply.errno, "pread");
     if (reply.error !== undefined || !reply.plain || !reply.lengths) {
       throw new Error(`chunk worker: ${reply.error ?? "no data"}`);
     }
     return { plain: reply.plain, lengths: reply.lengths };
+  }
+
+  /**
+   * Hands back one chunk view of a read (each chunk once, after its last use) so that its
+   * buffer is reused once all of its chunks are back; anything else is ignored.
+   */
+  release(view: Uint8Array): void {
+    if (!this.readImages.release(view)) this.chunkImages.release(view);
   }
 
   #send(req: ChunkRequest): Promise<ChunkReply> {
@@ -139,9 +162,7 @@ export class ChunkIo {
     if (this.#workers.length < this.#size && (w < 0 || this.#load[w] > 0)) w = this.#spawn();
     const bytes = req.op === "write" ? req.plain.length : req.count * req.slot;
     this.#load[w] += bytes;
-    const transfer = req.op === "write" && req.plain.buffer instanceof ArrayBuffer
-      ? [req.plain.buffer]
-      : [];
+    const transfer = req.plain?.buffer instanceof ArrayBuffer ? [req.plain.buffer] : [];
     return new Promise<ChunkReply>((resolve) => {
       this.#pending.set(id, { resolve, bytes, worker: w });
       this.#workers[w].postMessage(req, { transfer });
@@ -164,6 +185,13 @@ export class ChunkIo {
     return this.#workers.length - 1;
   }
 
+  /** Drops the spare images (those on loan or in flight come back as usual). */
+  trim(): void {
+    this.#images.clear();
+    this.readImages.clear();
+    this.chunkImages.clear();
+  }
+
   /** Stops the workers; requests still in flight fail. */
   close(): void {
     for (const w of this.#workers) w.terminate();
@@ -171,6 +199,6 @@ export class ChunkIo {
     this.#load.length = 0;
     for (const p of this.#pending.values()) p.resolve({ id: -1, error: "chunk workers closed" });
     this.#pending.clear();
-    this.#images.clear();
+    this.trim();
   }
 }

@@ -149,7 +149,10 @@ async function read(req: ReadRequest): Promise<ChunkReply> {
   const span = images.take(req.count * req.slot, false);
   try {
     const got = await preadAll(req.fd, span, req.pos);
-    const plain = new Uint8Array(req.count * cs);
+    // A chunk that fails leaves old bytes of a reused image in its place: its length says so.
+    const plain = req.plain && req.plain.length >= req.count * cs
+      ? req.plain
+      : new Uint8Array(req.count * cs);
     const lengths = new Int32Array(req.count);
     const direct = directAead(req.cipher);
     const pending: Promise<void>[] = [];

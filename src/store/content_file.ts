@@ -151,7 +151,8 @@ export class ContentFile {
   /**
    * Reads chunks `first .. first+count-1`. Each result is the chunk's plaintext (a view into
    * one buffer per call), or null for a slot that was never written. Throws DamagedObjectError
-   * when a chunk fails to authenticate or is cut short.
+   * when a chunk fails to authenticate or is cut short. Releasing each chunk once after its last
+   * use (`keys.chunks.release`) lets the buffer be reused; it is optional.
    */
   async read(first: number, count: number): Promise<(Uint8Array | null)[]> {
     if (count === 1) return [this.#readOne(first)];
@@ -165,6 +166,7 @@ export class ContentFile {
       const len = this.#usable(first + k, lengths[k]);
       if (len !== null) out[k] = plain.subarray(k * cs, k * cs + len);
     }
+    this.#keys.chunks.readImages.lend(plain, out.filter((c) => c !== null).length);
     return out;
   }
 
@@ -176,10 +178,12 @@ export class ContentFile {
     const len = this.#usable(i, slotLength(span, 0, got, n, this.#g.chunkSize));
     if (len === null) return null;
     const { nonce, sealed } = slotParts(span, 0, n, len);
-    const plain = new Uint8Array(len);
+    const images = this.#keys.chunks.chunkImages;
+    const plain = images.take(len);
     const aead = singleChunkAead(this.#keys.aead.name);
     const ok = aead.openInto(this.#key, nonce, sealed, chunkAd(this.#ad, i), plain, 0);
     this.#usable(i, ok ? len : CHUNK_DAMAGED);
+    images.lend(plain, 1);
     return plain;
   }
 

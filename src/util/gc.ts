@@ -1,0 +1,29 @@
+/**
+ * A full garbage collection on demand, for a daemon that has gone idle. V8 collects when
+ * allocation pushes it to, so the garbage of the last burst of work (chunk-sized ArrayBuffers,
+ * the inodes of a deleted tree) stays resident while nothing runs: ~90 MiB after a 1 GiB read
+ * through FUSE, measured with `Deno.memoryUsage()`.
+ *
+ * `gc` is exposed by a V8 flag, which can be set at run time but only reaches contexts created
+ * afterwards: `node:vm` makes one to take it from. A collection costs ~20 ms here, so callers
+ * run it once per idle spell, not on a timer.
+ */
+import v8 from "node:v8";
+import vm from "node:vm";
+
+let collect: (() => void) | null | undefined;
+
+/** Runs a full collection; returns false where the runtime does not allow it (nothing done). */
+export function collectGarbage(): boolean {
+  if (collect === undefined) {
+    try {
+      v8.setFlagsFromString("--expose-gc");
+      const gc: unknown = vm.runInNewContext("typeof gc === 'function' ? gc : null");
+      collect = typeof gc === "function" ? () => gc() : null;
+    } catch {
+      collect = null;
+    }
+  }
+  collect?.();
+  return collect !== null;
+}

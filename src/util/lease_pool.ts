@@ -1,8 +1,8 @@
 /**
  * Buffers lent out as several views and reused once every view is handed back: the chunks of
  * a read go to different readers, and a buffer left to the garbage collector instead stays
- * allocated until a collection finds it (~100 MiB of them during a sequential read through
- * FUSE, and malloc fragmentation under random 4 KiB reads).
+ * allocated until a collection finds it (~100 MiB of them during a 1 GiB sequential read through
+ * FUSE, daemon RSS peak 302-325 -> 243-260 MiB).
  *
  * A buffer that comes back is moved to a new ArrayBuffer (`transfer`, no copy): every view of
  * the old one is detached. A view used after its release (a bug) then reads as empty, never as

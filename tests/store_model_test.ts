@@ -4,16 +4,7 @@ import { assertEquals } from "./helpers/assert.ts";
 import { EncryptedFs } from "../src/fs/encrypted_fs.ts";
 import { freshFs, n, PASSWORD, prng, ROOT_CALLER } from "./helpers/store.ts";
 import { ROOT_INO } from "../src/fs/types.ts";
-
-function concat(pieces: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(pieces.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+import { concat } from "../src/util/codec.ts";
 
 async function runModel(chunkSize: number, seed: number, ops: number) {
   const { fs, dir } = await freshFs({ chunkSize });
@@ -55,7 +46,11 @@ async function runModel(chunkSize: number, seed: number, ops: number) {
       } else {
         // Pieces are handed back (their buffers reused) or kept: kept ones must never change.
         const pieces = await fs.readPieces(attr.ino, fh, off, len);
-        assertEquals(concat(pieces), want, `op ${i}: readPieces ${off}+${len} of ${model.length}`);
+        assertEquals(
+          concat(...pieces),
+          want,
+          `op ${i}: readPieces ${off}+${len} of ${model.length}`,
+        );
         if (pick(2) === 0) fs.releasePieces(pieces);
         else kept.push({ pieces, want, at: i });
       }
@@ -68,7 +63,7 @@ async function runModel(chunkSize: number, seed: number, ops: number) {
     }
     assertEquals((await fs.getattr(attr.ino)).size, model.length);
   }
-  for (const k of kept) assertEquals(concat(k.pieces), k.want, `pieces kept from op ${k.at}`);
+  for (const k of kept) assertEquals(concat(...k.pieces), k.want, `pieces kept from op ${k.at}`);
   await fs.release(attr.ino, fh);
   await fs.close();
   // Everything survives a reopen.
@@ -199,23 +194,29 @@ Deno.test("read pieces handed back are reused for later reads; pieces kept never
   const model = new Uint8Array(65536 * 80 + 123).map((_, i) => (i * 13 + (i >> 16)) % 251);
   await fs.write(attr.ino, fh, 0, model);
   const kept: { pieces: Uint8Array[]; off: number }[] = [];
+  const released: Uint8Array[] = [];
   for (let pass = 0; pass < 3; pass++) {
     const step = [131072, 65536 + 4096, 4096][pass];
     for (let off = 0; off < model.length; off += step * 4) {
       const offs = [0, 1, 2, 3].map((k) => off + k * step);
       const got = await Promise.all(offs.map((o) => fs.readPieces(attr.ino, fh, o, step)));
       offs.forEach((o, k) => {
-        assertEquals(concat(got[k]), model.slice(o, o + step), `pass ${pass} @${o}`);
+        assertEquals(concat(...got[k]), model.slice(o, o + step), `pass ${pass} @${o}`);
         if ((o / step) % 7 === 3) kept.push({ pieces: got[k], off: o });
-        else fs.releasePieces(got[k]);
+        else {
+          fs.releasePieces(got[k]);
+          released.push(got[k][0]);
+        }
       });
       // A write drops what was fetched ahead: those buffers come back too.
       if (off % (step * 40) === 0) await fs.write(attr.ino, fh, off, model.slice(off, off + 10));
     }
   }
+  // Buffers whose every chunk came back went to the pool: the views handed back are detached.
+  assertEquals(released.some((p) => p.length === 0), true, "no buffer came back for reuse");
   for (const k of kept) {
-    const len = concat(k.pieces).length;
-    assertEquals(concat(k.pieces), model.slice(k.off, k.off + len), `kept @${k.off}`);
+    const len = concat(...k.pieces).length;
+    assertEquals(concat(...k.pieces), model.slice(k.off, k.off + len), `kept @${k.off}`);
   }
   await fs.release(attr.ino, fh);
   await fs.close();

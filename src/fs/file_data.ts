@@ -348,8 +348,9 @@ export class FileData {
       image = content.image(count, lengths[count - 1]);
       for (let k = 0; k < count; k++) {
         const o = old[k];
-        if (o) image.set(o, k * cs);
-        if (o) this.keys.chunks.release(o);
+        if (!o) continue;
+        image.set(o, k * cs);
+        this.keys.chunks.release(o);
       }
       if (data.length) image.set(data, offset - first * cs);
     }

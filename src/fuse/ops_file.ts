@@ -63,9 +63,7 @@ export function fileOps(c: OpContext): FileOps {
       // the store can hand to its chunk worker without copying it again.
       const len = Number(size);
       const data = fs.writeBuffer(len);
-      if (buf !== null && len > 0) {
-        data.set(new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(buf, len)));
-      }
+      if (buf !== null && len > 0) Deno.UnsafePointerView.copyInto(buf, data);
       const fh = readFh(fi);
       c.run(req, "write", () => fs.write(ino, fh, Number(off), data), (n) => {
         fuse.fuse_reply_write(req, BigInt(n));

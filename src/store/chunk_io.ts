@@ -48,12 +48,12 @@ export interface WriteRequest extends Batch {
   lengths: number[];
 }
 
-/** Read and open `count` chunks (into `plain` when it is given and large enough). */
+/** Read and open `count` chunks into `plain` (chunk `k` at `k * chunkSize`). */
 export interface ReadRequest extends Batch {
   id: number;
   op: "read";
   count: number;
-  plain?: Uint8Array;
+  plain: Uint8Array;
 }
 
 /** Either request. */
@@ -162,7 +162,7 @@ export class ChunkIo {
     if (this.#workers.length < this.#size && (w < 0 || this.#load[w] > 0)) w = this.#spawn();
     const bytes = req.op === "write" ? req.plain.length : req.count * req.slot;
     this.#load[w] += bytes;
-    const transfer = req.plain?.buffer instanceof ArrayBuffer ? [req.plain.buffer] : [];
+    const transfer = req.plain.buffer instanceof ArrayBuffer ? [req.plain.buffer] : [];
     return new Promise<ChunkReply>((resolve) => {
       this.#pending.set(id, { resolve, bytes, worker: w });
       this.#workers[w].postMessage(req, { transfer });

@@ -150,9 +150,7 @@ async function read(req: ReadRequest): Promise<ChunkReply> {
   try {
     const got = await preadAll(req.fd, span, req.pos);
     // A chunk that fails leaves old bytes of a reused image in its place: its length says so.
-    const plain = req.plain && req.plain.length >= req.count * cs
-      ? req.plain
-      : new Uint8Array(req.count * cs);
+    const plain = req.plain;
     const lengths = new Int32Array(req.count);
     const direct = directAead(req.cipher);
     const pending: Promise<void>[] = [];

@@ -1,35 +1,22 @@
 // Format 2 keeps an inode with one name (not a directory) in that name's entry file: one
 // backing file per file. These tests pin what that must preserve: renames that survive a crash
 // at either step, hard links, open files losing their name, and format 1 data dirs.
-import { assertEquals, assertRejects } from "./helpers/assert.ts";
-import type { FsError } from "../src/fs/errors.ts";
+import { assertEquals } from "./helpers/assert.ts";
 import { RENAME_EXCHANGE, ROOT_INO } from "../src/fs/types.ts";
 import { EncryptedFs } from "../src/fs/encrypted_fs.ts";
-import { freshFs, inodeFiles, n, PASSWORD, ROOT_CALLER, walkFiles } from "./helpers/store.ts";
+import {
+  expectErrno as errno,
+  freshFs,
+  inodeFiles,
+  n,
+  PASSWORD,
+  readText as read,
+  ROOT_CALLER,
+  walkFiles,
+  writeNew as mk,
+} from "./helpers/store.ts";
 
 const dec = new TextDecoder();
-
-async function errno(p: Promise<unknown>, code: string): Promise<void> {
-  await assertRejects(() => p, (e: unknown) => {
-    assertEquals((e as FsError).code, code);
-    return true;
-  });
-}
-
-async function mk(fs: EncryptedFs, parent: bigint, name: string, text: string) {
-  const { attr, fh } = await fs.create(parent, n(name), 0o644, 2, ROOT_CALLER);
-  await fs.write(attr.ino, fh, 0, n(text));
-  await fs.release(attr.ino, fh);
-  return attr.ino;
-}
-
-async function read(fs: EncryptedFs, parent: bigint, name: string): Promise<string> {
-  const a = await fs.lookup(parent, n(name));
-  const h = await fs.open(a.ino, 0);
-  const t = dec.decode(await fs.read(a.ino, h, 0, 1 << 20));
-  await fs.release(a.ino, h);
-  return t;
-}
 
 // Non-root inode files: in format 2, the regular files' entry files.
 async function fileObjects(dir: string): Promise<string[]> {

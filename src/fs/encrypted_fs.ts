@@ -10,7 +10,8 @@ import { DirStore, type StoredEntry } from "../store/dir_store.ts";
 import type { KeyFileHeader } from "../store/keyfile.ts";
 import { type InodeRecord, isDir, isRegular, isSymlink, newRecord } from "../store/inode_record.ts";
 import { StoreKeys } from "../store/keys.ts";
-import { DamagedObjectError, RecordStore } from "../store/record_store.ts";
+import { DamagedObjectError, type LoadedRecord, RecordStore } from "../store/record_store.ts";
+import { bytesEqual } from "../util/bytes.ts";
 import { Trash } from "../store/trash.ts";
 import {
   createDataDir,
@@ -139,6 +140,12 @@ export class EncryptedFs implements FileSystem {
   readonly #reported = new Set<string>();
   readonly #lookups = new Map<bigint, number>();
   readonly #prefetched = new Map<bigint, number>();
+  /**
+   * Entry file name -> inode number, for inodes living in entry files that lookups and listings
+   * made live: a hint only, trusted when the live inode's own location names that very file
+   * (see #liveEntry). Bounded.
+   */
+  readonly #inEntries = new Map<string, bigint>();
   readonly #lock: DirLock;
   readonly #onDamaged?: (path: string, reason: string) => void;
   #nextFh = 1;
@@ -336,8 +343,11 @@ export class EncryptedFs implements FileSystem {
       if (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e) {
         return this.#attr(await this.#table.get(dir.rec.parent || ROOT_INO));
       }
+      const file = this.#keys.entryName(parent, name);
+      const live = this.#liveEntry(parent, name, file);
+      if (live) return this.#attr(this.#table.peek(live.ino)!);
       const folder = this.#folder(parent);
-      const entry = await this.#dirs.get(parent, folder, name);
+      const entry = await this.#dirs.get(parent, folder, name, file);
       if (!entry) throw NO_ENTRY;
       this.#notePositiveLookup(parent, folder);
       return this.#attr(await this.#entryNode(parent, folder, entry));
@@ -355,6 +365,7 @@ export class EncryptedFs implements FileSystem {
     if (n !== PREFETCH_AFTER_LOOKUPS) return;
     const last = this.#prefetched.get(parent) ?? -Infinity;
     if (performance.now() - last < PREFETCH_AGAIN_MS) return;
+    if (this.#prefetched.size > 4096) this.#prefetched.clear();
     this.#prefetched.set(parent, performance.now());
     this.#lookups.delete(parent);
     this.#dirs.prefetch(folder, PREFETCH_MAX_ENTRIES).catch(() => {});
@@ -363,7 +374,45 @@ export class EncryptedFs implements FileSystem {
   // The inode an entry names: in the entry file itself, or the object it points at.
   #entryNode(parent: bigint, folder: string, e: StoredEntry): Promise<Inode> {
     if (!e.inline) return this.#entryInode(e.ino, parent);
-    return Promise.resolve(this.#table.adopt(e.inline, this.#loc(parent, folder, e.name, e.file)));
+    return Promise.resolve(this.#adopt(parent, folder, e, e.inline));
+  }
+
+  #adopt(parent: bigint, folder: string, e: StoredEntry, rec: LoadedRecord): Inode {
+    const node = this.#table.adopt(rec, this.#loc(parent, folder, e.name, e.file));
+    if (this.#inEntries.size >= 100_000) this.#inEntries.clear();
+    this.#inEntries.set(e.file, node.ino);
+    return node;
+  }
+
+  /**
+   * Entry `name` of `parent`, without reading its file when a live inode lives in it: the
+   * inode's location is kept exact by every rename, link and unlink of this mount, and its
+   * in-memory record is newer than the file. `rm -r` otherwise read each entry file three
+   * times (the listing, the kernel's LOOKUP, the UNLINK), often from disk again: the page
+   * cache of a VM whose host reclaims idle pages (DAMON here) does not keep them for long.
+   * Anything else (pointers, names not live) reads the file.
+   */
+  async #entry(parent: bigint, folder: string, name: Uint8Array): Promise<StoredEntry | null> {
+    const file = this.#keys.entryName(parent, name);
+    return this.#liveEntry(parent, name, file) ?? await this.#dirs.get(parent, folder, name, file);
+  }
+
+  // The entry from the live inode that lives in entry file `file` of `parent`, if any.
+  #liveEntry(parent: bigint, name: Uint8Array, file: string): StoredEntry | null {
+    const ino = this.#inEntries.get(file);
+    if (ino === undefined) return null;
+    const node = this.#table.peek(ino);
+    const loc = node?.loc;
+    if (
+      !node || !loc || node.gone || node.deleted || loc.parent !== parent || loc.file !== file ||
+      !bytesEqual(loc.name, name)
+    ) {
+      this.#inEntries.delete(file);
+      return null;
+    }
+    node.touched = performance.now();
+    const inline = { rec: node.rec, slot: node.slot, slotSize: node.slotSize, name: loc.name };
+    return { ino, type: node.rec.mode & S_IFMT, name: loc.name, file, inline };
   }
 
   #loc(parent: bigint, folder: string, name: Uint8Array, file?: string): EntryLoc {
@@ -639,7 +688,7 @@ export class EncryptedFs implements FileSystem {
     await this.#dirLocks.run(parent, async () => {
       const dir = await this.#dir(parent);
       const folder = this.#folder(parent);
-      const entry = await this.#dirs.get(parent, folder, name);
+      const entry = await this.#entry(parent, folder, name);
       if (!entry) throw fsError("ENOENT");
       const node = await this.#entryNode(parent, folder, entry);
       const isDirectory = isDir(node.rec);
@@ -709,9 +758,9 @@ export class EncryptedFs implements FileSystem {
         const dst = await this.#dir(newParent);
         const srcFolder = this.#folder(parent);
         const dstFolder = this.#folder(newParent);
-        const a = await this.#dirs.get(parent, srcFolder, name);
+        const a = await this.#entry(parent, srcFolder, name);
         if (!a) throw fsError("ENOENT");
-        const b = await this.#dirs.get(newParent, dstFolder, newName);
+        const b = await this.#entry(newParent, dstFolder, newName);
         const aNode = await this.#entryNode(parent, srcFolder, a);
         if (isDir(aNode.rec) && parent !== newParent) await this.#checkNotInside(a.ino, newParent);
         const now = nowNs();
@@ -1010,13 +1059,20 @@ export class EncryptedFs implements FileSystem {
           next: BigInt(++pos),
         });
       }
+      // The listing reads the entry files itself: no read-ahead for the lookups that follow.
+      if (pos - 2 < names.length) {
+        if (this.#prefetched.size > 4096) this.#prefetched.clear();
+        this.#prefetched.set(ino, performance.now());
+      }
       while (out.length < limit && pos - 2 < names.length) {
         const files = names.slice(pos - 2, pos - 2 + Math.min(limit - out.length, 512));
         const entries = await this.#dirs.read(ino, folder, files, (e) => this.#report(e));
         const base = pos;
         entries.forEach((e, k) => {
           if (!e) return;
-          if (plus && e.inline) this.#table.adopt(e.inline, this.#loc(ino, folder, e.name, e.file));
+          // Made live (while the table has room, or for readdirplus, whose entries the kernel
+          // keeps), the lookup, stat or unlink that usually follows needs no second read.
+          if (e.inline && (plus || this.#table.hasRoom)) this.#adopt(ino, folder, e, e.inline);
           out.push({ name: e.name, ino: e.ino, type: e.type, next: BigInt(base + k + 1) });
         });
         pos += files.length;

@@ -388,6 +388,11 @@ export class InodeTable {
     return this.#live.size;
   }
 
+  /** Whether inodes nobody asked for may still be made live (below the eviction limit). */
+  get hasRoom(): boolean {
+    return this.#live.size < INODE_CACHE_LIMIT;
+  }
+
   // Evicts clean, unreferenced inodes not used for a while, oldest first. The idle time
   // guarantees no operation still holds the object, so no inode ever has two live copies.
   #evict(): void {

@@ -32,10 +32,16 @@ export interface RequestCaller {
 /** A request handle from libfuse (`fuse_req_t`). */
 export type Req = Deno.PointerValue;
 
-/** Attribute and entry cache lifetimes handed to the kernel, in seconds. */
-export const ATTR_TIMEOUT = 1.0;
+/**
+ * Attribute and entry cache lifetimes handed to the kernel, in seconds. Every change goes
+ * through this mount (one writer per data dir), so the kernel's copies never go stale; a short
+ * lifetime only makes it ask again. At 1 s, a listing that took longer than that (`ls -l` or
+ * `rm -r` of a big directory) had every name it returned looked up once more, and each such
+ * lookup reads an entry file.
+ */
+export const ATTR_TIMEOUT = 10.0;
 /** See {@link ATTR_TIMEOUT}. */
-export const ENTRY_TIMEOUT = 1.0;
+export const ENTRY_TIMEOUT = 10.0;
 /** Bytes of reads and writes in flight above which no new request is taken (see room()). */
 export const IO_BYTES_LIMIT = 16 * 1024 * 1024;
 

@@ -21,6 +21,20 @@ const MIN_DIRENT = 32;
 /** Smallest `fuse_direntplus` (128-byte `fuse_entry_out` + the dirent). */
 const MIN_DIRENTPLUS = 160;
 
+/**
+ * Entries in the first reply of a listing (offset 0). Each entry costs an entry-file read, and
+ * a reader often wants only the first few: `rm -r` opens every directory once just to see
+ * whether it is empty (one getdents), then again to list it; a 128 KiB reply would read and
+ * decrypt up to ~800 entries for that check alone. Later replies fill the buffer.
+ */
+export const FIRST_REPLY_ENTRIES = 32;
+
+/** Most entries a reply of `cap` bytes at cookie `off` asks for (see FIRST_REPLY_ENTRIES). */
+export function replyEntries(cap: number, minEntry: number, off: bigint): number {
+  const fit = Math.max(1, Math.floor(cap / minEntry));
+  return off === 0n ? Math.min(fit, FIRST_REPLY_ENTRIES + 2) : fit;
+}
+
 /** True for "." and "..", which readdirplus must not count as lookups. */
 export function isDotOrDotDot(name: Uint8Array): boolean {
   return name[0] === 0x2e && (name.length === 1 || (name.length === 2 && name[1] === 0x2e));
@@ -58,7 +72,7 @@ export function dirOps(c: OpContext): DirOps {
     readdir(req, ino, size, off, fi) {
       const fh = readFh(fi);
       const cap = Number(size);
-      const limit = Math.max(1, Math.floor(cap / MIN_DIRENT));
+      const limit = replyEntries(cap, MIN_DIRENT, off);
       c.run(req, "readdir", () => fs.readdir(ino, fh, off, limit), (entries) => {
         const buf = new Uint8Array(cap);
         let pos = 0;
@@ -85,7 +99,7 @@ export function dirOps(c: OpContext): DirOps {
     readdirplus(req, ino, size, off, fi) {
       const fh = readFh(fi);
       const cap = Number(size);
-      const limit = Math.max(1, Math.floor(cap / MIN_DIRENTPLUS));
+      const limit = replyEntries(cap, MIN_DIRENTPLUS, off);
       c.run(
         req,
         "readdirplus",

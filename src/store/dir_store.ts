@@ -64,9 +64,13 @@ export class DirStore {
     return Promise.resolve();
   }
 
-  /** The entry `name` of directory `dir`, or null. */
-  async get(dir: bigint, folder: string, name: Uint8Array): Promise<StoredEntry | null> {
-    const file = this.keys.entryName(dir, name);
+  /** The entry `name` of directory `dir` (its entry file is `file`, when known), or null. */
+  async get(
+    dir: bigint,
+    folder: string,
+    name: Uint8Array,
+    file = this.keys.entryName(dir, name),
+  ): Promise<StoredEntry | null> {
     if (!(await this.checkFolder(folder))) return null;
     const blob = this.#read(`${folder}/${file}`);
     if (!blob) return null;

@@ -1,6 +1,8 @@
 /** Test helpers: temporary data dirs with a cheap KDF, names as bytes, a seeded PRNG. */
 import { EncryptedFs } from "../../src/fs/encrypted_fs.ts";
 import type { CipherName } from "../../src/crypto/aead.ts";
+import type { FsError } from "../../src/fs/errors.ts";
+import { assertEquals, assertRejects } from "./assert.ts";
 
 /** Argon2id cost for tests only: real data dirs use the defaults. */
 export const TEST_KDF = { memoryKiB: 8192, iterations: 1 };
@@ -21,6 +23,31 @@ export async function freshFs(
     kdfCost: TEST_KDF,
   });
   return { fs, dir, recoveryCode };
+}
+
+/** Asserts that `p` rejects with the filesystem error `code` (ENOENT …). */
+export async function expectErrno(p: Promise<unknown>, code: string): Promise<void> {
+  await assertRejects(() => p, (e: unknown) => {
+    assertEquals((e as FsError).code, code);
+    return true;
+  });
+}
+
+/** Creates file `name` in `parent` holding `text`; its inode number. */
+export async function writeNew(fs: EncryptedFs, parent: bigint, name: string, text: string) {
+  const { attr, fh } = await fs.create(parent, n(name), 0o644, 2, ROOT_CALLER);
+  await fs.write(attr.ino, fh, 0, n(text));
+  await fs.release(attr.ino, fh);
+  return attr.ino;
+}
+
+/** The content of file `name` in `parent`, as text. */
+export async function readText(fs: EncryptedFs, parent: bigint, name: string): Promise<string> {
+  const a = await fs.lookup(parent, n(name));
+  const h = await fs.open(a.ino, 0);
+  const t = new TextDecoder().decode(await fs.read(a.ino, h, 0, 1 << 20));
+  await fs.release(a.ino, h);
+  return t;
 }
 
 /** mulberry32: a small seeded PRNG so random tests replay exactly. */

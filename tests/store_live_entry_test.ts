@@ -1,0 +1,93 @@
+// Unlink and rename of a name whose inode is live take that inode from memory instead of reading
+// its entry file again (the kernel looked the name up just before). These tests pin that the
+// shortcut always lands on the inode that holds the name *now*: after the name moved, was
+// reused, hard-linked or exchanged, and that nothing of a removed file is left on disk.
+import { assertEquals } from "./helpers/assert.ts";
+import { RENAME_EXCHANGE, ROOT_INO } from "../src/fs/types.ts";
+import type { EncryptedFs } from "../src/fs/encrypted_fs.ts";
+import {
+  expectErrno as errno,
+  freshFs,
+  inodeFiles,
+  n,
+  readText as read,
+  ROOT_CALLER,
+  writeNew as mk,
+} from "./helpers/store.ts";
+
+const dec = new TextDecoder();
+
+// What the kernel does before an unlink or rename: look the name up (and keep the inode).
+async function looked(fs: EncryptedFs, parent: bigint, name: string): Promise<bigint> {
+  const a = await fs.lookup(parent, n(name));
+  fs.retain(a.ino);
+  return a.ino;
+}
+
+Deno.test("unlink of a live name after it moved and the old name was reused removes the new file", async () => {
+  const { fs, dir } = await freshFs();
+  const x = await mk(fs, ROOT_INO, "a", "first");
+  await looked(fs, ROOT_INO, "a");
+  await fs.rename(ROOT_INO, n("a"), ROOT_INO, n("b"), 0);
+  const y = await mk(fs, ROOT_INO, "a", "second");
+  await looked(fs, ROOT_INO, "a");
+  await fs.unlink(ROOT_INO, n("a"));
+  await errno(fs.lookup(ROOT_INO, n("a")), "ENOENT");
+  assertEquals(await read(fs, ROOT_INO, "b"), "first");
+  assertEquals((await fs.lookup(ROOT_INO, n("b"))).ino, x);
+  fs.forget(y, 1);
+  fs.forget(x, 1);
+  await fs.close();
+  assertEquals((await inodeFiles(dir)).filter((p) => !p.endsWith(".m")).length, 1);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("unlink of a live name that became a hard link keeps the other name", async () => {
+  const { fs, dir } = await freshFs();
+  const x = await mk(fs, ROOT_INO, "a", "shared");
+  await looked(fs, ROOT_INO, "a");
+  await fs.link(x, ROOT_INO, n("c"));
+  await fs.unlink(ROOT_INO, n("a"));
+  await errno(fs.lookup(ROOT_INO, n("a")), "ENOENT");
+  assertEquals(await read(fs, ROOT_INO, "c"), "shared");
+  assertEquals((await fs.getattr(x)).nlink, 1);
+  await fs.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("unlink and rename of live names after an exchange act on what each name holds now", async () => {
+  const { fs, dir } = await freshFs();
+  await mk(fs, ROOT_INO, "a", "from a");
+  await mk(fs, ROOT_INO, "b", "from b");
+  await looked(fs, ROOT_INO, "a");
+  await looked(fs, ROOT_INO, "b");
+  await fs.rename(ROOT_INO, n("a"), ROOT_INO, n("b"), RENAME_EXCHANGE);
+  await fs.rename(ROOT_INO, n("b"), ROOT_INO, n("c"), 0);
+  assertEquals(await read(fs, ROOT_INO, "c"), "from a");
+  await fs.unlink(ROOT_INO, n("a"));
+  await errno(fs.lookup(ROOT_INO, n("a")), "ENOENT");
+  await errno(fs.lookup(ROOT_INO, n("b")), "ENOENT");
+  assertEquals(await read(fs, ROOT_INO, "c"), "from a");
+  await fs.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("rm -r pattern: every live name listed, looked up and unlinked leaves no inode file", async () => {
+  const { fs, dir } = await freshFs();
+  const d = await fs.mkdir(ROOT_INO, n("d"), 0o755, ROOT_CALLER);
+  for (let i = 0; i < 300; i++) await mk(fs, d.ino, `f${i}`, `text ${i}`);
+  const fh = await fs.opendir(d.ino);
+  const listed = await fs.readdir(d.ino, fh, 0n, 1000, true);
+  await fs.releasedir(d.ino, fh);
+  assertEquals(listed.length, 302);
+  for (const e of listed.slice(2)) {
+    const ino = await looked(fs, d.ino, dec.decode(e.name));
+    await fs.unlink(d.ino, e.name);
+    await errno(fs.lookup(d.ino, e.name), "ENOENT");
+    fs.forget(ino, 1);
+  }
+  await fs.rmdir(ROOT_INO, n("d"));
+  await fs.close();
+  assertEquals((await inodeFiles(dir)).filter((p) => !p.endsWith(".m")).length, 0);
+  await Deno.remove(dir, { recursive: true });
+});

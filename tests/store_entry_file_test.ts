@@ -221,3 +221,38 @@ Deno.test("a file the kernel still knows, unlinked or renamed over before its op
   assertEquals([...Deno.readDirSync(`${dir}/t`)].length, 0);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("parallel listings and lookups read each entry file's own bytes (one shared read buffer)", async () => {
+  const { fs, dir } = await freshFs();
+  const dirs: bigint[] = [];
+  for (let d = 0; d < 4; d++) {
+    const a = await fs.mkdir(ROOT_INO, n(`d${d}`), 0o755, ROOT_CALLER);
+    dirs.push(a.ino);
+    for (let i = 0; i < 80; i++) await mk(fs, a.ino, `d${d}-f${i}`, `content ${d} ${i}`);
+    // A pointer entry too (a hard link), read through the same buffer.
+    await fs.link((await fs.lookup(a.ino, n(`d${d}-f0`))).ino, a.ino, n(`d${d}-link`));
+  }
+  await fs.close();
+  const fs2 = await EncryptedFs.open(dir, { password: PASSWORD });
+  const listings = dirs.map(async (ino, d) => {
+    const fh = await fs2.opendir(ino);
+    const got = await fs2.readdir(ino, fh, 0n, 1000, d % 2 === 0);
+    await fs2.releasedir(ino, fh);
+    return got.map((e) => dec.decode(e.name)).filter((s) => !s.startsWith(".")).sort();
+  });
+  const lookups = dirs.flatMap((ino, d) =>
+    Array.from({ length: 80 }, async (_, i) => {
+      const a = await fs2.lookup(ino, n(`d${d}-f${i}`));
+      return a.size === `content ${d} ${i}`.length;
+    })
+  );
+  const [lists, sizes] = await Promise.all([Promise.all(listings), Promise.all(lookups)]);
+  lists.forEach((names, d) => {
+    const want = [...Array.from({ length: 80 }, (_, i) => `d${d}-f${i}`), `d${d}-link`].sort();
+    assertEquals(names, want);
+  });
+  assertEquals(sizes.every((ok) => ok), true);
+  for (let d = 0; d < 4; d++) assertEquals(await read(fs2, dirs[d], `d${d}-f7`), `content ${d} 7`);
+  await fs2.close();
+  await Deno.remove(dir, { recursive: true });
+});

@@ -191,7 +191,7 @@ export class DirStore {
   }
 
   // The entry file at `path`: its bytes (a pointer, or an inode file's header and slots), or
-  // null when it does not exist.
+  // null when it does not exist. A view of a shared read buffer: hand it to #open at once.
   #read(path: string): Uint8Array | null {
     const fd = this.#openEntry(path);
     if (fd === null) return null;
@@ -214,13 +214,19 @@ export class DirStore {
   #head(fd: number, path: string): Uint8Array | null {
     let head: Uint8Array;
     try {
-      head = readHeadOf(fd, path, (head) => {
-        if (isInodeFile(head)) return RecordStore.headBytes(head);
-        if (head.length > MAX_ENTRY_BYTES) {
-          throw new NotAnObjectError(`${path} is too large for an entry`);
-        }
-        return head.length;
-      }, HEAD_READ);
+      head = readHeadOf(
+        fd,
+        path,
+        (head) => {
+          if (isInodeFile(head)) return RecordStore.headBytes(head);
+          if (head.length > MAX_ENTRY_BYTES) {
+            throw new NotAnObjectError(`${path} is too large for an entry`);
+          }
+          return head.length;
+        },
+        HEAD_READ,
+        true,
+      );
     } catch (e) {
       if (e instanceof NotAnObjectError) throw new DamagedObjectError(path, e.message);
       throw e;
@@ -238,7 +244,9 @@ export class DirStore {
       return { ino: r.ino, type: r.mode & S_IFMT, name: inline.name!, file, inline };
     }
     try {
-      const rd = new Reader(await openBlob(this.keys, MAGIC, this.#ad(dir, file), blob));
+      // A copy: openBlob reads the blob after an await, and `blob` may be a borrowed view.
+      const sealed = blob.slice();
+      const rd = new Reader(await openBlob(this.keys, MAGIC, this.#ad(dir, file), sealed));
       const e = { ino: rd.u64(), type: rd.u32(), name: rd.bytes(), file };
       rd.pad();
       rd.end();

@@ -51,12 +51,18 @@ export function openObject(path: string): number | null {
   throw sysError(fd, "open", path);
 }
 
-/** {@link readHead} of an object already opened with {@link openObject} (not closed here). */
+/**
+ * {@link readHead} of an object already opened with {@link openObject} (not closed here).
+ * `borrow`: the result may be a view of a shared buffer, valid only until the next read here
+ * (the caller consumes it before it awaits anything); saves allocating a copy per object, which
+ * for the 8 KiB head of every file of a listing cost more than the read.
+ */
 export function readHeadOf(
   fd: number,
   path: string,
   want: (head: Uint8Array) => number,
   first = scratch.length,
+  borrow = false,
 ): Uint8Array {
   const firstRead = Math.min(first, scratch.length);
   const n = sysPread(fd, scratch.subarray(0, firstRead), 0);
@@ -64,8 +70,10 @@ export function readHeadOf(
     throw new NotAnObjectError(`${path} cannot be read as an object: ${errnoName(n)}`);
   }
   const need = want(scratch.subarray(0, n));
-  if (need <= n) return scratch.slice(0, need);
-  if (n < firstRead) return scratch.slice(0, n); // the file is shorter than wanted
+  const took = Math.min(need, n);
+  if (need <= n || n < firstRead) {
+    return borrow ? scratch.subarray(0, took) : scratch.slice(0, took);
+  }
   const buf = new Uint8Array(need);
   buf.set(scratch.subarray(0, n));
   let got = n;

@@ -29,7 +29,7 @@ import { concat, Reader, Writer } from "../util/codec.ts";
 import type { StoreKeys } from "./keys.ts";
 import { type ObjectPaths, objectPaths } from "./layout.ts";
 import { Trash } from "./trash.ts";
-import { CorruptObjectError, openBlob, sealBlob } from "./sealed_blob.ts";
+import { blobKey, CorruptObjectError, openBlob, sealBlob } from "./sealed_blob.ts";
 import { u64le } from "../util/codec.ts";
 import { DecodeError } from "../util/codec.ts";
 
@@ -200,26 +200,39 @@ export class RecordStore {
     if (slotSize < 512 || slotSize > MAX_RECORD_BYTES) {
       throw new DamagedObjectError(path, `bad slot size ${slotSize}`);
     }
-    let best: LoadedRecord | null = null;
-    let why = "no valid slot";
+    // Everything needed from `file` is copied out before the first await: it may be a view of
+    // a read buffer that the next read reuses (see readHeadOf's borrow).
+    const slots: { slot: 0 | 1; blob: Uint8Array | CorruptObjectError }[] = [];
     for (const slot of [0, 1] as const) {
       const at = HEADER_BYTES + slot * slotSize;
       // A slot past the end of the file was never written (left sparse).
       if (at + 4 > file.length) continue;
       const len = dv.getUint32(at, true);
       if (len === 0) continue;
+      slots.push({
+        slot,
+        blob: len > slotSize - 4 || at + 4 + len > file.length
+          ? new CorruptObjectError("slot length out of range")
+          : file.slice(at + 4, at + 4 + len),
+      });
+    }
+    // Both slots are sealed with the same key: derived once.
+    const [magic, ad] = place.ino !== undefined
+      ? [MAGIC, u64le(place.ino)]
+      : [ENTRY_MAGIC, this.#entryAd(place)];
+    const key = slots.length ? blobKey(this.keys, magic, ad) : undefined;
+    let best: LoadedRecord | null = null;
+    let why = "no valid slot";
+    for (const { slot, blob } of slots) {
       try {
-        if (len > slotSize - 4 || at + 4 + len > file.length) {
-          throw new CorruptObjectError("slot length out of range");
-        }
-        const blob = file.subarray(at + 4, at + 4 + len);
+        if (blob instanceof CorruptObjectError) throw blob;
         let r: InodeRecord;
         let name: Uint8Array | undefined;
         if (place.ino !== undefined) {
-          r = decodeRecord(await openBlob(this.keys, MAGIC, u64le(place.ino), blob));
+          r = decodeRecord(await openBlob(this.keys, magic, ad, blob, key));
           if (r.ino !== place.ino) throw new CorruptObjectError("inode number mismatch");
         } else {
-          const pt = await openBlob(this.keys, ENTRY_MAGIC, this.#entryAd(place), blob);
+          const pt = await openBlob(this.keys, magic, ad, blob, key);
           const rd = new Reader(pt);
           name = rd.bytes();
           rd.pad();

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "../crypto/random.ts";
 import type { StoreKeys } from "./keys.ts";
+import type { AeadKey } from "../crypto/aead.ts";
 import { concat } from "../util/codec.ts";
 
 /** On-disk format version of sealed blobs and chunks. */
@@ -26,12 +27,16 @@ export async function sealBlob(
   return concat(magic, Uint8Array.of(BLOB_VERSION), nonce, sealed);
 }
 
-/** Opens a blob sealed by {@link sealBlob}; throws CorruptObjectError on any mismatch. */
+/**
+ * Opens a blob sealed by {@link sealBlob}; throws CorruptObjectError on any mismatch. `key`:
+ * the blob's sealing key when the caller already derived it (several blobs of one owner).
+ */
 export async function openBlob(
   keys: StoreKeys,
   magic: Uint8Array,
   ad: Uint8Array,
   blob: Uint8Array,
+  key?: Promise<AeadKey>,
 ): Promise<Uint8Array> {
   const n = keys.metaAead.nonceLength;
   if (blob.length < 5 + n + 16) throw new CorruptObjectError("truncated");
@@ -41,11 +46,16 @@ export async function openBlob(
   if (blob[4] !== BLOB_VERSION) throw new CorruptObjectError(`unknown version ${blob[4]}`);
   const owner = concat(magic, ad);
   const pt = await keys.metaAead.open(
-    await keys.metaKey(owner),
+    await (key ?? keys.metaKey(owner)),
     blob.subarray(5, 5 + n),
     blob.subarray(5 + n),
     owner,
   );
   if (!pt) throw new CorruptObjectError("authentication failed");
   return pt;
+}
+
+/** The sealing key of every blob of kind `magic` with associated data `ad`. */
+export function blobKey(keys: StoreKeys, magic: Uint8Array, ad: Uint8Array): Promise<AeadKey> {
+  return keys.metaKey(concat(magic, ad));
 }

@@ -39,12 +39,13 @@ export function reportReady(): void {
  * goes back only when a collection finds them dead. With 2 MiB semi-spaces the daemon's peak
  * RSS under fio randread 4k fell from ~315 to ~223 MiB and under a 1 GiB write from ~280 to
  * ~240 MiB, throughput unchanged within this machine's noise (alternating runs, 2026-11-27).
- * And an old generation that grows by 20% between full collections (V8 picks 10–300% by its own
+ * And an old generation that grows by 10% between full collections (V8 picks 10–300% by its own
  * heuristics): untarring 38,790 files, whose inodes the kernel keeps referenced, peaked at
- * 291–304 MiB instead of 415–461. Neither can be set from inside the process (`node:v8`
- * setFlagsFromString has no effect on them).
+ * 291–304 MiB at 20% instead of 415–461, and at 269 / 289 MiB at 10% against 314 at 20% (same
+ * sequence after 1 GiB written and read, 2026-11-28; untar time 56–62 s either way). Neither can
+ * be set from inside the process (`node:v8` setFlagsFromString has no effect on them).
  */
-export const V8_FLAGS = "--max-semi-space-size=2,--heap-growing-percent=20";
+export const V8_FLAGS = "--max-semi-space-size=2,--heap-growing-percent=10";
 
 /** The command that runs this program again: `deno run … cli.ts` or a compiled binary. */
 function selfCommand(): { cmd: string; args: string[] } {

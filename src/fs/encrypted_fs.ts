@@ -365,10 +365,15 @@ export class EncryptedFs implements FileSystem {
     if (n !== PREFETCH_AFTER_LOOKUPS) return;
     const last = this.#prefetched.get(parent) ?? -Infinity;
     if (performance.now() - last < PREFETCH_AGAIN_MS) return;
-    if (this.#prefetched.size > 4096) this.#prefetched.clear();
-    this.#prefetched.set(parent, performance.now());
+    this.#markPrefetched(parent);
     this.#lookups.delete(parent);
     this.#dirs.prefetch(folder, PREFETCH_MAX_ENTRIES).catch(() => {});
+  }
+
+  // Directory `ino`'s entry files were just read (ahead, or by a listing). Bounded.
+  #markPrefetched(ino: bigint): void {
+    if (this.#prefetched.size > 4096) this.#prefetched.clear();
+    this.#prefetched.set(ino, performance.now());
   }
 
   // The inode an entry names: in the entry file itself, or the object it points at.
@@ -397,16 +402,15 @@ export class EncryptedFs implements FileSystem {
     return this.#liveEntry(parent, name, file) ?? await this.#dirs.get(parent, folder, name, file);
   }
 
-  // The entry from the live inode that lives in entry file `file` of `parent`, if any.
+  // The entry from the live inode that lives in entry file `file` (of `parent` and `name`), if
+  // any. An unlinked inode has no location and a deleted one is not live; the file name follows
+  // from parent and name.
   #liveEntry(parent: bigint, name: Uint8Array, file: string): StoredEntry | null {
     const ino = this.#inEntries.get(file);
     if (ino === undefined) return null;
     const node = this.#table.peek(ino);
     const loc = node?.loc;
-    if (
-      !node || !loc || node.gone || node.deleted || loc.parent !== parent || loc.file !== file ||
-      !bytesEqual(loc.name, name)
-    ) {
+    if (!node || !loc || loc.parent !== parent || !bytesEqual(loc.name, name)) {
       this.#inEntries.delete(file);
       return null;
     }
@@ -1060,10 +1064,7 @@ export class EncryptedFs implements FileSystem {
         });
       }
       // The listing reads the entry files itself: no read-ahead for the lookups that follow.
-      if (pos - 2 < names.length) {
-        if (this.#prefetched.size > 4096) this.#prefetched.clear();
-        this.#prefetched.set(ino, performance.now());
-      }
+      if (pos - 2 < names.length) this.#markPrefetched(ino);
       while (out.length < limit && pos - 2 < names.length) {
         const files = names.slice(pos - 2, pos - 2 + Math.min(limit - out.length, 512));
         const entries = await this.#dirs.read(ino, folder, files, (e) => this.#report(e));

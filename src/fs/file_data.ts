@@ -251,6 +251,8 @@ export class FileData {
     } finally {
       // Fetches that started while this write was in progress may hold old bytes.
       node.dropReadAhead();
+      // A write buffer that was copied rather than taken is free again.
+      if (this.#takeable.delete(data)) this.keys.chunks.recycle(data);
     }
   }
 
@@ -359,8 +361,9 @@ export class FileData {
     try {
       await content.write(first, image, lengths);
     } finally {
-      // A single chunk is sealed on this thread: its image was not moved and can be reused.
-      if (count === 1 && image !== data) this.keys.chunks.recycle(image);
+      // A single chunk is sealed on this thread: its image (taken write data included) was not
+      // moved and can be reused.
+      if (count === 1) this.keys.chunks.recycle(image);
     }
     let filled = false;
     for (let i = first; i <= last; i++) filled = fillHole(node.rec.holes, i) || filled;

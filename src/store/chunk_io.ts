@@ -10,9 +10,13 @@
  * than filling it, and images left to the garbage collector piled up to ~100 MiB during a
  * sequential read before it ran (daemon RSS). Write images come back with the reply; a read
  * image comes back once every chunk view of it is released ({@link ChunkIo.release}), which is
- * optional: an image whose views are not all released is left to the garbage collector. An
- * image that comes back leaves every old view of it detached (`LeasePool`): a view released
- * too early reads as empty, never as other data.
+ * optional: an image whose views are not all released is left to the garbage collector.
+ *
+ * Images of up to 1 MiB (every FUSE request) live in shared buffers (`SharedBuffers`) that
+ * each worker is given once; a request names its buffer rather than moving it. V8 counts each
+ * buffer a thread receives as new memory: moving them made both threads run a full collection
+ * every 25-60 ms during a sequential read. Larger images (library callers) move between
+ * threads; one that comes back leaves every old view of it detached (`LeasePool`).
  *
  * `RENCFS_CHUNK_WORKERS` sets the number of workers (default 1: on 2 cores one worker beat two,
  * the JS thread needs the other core).
@@ -20,6 +24,7 @@
 import type { CipherName } from "../crypto/aead.ts";
 import { BufferPool } from "../util/buffer_pool.ts";
 import { LeasePool } from "../util/lease_pool.ts";
+import { SharedBuffers } from "../util/shared_buffers.ts";
 
 /** Where a batch lives and how it is sealed (shared by reads and writes). */
 interface Batch {
@@ -40,11 +45,17 @@ interface Batch {
   first: number;
 }
 
+/**
+ * Where a request's plaintext is: a buffer moved along with it, or the first `length` bytes of
+ * a shared buffer the worker was given before.
+ */
+export type Plain = Uint8Array | { shared: number; length: number };
+
 /** Seal and write `lengths.length` chunks whose plaintexts are packed in `plain`. */
 export interface WriteRequest extends Batch {
   id: number;
   op: "write";
-  plain: Uint8Array;
+  plain: Plain;
   lengths: number[];
 }
 
@@ -53,16 +64,23 @@ export interface ReadRequest extends Batch {
   id: number;
   op: "read";
   count: number;
-  plain: Uint8Array;
+  plain: Plain;
 }
 
 /** Either request. */
 export type ChunkRequest = WriteRequest | ReadRequest;
 
+/** Shares buffer number `id` with a worker, or takes it back (no `buf`). */
+export interface ShareMessage {
+  op: "share";
+  id: number;
+  buf?: SharedArrayBuffer;
+}
+
 /** A worker's answer. */
 export interface ChunkReply {
   id: number;
-  /** Write: the plaintext image, returned for reuse. Read: the opened chunks. */
+  /** Write: the plaintext image, returned for reuse. Read: the opened chunks. Not for shared buffers. */
   plain?: Uint8Array;
   /** Read: each chunk's plaintext length, or one of the CHUNK_* codes of `chunk_slot.ts`. */
   lengths?: Int32Array;
@@ -87,6 +105,11 @@ export interface ReadResult {
 
 type Pending = { resolve: (r: ChunkReply) => void; bytes: number; worker: number };
 
+/** Bytes per shared buffer: the largest FUSE read or write. */
+const SHARED_BYTES = 1 << 20;
+/** Shared buffers alive at most (32 MiB, touched only as used). */
+const MAX_SHARED = 32;
+
 /** The workers of one data dir and the plaintext images they return. */
 export class ChunkIo {
   readonly #workers: Worker[] = [];
@@ -94,8 +117,14 @@ export class ChunkIo {
   readonly #pending = new Map<number, Pending>();
   readonly #size: number;
   readonly #images = new BufferPool(16);
+  readonly #shared = new SharedBuffers(
+    SHARED_BYTES,
+    MAX_SHARED,
+    (id, buf) => this.#tellWorkers({ op: "share", id, buf }),
+    (id) => this.#tellWorkers({ op: "share", id }),
+  );
   /** Images of batch reads, lent out chunk by chunk. */
-  readonly readImages = new LeasePool(16);
+  readonly readImages = new LeasePool(16, this.#shared);
   /** Plaintexts of single chunks opened on the JS thread (`ContentFile`), lent out likewise. */
   readonly chunkImages = new LeasePool(16);
   #id = 0;
@@ -110,25 +139,33 @@ export class ChunkIo {
    * {@link write}.
    */
   image(bytes: number, zero = true): Uint8Array {
-    return this.#images.take(bytes, zero);
+    const shared = this.#shared.take(bytes);
+    if (!shared) return this.#images.take(bytes, zero);
+    if (zero) shared.fill(0);
+    return shared;
   }
 
   /** Takes back an image that was not sent to a worker after all. */
   recycle(plain: Uint8Array): void {
-    this.#images.give(plain);
+    if (!this.#shared.give(plain)) this.#images.give(plain);
   }
 
-  /** Seals and writes; `plain` (an {@link image}) is detached. */
+  /** Shared buffers that are neither free nor garbage (for tests: 0 once all is handed back). */
+  get sharedInUse(): number {
+    return this.#shared.inUse;
+  }
+
+  /** Seals and writes; `plain` (an {@link image}) is taken over: not to be used afterwards. */
   async write(b: Batch, plain: Uint8Array, lengths: number[]): Promise<void> {
     const reply = await this.#send({
       ...b,
       key: b.key.slice(),
       id: 0,
       op: "write",
-      plain,
+      plain: this.#plain(plain),
       lengths,
-    });
-    if (reply.plain) this.recycle(reply.plain);
+    }, plain);
+    this.recycle(reply.plain ?? plain);
     if (reply.errno !== undefined) throw new ChunkIoError(reply.errno, "pwrite");
     if (reply.error !== undefined) throw new Error(`chunk worker: ${reply.error}`);
   }
@@ -138,13 +175,19 @@ export class ChunkIo {
    * lend it out (`readImages.lend`) and {@link release} its views.
    */
   async read(b: Batch, count: number): Promise<ReadResult> {
-    const plain = this.readImages.take(count * b.chunkSize);
-    const reply = await this.#send({ ...b, key: b.key.slice(), id: 0, op: "read", count, plain });
-    if (reply.errno !== undefined) throw new ChunkIoError(reply.errno, "pread");
-    if (reply.error !== undefined || !reply.plain || !reply.lengths) {
+    const image = this.readImages.take(count * b.chunkSize);
+    const plain = this.#plain(image);
+    const reply = await this.#send(
+      { ...b, key: b.key.slice(), id: 0, op: "read", count, plain },
+      image,
+    );
+    const out = plain instanceof Uint8Array ? reply.plain : image;
+    if (reply.errno !== undefined || reply.error !== undefined || !out || !reply.lengths) {
+      if (out) this.readImages.lend(out, 0);
+      if (reply.errno !== undefined) throw new ChunkIoError(reply.errno, "pread");
       throw new Error(`chunk worker: ${reply.error ?? "no data"}`);
     }
-    return { plain: reply.plain, lengths: reply.lengths };
+    return { plain: out, lengths: reply.lengths };
   }
 
   /**
@@ -155,14 +198,26 @@ export class ChunkIo {
     if (!this.readImages.release(view)) this.chunkImages.release(view);
   }
 
-  #send(req: ChunkRequest): Promise<ChunkReply> {
+  // A shared buffer's number, or the buffer itself to be moved.
+  #plain(image: Uint8Array): Plain {
+    const shared = this.#shared.idOf(image.buffer);
+    return shared === undefined ? image : { shared, length: image.length };
+  }
+
+  #tellWorkers(m: ShareMessage): void {
+    for (const w of this.#workers) w.postMessage(m);
+  }
+
+  #send(req: ChunkRequest, image: Uint8Array): Promise<ChunkReply> {
     const id = req.id = this.#id++;
     // The least loaded worker (bytes in flight), starting one more while all are busy.
     let w = this.#load.indexOf(Math.min(...this.#load));
     if (this.#workers.length < this.#size && (w < 0 || this.#load[w] > 0)) w = this.#spawn();
-    const bytes = req.op === "write" ? req.plain.length : req.count * req.slot;
+    const bytes = req.op === "write" ? image.length : req.count * req.slot;
     this.#load[w] += bytes;
-    const transfer = req.plain.buffer instanceof ArrayBuffer ? [req.plain.buffer] : [];
+    const transfer = req.plain instanceof Uint8Array && req.plain.buffer instanceof ArrayBuffer
+      ? [req.plain.buffer]
+      : [];
     return new Promise<ChunkReply>((resolve) => {
       this.#pending.set(id, { resolve, bytes, worker: w });
       this.#workers[w].postMessage(req, { transfer });
@@ -180,6 +235,7 @@ export class ChunkIo {
       this.#load[p.worker] -= p.bytes;
       p.resolve(ev.data);
     };
+    for (const [id, buf] of this.#shared.entries()) w.postMessage({ op: "share", id, buf });
     this.#workers.push(w);
     this.#load.push(0);
     return this.#workers.length - 1;
@@ -188,6 +244,7 @@ export class ChunkIo {
   /** Drops the spare images (those on loan or in flight come back as usual). */
   trim(): void {
     this.#images.clear();
+    this.#shared.dropFree();
     this.readImages.clear();
     this.chunkImages.clear();
   }

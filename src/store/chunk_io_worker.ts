@@ -10,7 +10,14 @@
  */
 import { aead, type AeadKey, directAead } from "../crypto/aead.ts";
 import { BufferPool } from "../util/buffer_pool.ts";
-import type { ChunkReply, ChunkRequest, ReadRequest, WriteRequest } from "./chunk_io.ts";
+import type {
+  ChunkReply,
+  ChunkRequest,
+  Plain,
+  ReadRequest,
+  ShareMessage,
+  WriteRequest,
+} from "./chunk_io.ts";
 import {
   CHUNK_DAMAGED,
   chunkAd,
@@ -78,7 +85,18 @@ async function preadAll(fd: number, buf: Uint8Array<ArrayBuffer>, pos: number): 
 // Slot images are reused (the pwrite or the decryption is done with them before the reply).
 const images = new BufferPool(8);
 
+// The shared buffers the JS thread gave this worker, by number.
+const shared = new Map<number, SharedArrayBuffer>();
+
+function plainOf(p: Plain): Uint8Array {
+  if (p instanceof Uint8Array) return p;
+  const buf = shared.get(p.shared);
+  if (!buf) throw new Error(`unknown shared buffer ${p.shared}`);
+  return new Uint8Array(buf, 0, p.length);
+}
+
 async function write(req: WriteRequest): Promise<ChunkReply> {
+  const plain = plainOf(req.plain);
   const n = req.nonceLength;
   const count = req.lengths.length;
   const cs = req.chunkSize;
@@ -90,7 +108,7 @@ async function write(req: WriteRequest): Promise<ChunkReply> {
     const off = k * req.slot;
     const len = req.lengths[k];
     const nonce = startSlot(out, off, n, len);
-    const pt = req.plain.subarray(k * cs, k * cs + len);
+    const pt = plain.subarray(k * cs, k * cs + len);
     const ad = chunkAd(req.ad, req.first + k);
     if (direct) direct.sealInto(req.key, nonce, pt, ad, out, off + LEN_BYTES + n);
     else jobs.push(sealAsync(req, nonce, pt, ad));
@@ -104,7 +122,7 @@ async function write(req: WriteRequest): Promise<ChunkReply> {
   } finally {
     images.give(out);
   }
-  return { id: req.id, plain: req.plain };
+  return req.plain instanceof Uint8Array ? { id: req.id, plain: req.plain } : { id: req.id };
 }
 
 // AES-256-GCM: WebCrypto, every chunk of the batch in flight at once.
@@ -115,7 +133,9 @@ async function sealAsync(
   ad: Uint8Array,
 ): Promise<Uint8Array> {
   const a = aead(req.cipher);
-  return await a.seal(await keyOf(req), nonce, pt, ad);
+  // WebCrypto refuses views of shared memory.
+  const own = pt.buffer instanceof SharedArrayBuffer ? pt.slice() : pt;
+  return await a.seal(await keyOf(req), nonce, own, ad);
 }
 
 async function openAsync(
@@ -150,7 +170,7 @@ async function read(req: ReadRequest): Promise<ChunkReply> {
   try {
     const got = await preadAll(req.fd, span, req.pos);
     // A chunk that fails leaves old bytes of a reused image in its place: its length says so.
-    const plain = req.plain;
+    const plain = plainOf(req.plain);
     const lengths = new Int32Array(req.count);
     const direct = directAead(req.cipher);
     const pending: Promise<void>[] = [];
@@ -166,7 +186,9 @@ async function read(req: ReadRequest): Promise<ChunkReply> {
       else pending.push(openAsync(req, nonce, sealed, ad, plain, k * cs).then(done));
     }
     await Promise.all(pending);
-    return { id: req.id, plain, lengths };
+    return req.plain instanceof Uint8Array
+      ? { id: req.id, plain, lengths }
+      : { id: req.id, lengths };
   } finally {
     images.give(span);
   }
@@ -183,8 +205,30 @@ async function serve(req: ChunkRequest): Promise<ChunkReply> {
   }
 }
 
-self.onmessage = async (ev: MessageEvent<ChunkRequest>) => {
-  const reply = await serve(ev.data);
+// At most as many batches in progress as there are pooled slot images: a burst of requests
+// beyond that waits here rather than allocating images that the pool then could not keep
+// (a 1 GiB sequential read allocated ~300 fresh MiB in this worker without the limit).
+let active = 0;
+const waiting: (() => void)[] = [];
+async function admitted(req: ChunkRequest): Promise<ChunkReply> {
+  if (active >= images.max) await new Promise<void>((go) => waiting.push(go));
+  active++;
+  try {
+    return await serve(req);
+  } finally {
+    active--;
+    waiting.shift()?.();
+  }
+}
+
+self.onmessage = async (ev: MessageEvent<ChunkRequest | ShareMessage>) => {
+  const m = ev.data;
+  if (m.op === "share") {
+    if (m.buf) shared.set(m.id, m.buf);
+    else shared.delete(m.id);
+    return;
+  }
+  const reply = await admitted(m);
   const transfer: ArrayBuffer[] = [];
   if (reply.plain?.buffer instanceof ArrayBuffer) transfer.push(reply.plain.buffer);
   if (reply.lengths) transfer.push(reply.lengths.buffer as ArrayBuffer);

@@ -162,9 +162,14 @@ export class ContentFile {
     );
     const cs = this.#g.chunkSize;
     const out: (Uint8Array | null)[] = new Array(count).fill(null);
-    for (let k = 0; k < count; k++) {
-      const len = this.#usable(first + k, lengths[k]);
-      if (len !== null) out[k] = plain.subarray(k * cs, k * cs + len);
+    try {
+      for (let k = 0; k < count; k++) {
+        const len = this.#usable(first + k, lengths[k]);
+        if (len !== null) out[k] = plain.subarray(k * cs, k * cs + len);
+      }
+    } catch (e) {
+      this.#keys.chunks.readImages.lend(plain, 0); // nothing handed out: reused at once
+      throw e;
     }
     this.#keys.chunks.readImages.lend(plain, out.filter((c) => c !== null).length);
     return out;

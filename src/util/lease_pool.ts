@@ -6,9 +6,11 @@
  *
  * A buffer that comes back is moved to a new ArrayBuffer (`transfer`, no copy): every view of
  * the old one is detached. A view used after its release (a bug) then reads as empty, never as
- * the data of a later read.
+ * the data of a later read. Shared buffers ({@link SharedBuffers}) cannot be detached:
+ * they are handed back as they are, and their views must not be touched after release.
  */
 import { BufferPool } from "./buffer_pool.ts";
+import type { SharedBuffers } from "./shared_buffers.ts";
 
 /** A pool of buffers lent out as counted views. */
 export class LeasePool {
@@ -16,13 +18,14 @@ export class LeasePool {
   /** Buffers on loan and how many of their views are still out. */
   readonly #out = new WeakMap<ArrayBufferLike, number>();
 
-  constructor(max: number) {
+  /** `shared`: buffers to lend first, while one is free and big enough. */
+  constructor(max: number, private readonly shared?: SharedBuffers) {
     this.#spare = new BufferPool(max);
   }
 
   /** A buffer of `bytes` (contents undefined), to be filled and then {@link lend}. */
-  take(bytes: number): Uint8Array<ArrayBuffer> {
-    return this.#spare.take(bytes, false);
+  take(bytes: number): Uint8Array {
+    return this.shared?.take(bytes) ?? this.#spare.take(bytes, false);
   }
 
   /** Lends the buffer under `buf` out as `views` views (reused at once when `views` is 0). */
@@ -49,6 +52,7 @@ export class LeasePool {
   }
 
   #reuse(b: ArrayBufferLike): void {
+    if (b instanceof SharedArrayBuffer) return void this.shared?.give(new Uint8Array(b));
     if (b instanceof ArrayBuffer && !b.detached) this.#spare.give(new Uint8Array(b.transfer()));
   }
 

@@ -77,6 +77,11 @@ export interface ShareMessage {
   buf?: SharedArrayBuffer;
 }
 
+/** Tells a worker to drop its spare buffers and collect garbage (the mount went idle). */
+export interface TrimMessage {
+  op: "trim";
+}
+
 /** A worker's answer. */
 export interface ChunkReply {
   id: number;
@@ -204,7 +209,7 @@ export class ChunkIo {
     return shared === undefined ? image : { shared, length: image.length };
   }
 
-  #tellWorkers(m: ShareMessage): void {
+  #tellWorkers(m: ShareMessage | TrimMessage): void {
     for (const w of this.#workers) w.postMessage(m);
   }
 
@@ -241,10 +246,15 @@ export class ChunkIo {
     return this.#workers.length - 1;
   }
 
-  /** Drops the spare images (those on loan or in flight come back as usual). */
+  /**
+   * Drops the spare images, here and in the workers (those on loan or in flight come back as
+   * usual). The caller collects garbage on this thread; the workers do on theirs.
+   */
   trim(): void {
     this.#images.clear();
-    this.#shared.dropFree();
+    // A shared buffer's memory goes only once every thread has collected its handle on it.
+    for (const id of this.#shared.dropFree()) this.#tellWorkers({ op: "share", id });
+    this.#tellWorkers({ op: "trim" });
     this.readImages.clear();
     this.chunkImages.clear();
   }

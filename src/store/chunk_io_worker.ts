@@ -16,8 +16,10 @@ import type {
   Plain,
   ReadRequest,
   ShareMessage,
+  TrimMessage,
   WriteRequest,
 } from "./chunk_io.ts";
+import { collectGarbage } from "../util/gc.ts";
 import {
   CHUNK_DAMAGED,
   chunkAd,
@@ -221,8 +223,13 @@ async function admitted(req: ChunkRequest): Promise<ChunkReply> {
   }
 }
 
-self.onmessage = async (ev: MessageEvent<ChunkRequest | ShareMessage>) => {
+self.onmessage = async (ev: MessageEvent<ChunkRequest | ShareMessage | TrimMessage>) => {
   const m = ev.data;
+  if (m.op === "trim") {
+    images.clear();
+    collectGarbage();
+    return;
+  }
   if (m.op === "share") {
     if (m.buf) shared.set(m.id, m.buf);
     else shared.delete(m.id);

@@ -81,8 +81,13 @@ export class SharedBuffers {
     return this.#live.size - this.#free.length;
   }
 
-  /** Lets go of the free buffers (they become garbage; `forget` follows). */
-  dropFree(): void {
+  /**
+   * Lets go of the free buffers (they become garbage; `forget` follows) and returns their
+   * numbers, for the workers to let go of them now rather than after the next collection.
+   */
+  dropFree(): number[] {
+    const ids = this.#free.map((b) => this.#ids.get(b)!);
     this.#free.length = 0;
+    return ids;
   }
 }

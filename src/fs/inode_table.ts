@@ -13,11 +13,14 @@ import {
 } from "../store/record_store.ts";
 import { KeyedMutex, Mutex, RwLock } from "../util/mutex.ts";
 import { ReadAhead } from "./read_ahead.ts";
+import { forEachBounded } from "../util/bounded.ts";
 import { fsError } from "./errors.ts";
 
 /** Most clean, unreferenced inodes kept in memory. */
 export const INODE_CACHE_LIMIT = 20_000;
 const EVICT_IDLE_MS = 30_000;
+/** Records written at once by one save pass. */
+const SAVE_CONCURRENCY = 16;
 /** Past the limit, scan for evictable inodes at most every this many additions or ms. */
 const EVICT_SCAN_EVERY = 1000;
 const EVICT_SCAN_MS = 1000;
@@ -319,7 +322,9 @@ export class InodeTable {
         await this.syncData();
         for (const s of snaps) s.node.syncedGrowth = Math.max(s.node.syncedGrowth, s.growth);
       }
-      await Promise.all(snaps.map((s) =>
+      // A few at a time: a background pass after an untar saves thousands of records, and all
+      // at once held every one's sealing buffers together (daemon RSS jumped by ~40 MiB).
+      await forEachBounded(snaps, SAVE_CONCURRENCY, (s) =>
         s.node.saveLock.run(async () => {
           // A newer snapshot already on disk makes this one obsolete.
           if (s.node.deleted || s.node.gone || !s.node.markWritten(s.seq)) return;
@@ -332,8 +337,7 @@ export class InodeTable {
             { durable, name: s.node.loc?.name },
           );
           s.node.slot = target;
-        }).finally(() => s.node.dropIdleLocks())
-      ));
+        }).finally(() => s.node.dropIdleLocks()));
     } catch (e) {
       for (const s of snaps) s.node.dirty = true;
       throw e;

@@ -167,9 +167,9 @@ export class ChunkIo {
       key: b.key.slice(),
       id: 0,
       op: "write",
-      plain: this.#plain(plain),
+      plain,
       lengths,
-    }, plain);
+    });
     this.recycle(reply.plain ?? plain);
     if (reply.errno !== undefined) throw new ChunkIoError(reply.errno, "pwrite");
     if (reply.error !== undefined) throw new Error(`chunk worker: ${reply.error}`);
@@ -181,14 +181,18 @@ export class ChunkIo {
    */
   async read(b: Batch, count: number): Promise<ReadResult> {
     const image = this.readImages.take(count * b.chunkSize);
-    const plain = this.#plain(image);
-    const reply = await this.#send(
-      { ...b, key: b.key.slice(), id: 0, op: "read", count, plain },
-      image,
-    );
-    const out = plain instanceof Uint8Array ? reply.plain : image;
-    if (reply.errno !== undefined || reply.error !== undefined || !out || !reply.lengths) {
-      if (out) this.readImages.lend(out, 0);
+    const reply = await this.#send({
+      ...b,
+      key: b.key.slice(),
+      id: 0,
+      op: "read",
+      count,
+      plain: image,
+    });
+    // A moved image comes back with the reply; a shared one never left.
+    const out = reply.plain ?? image;
+    if (reply.errno !== undefined || reply.error !== undefined || !reply.lengths) {
+      this.readImages.lend(out, 0);
       if (reply.errno !== undefined) throw new ChunkIoError(reply.errno, "pread");
       throw new Error(`chunk worker: ${reply.error ?? "no data"}`);
     }
@@ -203,29 +207,29 @@ export class ChunkIo {
     if (!this.readImages.release(view)) this.chunkImages.release(view);
   }
 
-  // A shared buffer's number, or the buffer itself to be moved.
-  #plain(image: Uint8Array): Plain {
-    const shared = this.#shared.idOf(image.buffer);
-    return shared === undefined ? image : { shared, length: image.length };
-  }
-
   #tellWorkers(m: ShareMessage | TrimMessage): void {
     for (const w of this.#workers) w.postMessage(m);
   }
 
-  #send(req: ChunkRequest, image: Uint8Array): Promise<ChunkReply> {
+  // `req.plain` is the image itself: sent as its shared buffer's number, or moved.
+  #send(req: ChunkRequest & { plain: Uint8Array }): Promise<ChunkReply> {
+    const image = req.plain;
+    const shared = this.#shared.idOf(image.buffer);
     const id = req.id = this.#id++;
     // The least loaded worker (bytes in flight), starting one more while all are busy.
     let w = this.#load.indexOf(Math.min(...this.#load));
     if (this.#workers.length < this.#size && (w < 0 || this.#load[w] > 0)) w = this.#spawn();
     const bytes = req.op === "write" ? image.length : req.count * req.slot;
     this.#load[w] += bytes;
-    const transfer = req.plain instanceof Uint8Array && req.plain.buffer instanceof ArrayBuffer
-      ? [req.plain.buffer]
+    const msg: ChunkRequest = shared === undefined
+      ? req
+      : { ...req, plain: { shared, length: image.length } };
+    const transfer = shared === undefined && image.buffer instanceof ArrayBuffer
+      ? [image.buffer]
       : [];
     return new Promise<ChunkReply>((resolve) => {
       this.#pending.set(id, { resolve, bytes, worker: w });
-      this.#workers[w].postMessage(req, { transfer });
+      this.#workers[w].postMessage(msg, { transfer });
     });
   }
 

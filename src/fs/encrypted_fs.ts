@@ -292,7 +292,7 @@ export class EncryptedFs implements FileSystem {
     return {
       ino: r.ino,
       mode: r.mode,
-      nlink: isDir(r) ? 2 + r.subdirs : r.nlink,
+      nlink: isDir(r) && r.nlink > 0 ? 2 + r.subdirs : r.nlink,
       uid: r.uid,
       gid: r.gid,
       rdev: r.rdev,
@@ -348,9 +348,10 @@ export class EncryptedFs implements FileSystem {
       if (live) return this.#attr(this.#table.peek(live.ino)!);
       const folder = this.#folder(parent);
       const entry = await this.#dirs.get(parent, folder, name, file);
-      if (!entry) throw NO_ENTRY;
+      const node = entry && await this.#entryNode(parent, folder, entry);
+      if (!node) throw NO_ENTRY;
       this.#notePositiveLookup(parent, folder);
-      return this.#attr(await this.#entryNode(parent, folder, entry));
+      return this.#attr(node);
     });
   }
 
@@ -376,10 +377,18 @@ export class EncryptedFs implements FileSystem {
     this.#prefetched.set(ino, performance.now());
   }
 
-  // The inode an entry names: in the entry file itself, or the object it points at.
-  #entryNode(parent: bigint, folder: string, e: StoredEntry): Promise<Inode> {
+  // The inode an entry names: in the entry file itself, or the object it points at. Null for a
+  // pointer whose inode file is missing or was never written: a power cut kept the pointer of a
+  // creation and lost the inode file's bytes, so the name never existed (fsck removes it).
+  #entryNode(parent: bigint, folder: string, e: StoredEntry): Promise<Inode | null> {
     if (!e.inline) return this.#entryInode(e.ino, parent);
     return Promise.resolve(this.#adopt(parent, folder, e, e.inline));
+  }
+
+  // Whether `name` in `parent` names an inode (a dangling pointer does not).
+  async #taken(parent: bigint, folder: string, name: Uint8Array): Promise<boolean> {
+    const e = await this.#entry(parent, folder, name);
+    return !!e && (await this.#entryNode(parent, folder, e)) !== null;
   }
 
   #adopt(parent: bigint, folder: string, e: StoredEntry, rec: LoadedRecord): Inode {
@@ -454,20 +463,24 @@ export class EncryptedFs implements FileSystem {
         ino: node.ino,
         type: node.rec.mode & S_IFMT,
       }));
+    this.#table.namespaceChanged();
   }
 
-  // The inode an entry points at; a dangling entry is damage, not absence.
-  async #entryInode(ino: bigint, parent: bigint): Promise<Inode> {
+  // The inode a pointer entry names; null (reported once) when its inode file is missing or was
+  // never written.
+  async #entryInode(ino: bigint, parent: bigint): Promise<Inode | null> {
     try {
       return await this.#table.get(ino);
     } catch (e) {
       if (e instanceof FsError && e.code === "ENOENT") {
-        const err = new DamagedObjectError(
-          this.#folder(parent),
-          `an entry points at inode record ${this.#keys.objectName(ino)} that is missing`,
+        this.#report(
+          new DamagedObjectError(
+            this.#folder(parent),
+            `an entry points at inode file ${this.#keys.objectName(ino)}.m, missing or never ` +
+              "written (a creation cut short; the name reads as absent, fsck --repair removes it)",
+          ),
         );
-        this.#report(err);
-        throw fsError("EIO", err.message);
+        return null;
       }
       throw e;
     }
@@ -525,7 +538,7 @@ export class EncryptedFs implements FileSystem {
       const dir = await this.#dir(parent);
       if (dir.rec.nlink === 0) throw fsError("ENOENT", "directory was removed");
       const folder = this.#folder(parent);
-      if (await this.#dirs.get(parent, folder, name)) throw fsError("EEXIST");
+      if (await this.#taken(parent, folder, name)) throw fsError("EEXIST");
       const now = nowNs();
       const rec = this.#newRecord(randomIno(), mode, caller, now);
       // A set-group-ID directory passes its group on, and its S_ISGID to subdirectories.
@@ -547,11 +560,17 @@ export class EncryptedFs implements FileSystem {
         if (type === S_IFDIR) await this.#dirs.createFolder(this.#folder(rec.ino));
         const slotSize = await this.#records.create(rec, this.#records.objectPlace(rec.ino));
         await this.#dirs.put(parent, folder, name, { ino: rec.ino, type });
-        if (type === S_IFDIR) dir.rec.subdirs++;
         node = this.#table.add(rec, slotSize);
       }
+      this.#table.namespaceChanged();
       dir.rec.entries++;
       this.#touchDir(dir, now);
+      // The parent's link count (2 + subdirectories) is written at once, not by the next flush:
+      // a crash must not leave it wrong.
+      if (type === S_IFDIR) {
+        dir.rec.subdirs++;
+        await this.#save(dir);
+      }
       return node;
     });
   }
@@ -641,7 +660,7 @@ export class EncryptedFs implements FileSystem {
       if (node.loc && !locks.includes(node.loc.parent)) return MOVED;
       const dir = await this.#dir(newParent);
       const folder = this.#folder(newParent);
-      if (await this.#dirs.get(newParent, folder, newName)) throw fsError("EEXIST");
+      if (await this.#taken(newParent, folder, newName)) throw fsError("EEXIST");
       const now = nowNs();
       node.rec.nlink++;
       node.rec.ctimeNs = now;
@@ -659,6 +678,7 @@ export class EncryptedFs implements FileSystem {
         ino,
         type: node.rec.mode & S_IFMT,
       });
+      this.#table.namespaceChanged();
       dir.rec.entries++;
       this.#touchDir(dir, now);
       return this.#attr(node);
@@ -693,8 +713,16 @@ export class EncryptedFs implements FileSystem {
       const dir = await this.#dir(parent);
       const folder = this.#folder(parent);
       const entry = await this.#entry(parent, folder, name);
+      const node = entry && await this.#entryNode(parent, folder, entry);
       if (!entry) throw fsError("ENOENT");
-      const node = await this.#entryNode(parent, folder, entry);
+      if (!node) {
+        // A dangling pointer (see #entryNode) names nothing, but would keep its directory from
+        // ever being empty: removing it (under the directory's lock, so it is not a name made
+        // meanwhile) lets `rm -r` finish. Whatever its lost inode held is left for fsck.
+        await this.#dirs.remove(parent, folder, name);
+        this.#table.namespaceChanged();
+        throw fsError("ENOENT");
+      }
       const isDirectory = isDir(node.rec);
       if (wantDir && !isDirectory) throw fsError("ENOTDIR");
       if (!wantDir && isDirectory) throw fsError("EISDIR");
@@ -704,10 +732,14 @@ export class EncryptedFs implements FileSystem {
       const remove = () => this.#dirs.remove(parent, folder, name);
       if (this.#inEntry(node, parent, entry)) await this.#retire(node, "unlink", remove);
       else await remove();
+      this.#table.namespaceChanged();
       const now = nowNs();
-      if (isDirectory) dir.rec.subdirs = Math.max(0, dir.rec.subdirs - 1);
       dir.rec.entries = Math.max(0, dir.rec.entries - 1);
       this.#touchDir(dir, now);
+      if (isDirectory) {
+        dir.rec.subdirs = Math.max(0, dir.rec.subdirs - 1);
+        await this.#save(dir);
+      }
       await this.#dropLink(node, now);
     });
   }
@@ -721,9 +753,23 @@ export class EncryptedFs implements FileSystem {
       // to the kernel) and is deleted after; writing its record meanwhile would be wasted.
       node.dirty = false;
       if (!node.referenced) await this.#delete(node);
+      else if (!node.gone) await this.#orphan(node);
     } else {
       await this.#save(node);
     }
+  }
+
+  // An inode in its object place lost its last name while still referenced: its objects leave
+  // the tree now, not when the kernel forgets it, so a crash meanwhile leaves no orphan behind
+  // (the trash is emptied at the next open). A regular file keeps its file there for reading.
+  async #orphan(node: Inode): Promise<void> {
+    await node.saveLock.run(async () => {
+      if (node.deleted || node.gone) return;
+      if (isRegular(node.rec)) node.keptPath = this.#trash.hold(this.#table.path(node), "rename");
+      else await this.#records.remove(node.ino, isDir(node.rec));
+      this.#detach(node);
+      this.#table.namespaceChanged();
+    });
   }
 
   // The entry file holding `node` was unlinked or replaced: it lives on in memory (and in its
@@ -763,15 +809,18 @@ export class EncryptedFs implements FileSystem {
         const srcFolder = this.#folder(parent);
         const dstFolder = this.#folder(newParent);
         const a = await this.#entry(parent, srcFolder, name);
-        if (!a) throw fsError("ENOENT");
-        const b = await this.#entry(newParent, dstFolder, newName);
-        const aNode = await this.#entryNode(parent, srcFolder, a);
+        const aNode = a && await this.#entryNode(parent, srcFolder, a);
+        if (!a || !aNode) throw fsError("ENOENT");
+        let b = await this.#entry(newParent, dstFolder, newName);
+        // A dangling pointer (see #entryNode) is no name: it is simply replaced.
+        const bFound = b && await this.#entryNode(newParent, dstFolder, b);
+        if (!bFound) b = null;
         if (isDir(aNode.rec) && parent !== newParent) await this.#checkNotInside(a.ino, newParent);
         const now = nowNs();
         const target = (n: Inode) => ({ ino: n.ino, type: n.rec.mode & S_IFMT });
         if (flags & RENAME_EXCHANGE) {
-          if (!b) throw fsError("ENOENT");
-          const bNode = await this.#entryNode(newParent, dstFolder, b);
+          if (!b || !bFound) throw fsError("ENOENT");
+          const bNode = bFound;
           if (isDir(bNode.rec) && parent !== newParent) {
             await this.#checkNotInside(b.ino, parent);
           }
@@ -782,15 +831,16 @@ export class EncryptedFs implements FileSystem {
           if (this.#inEntry(bNode, newParent, b)) await this.#toObject(bNode);
           await this.#dirs.put(newParent, dstFolder, newName, target(aNode));
           await this.#dirs.put(parent, srcFolder, name, target(bNode));
+          this.#table.namespaceChanged();
           await this.#moved(aNode, src, dst, now);
           await this.#moved(bNode, dst, src, now);
           return;
         }
         let bNode: Inode | null = null;
-        if (b) {
+        if (b && bFound) {
           if (flags & RENAME_NOREPLACE) throw fsError("EEXIST");
           if (b.ino === a.ino) return; // two names of one inode: rename does nothing
-          bNode = await this.#entryNode(newParent, dstFolder, b);
+          bNode = bFound;
           if (isDir(aNode.rec)) {
             if (!isDir(bNode.rec)) throw fsError("ENOTDIR");
             if (!(await this.#dirs.isEmpty(this.#folder(b.ino)))) throw fsError("ENOTEMPTY");
@@ -811,6 +861,7 @@ export class EncryptedFs implements FileSystem {
         };
         if (bNode && bInEntry) await this.#retire(bNode, "replace", move);
         else await move();
+        this.#table.namespaceChanged();
         if (bNode) {
           if (isDir(bNode.rec)) dst.rec.subdirs = Math.max(0, dst.rec.subdirs - 1);
           dst.rec.entries = Math.max(0, dst.rec.entries - 1);
@@ -823,6 +874,8 @@ export class EncryptedFs implements FileSystem {
 
   // Bookkeeping after `node` moved from directory `from` to `to` (which may be the same).
   async #moved(node: Inode, from: Inode, to: Inode, now: bigint, saved = false): Promise<void> {
+    this.#touchDir(from, now);
+    this.#touchDir(to, now);
     if (from !== to) {
       from.rec.entries = Math.max(0, from.rec.entries - 1);
       to.rec.entries++;
@@ -830,10 +883,11 @@ export class EncryptedFs implements FileSystem {
         node.rec.parent = to.ino;
         from.rec.subdirs = Math.max(0, from.rec.subdirs - 1);
         to.rec.subdirs++;
+        // Link counts are written at once (see #createNode).
+        await this.#save(from);
+        await this.#save(to);
       }
     }
-    this.#touchDir(from, now);
-    this.#touchDir(to, now);
     if (saved) return; // its record was just written, moved with it
     node.rec.ctimeNs = now;
     await this.#save(node);
@@ -993,8 +1047,18 @@ export class EncryptedFs implements FileSystem {
       await node.content?.sync(dataOnly);
       node.syncedGrowth = Math.max(node.syncedGrowth, growth);
       // Size and holes live in the record: it must be durable for the data to be reachable.
-      await this.#table.save(node, { durable: true, force: node.dirty || !dataOnly });
+      await this.#durable(node, node.dirty || !dataOnly);
     });
+  }
+
+  // Writes the record of `node` (if `force` or dirty) so that it, the name of its file and every
+  // name change made before survive a power cut, as ext4 gives an application that fsyncs: the
+  // record alone is synced when no name changed since the last syncfs, else one syncfs covers
+  // all (a new file's name, its new parent directories, a rename into place).
+  async #durable(node: Inode, force: boolean): Promise<void> {
+    const names = !this.#table.namespaceSynced;
+    await this.#table.save(node, { durable: !names, force });
+    if (names) await this.#table.syncData();
   }
 
   release(ino: bigint, fh: number): Promise<void> {
@@ -1089,8 +1153,7 @@ export class EncryptedFs implements FileSystem {
 
   fsyncdir(ino: bigint, _fh: number): Promise<void> {
     return this.#io("fsyncdir", async () => {
-      const node = await this.#table.get(ino);
-      await this.#table.save(node, { durable: true, force: true });
+      await this.#durable(await this.#table.get(ino), true);
     });
   }
 

@@ -89,7 +89,14 @@ export class FileData {
    * Reads up to `length` bytes at `offset` as consecutive pieces (views of the decrypted
    * chunks, not to be written to): a FUSE reply copies them out once instead of twice.
    */
-  async readPieces(node: Inode, offset: number, length: number): Promise<Uint8Array[]> {
+  readPieces(node: Inode, offset: number, length: number): Promise<Uint8Array[]> {
+    // Shared with writes, exclusive of truncations: a shrink drops chunk slots after its record
+    // is written, and a read in flight must not find its chunks gone (EIO) or show zeros past
+    // the new end. It sees the file before or after the truncation.
+    return node.resizeLock.shared(() => this.#readPieces(node, offset, length));
+  }
+
+  async #readPieces(node: Inode, offset: number, length: number): Promise<Uint8Array[]> {
     const size = node.rec.size;
     if (offset >= size || length <= 0) return [];
     const end = Math.min(size, offset + length);

@@ -146,6 +146,10 @@ export type DamageReporter = (e: DamagedObjectError) => void;
 export class InodeTable {
   readonly #live = new Map<bigint, Inode>();
   readonly #loading = new Map<bigint, Promise<Inode | null>>();
+  /** Bumped by every change to the names on disk (see namespaceChanged). */
+  #namesChanged = 0;
+  /** The value of #namesChanged that the last completed syncfs covered. */
+  #namesSynced = 0;
   #addsSinceScan = 0;
   #lastScan = 0;
 
@@ -155,6 +159,20 @@ export class InodeTable {
     /** syncfs(2) of the data dir's filesystem. */
     readonly syncFs: () => Promise<void>,
   ) {}
+
+  /**
+   * Notes that names on disk changed (a file created, linked, unlinked or renamed, a folder or
+   * object made or removed): until the next syncfs, an fsync must sync the whole data dir's
+   * filesystem for its file's name and its parents' to survive a power cut.
+   */
+  namespaceChanged(): void {
+    this.#namesChanged++;
+  }
+
+  /** True when every name change so far is on stable storage. */
+  get namespaceSynced(): boolean {
+    return this.#namesSynced === this.#namesChanged;
+  }
 
   /** The live inode, loading it if needed; ENOENT if it does not exist, EIO if damaged. */
   async get(ino: bigint): Promise<Inode> {
@@ -329,6 +347,7 @@ export class InodeTable {
           // A newer snapshot already on disk makes this one obsolete.
           if (s.node.deleted || s.node.gone || !s.node.markWritten(s.seq)) return;
           const target = s.node.slot === 0 ? 1 : 0;
+          const before = s.node.slotSize;
           s.node.slotSize = await this.records.update(
             s.rec,
             target,
@@ -337,6 +356,8 @@ export class InodeTable {
             { durable, name: s.node.loc?.name },
           );
           s.node.slot = target;
+          // An outgrown record was rewritten as a new file renamed over the old one.
+          if (s.node.slotSize !== before) this.namespaceChanged();
         }).finally(() => s.node.dropIdleLocks()));
     } catch (e) {
       for (const s of snaps) s.node.dirty = true;
@@ -353,7 +374,10 @@ export class InodeTable {
    */
   syncData(): Promise<void> {
     if (!this.#syncRunning) {
-      this.#syncRunning = this.syncFs().finally(() => this.#syncRunning = null);
+      const names = this.#namesChanged;
+      this.#syncRunning = this.syncFs().then(() => {
+        this.#namesSynced = Math.max(this.#namesSynced, names);
+      }).finally(() => this.#syncRunning = null);
       return this.#syncRunning;
     }
     if (!this.#syncQueued) {
@@ -378,6 +402,7 @@ export class InodeTable {
   /** Deletes an inode's objects and forgets it; no record write can land afterwards. */
   async delete(node: Inode): Promise<void> {
     this.#live.delete(node.ino);
+    this.namespaceChanged();
     node.deleted = true;
     node.dirty = false;
     if (node.gone) {

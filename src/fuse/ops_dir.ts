@@ -44,7 +44,11 @@ export function isDotOrDotDot(name: Uint8Array): boolean {
 export function dirOps(c: OpContext): DirOps {
   const { fs, fuse } = c;
 
-  /** getattr for every entry but "." / ".."; entries that vanished meanwhile are dropped. */
+  /**
+   * getattr for every entry but "." / ".."; entries that vanished meanwhile are dropped. An
+   * entry whose inode cannot be read (damaged) is listed without attributes (no lookup), so one
+   * bad file never fails its whole directory: a stat of it reports the error.
+   */
   async function withAttrs(entries: DirEntry[]): Promise<[DirEntry, Attr | null][]> {
     const out = await Promise.all(
       entries.map(async (e): Promise<[DirEntry, Attr | null] | null> => {
@@ -52,8 +56,8 @@ export function dirOps(c: OpContext): DirOps {
         try {
           return [e, await fs.getattr(e.ino)];
         } catch (err) {
-          if (err instanceof FsError && err.errno === Errno.ENOENT) return null;
-          throw err;
+          if (!(err instanceof FsError)) throw err;
+          return err.errno === Errno.ENOENT ? null : [e, null];
         }
       }),
     );
@@ -110,7 +114,8 @@ export function dirOps(c: OpContext): DirOps {
           let pos = 0;
           for (const [e, attr] of entries) {
             const room = cap - pos;
-            // "." and "..": attributes only for the dirent's ino/type, node id 0 = no lookup.
+            // "." and ".." (and damaged entries): attributes only for the dirent's ino/type,
+            // node id 0 = no lookup.
             const ep = attr === null ? c.entry.fill(dotAttr(e), 0n) : c.entry.fill(attr);
             const need = Number(
               fuse.fuse_add_direntry_plus(

@@ -12,7 +12,14 @@ import { sysAdvise, sysClose, sysPrefetch } from "../../ffi/sysio.ts";
 import { NotAnObjectError, openObject, readHeadOf } from "./object_io.ts";
 import { TMP_MARK, writeFileAtomic } from "./atomic_file.ts";
 import type { StoreKeys } from "./keys.ts";
-import { DamagedObjectError, isInodeFile, type LoadedRecord, RecordStore } from "./record_store.ts";
+import {
+  DamagedObjectError,
+  isInodeFile,
+  type LoadedRecord,
+  neverWritten,
+  RecordStore,
+  UnwrittenObjectError,
+} from "./record_store.ts";
 import { S_IFMT } from "../fs/types.ts";
 import { CorruptObjectError, openBlob, sealBlob } from "./sealed_blob.ts";
 import { concat, DecodeError, Reader, u64le, Writer } from "../util/codec.ts";
@@ -74,7 +81,13 @@ export class DirStore {
     if (!(await this.checkFolder(folder))) return null;
     const blob = this.#read(`${folder}/${file}`);
     if (!blob) return null;
-    const entry = await this.#open(dir, folder, file, blob);
+    let entry: StoredEntry;
+    try {
+      entry = await this.#open(dir, folder, file, blob);
+    } catch (e) {
+      if (e instanceof UnwrittenObjectError) return null;
+      throw e;
+    }
     if (!bytesEqual(entry.name, name)) {
       throw new DamagedObjectError(`${folder}/${file}`, "entry holds another name");
     }
@@ -147,7 +160,7 @@ export class DirStore {
             out.push(blob ? await this.#open(dir, folder, batch[k], blob) : null);
           } catch (e) {
             if (!(e instanceof DamagedObjectError)) throw e;
-            onDamaged(e);
+            if (!(e instanceof UnwrittenObjectError)) onDamaged(e);
             out.push(null);
           }
         }
@@ -233,8 +246,7 @@ export class DirStore {
     }
     // Empty, or zeros where the magic goes: a creation cut short by a power loss (the file was
     // renamed into place but its bytes never reached the disk). The name never existed.
-    if (head.length < 4 || (head[0] | head[1] | head[2] | head[3]) === 0) return null;
-    return head;
+    return neverWritten(head) ? null : head;
   }
 
   async #open(dir: bigint, folder: string, file: string, blob: Uint8Array): Promise<StoredEntry> {

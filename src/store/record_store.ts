@@ -113,6 +113,22 @@ export class DamagedObjectError extends Error {
   }
 }
 
+/**
+ * An inode file that exists but was never written: empty, zeros where its header goes, or no
+ * record slot ever filled. It is what a power cut leaves of a creation whose bytes had not reached
+ * the disk yet (the file's name had): the inode never existed.
+ */
+export class UnwrittenObjectError extends DamagedObjectError {
+  constructor(path: string) {
+    super(path, "never written (a creation cut short by a power cut)");
+  }
+}
+
+/** Whether the first bytes of a file are empty or zeros: an object created but never written. */
+export function neverWritten(head: Uint8Array): boolean {
+  return head.length < 4 || (head[0] | head[1] | head[2] | head[3]) === 0;
+}
+
 /** Inode records of one data dir. */
 export class RecordStore {
   /** Checks, once each, that the folders objects go into are real directories. */
@@ -169,8 +185,8 @@ export class RecordStore {
   }
 
   /**
-   * Loads a record: the newer valid one of its two slots. `null` when it does not exist,
-   * DamagedObjectError when neither slot opens.
+   * Loads a record: the newer valid one of its two slots. `null` when it does not exist or was
+   * never written (see {@link UnwrittenObjectError}), DamagedObjectError when neither slot opens.
    */
   async load(place: RecordPlace): Promise<LoadedRecord | null> {
     const { path, folder } = place;
@@ -182,8 +198,13 @@ export class RecordStore {
       if (e instanceof NotAnObjectError) throw new DamagedObjectError(path, e.message);
       throw e;
     }
-    if (!file) return null;
-    return await this.parse(file, place);
+    if (!file || neverWritten(file)) return null;
+    try {
+      return await this.parse(file, place);
+    } catch (e) {
+      if (e instanceof UnwrittenObjectError) return null;
+      throw e;
+    }
   }
 
   /** The current record in the header and slots `file` read from `place`. */
@@ -246,7 +267,9 @@ export class RecordStore {
         why = e.message; // a torn or damaged slot: the other one may still be good
       }
     }
-    if (!best) throw new DamagedObjectError(path, why);
+    if (!best) {
+      throw slots.length === 0 ? new UnwrittenObjectError(path) : new DamagedObjectError(path, why);
+    }
     // The header is not sealed: a regular file's chunks start at a fixed place, so any other
     // slot size is damage (it would misplace every chunk).
     if (isRegular(best.rec) && slotSize !== REGULAR_SLOT) {

@@ -130,7 +130,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a damaged or missing backup and tmp leftovers are put right at a writable open",
+  name: "a damaged or missing backup, a missing key file, tmp leftovers: put right when opened",
   ignore,
   fn: async () => {
     await withTempDir(async (tmp) => {
@@ -148,6 +148,13 @@ Deno.test({
       await Deno.remove(`${dir}/rencfs.conf.bak`);
       assertEquals((await mountOnce(tmp, dir, OLD)).code, 0);
       assertEquals(await read(`${dir}/rencfs.conf.bak`), good);
+
+      // A missing rencfs.conf is restored from the backup too.
+      await Deno.remove(`${dir}/rencfs.conf`);
+      const back = await mountOnce(tmp, dir, OLD);
+      assertEquals(back.code, 0, back.stderr);
+      assertMatch(back.stderr, /rencfs\.conf.*it is missing; opened with its backup/);
+      assertEquals(await read(`${dir}/rencfs.conf`), good);
     });
   },
 });

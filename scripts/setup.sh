@@ -9,9 +9,23 @@ export DENO_NO_UPDATE_CHECK=1
 rencfs_setup_deno() {
   if [ -x "$DENO" ] && "$DENO" --version 2>/dev/null | grep -q "^deno $DENO_VERSION "; then return 0; fi
   command -v npm >/dev/null || { echo "rencfs: npm is needed to install Deno (apt-get install npm)" >&2; return 1; }
+  # npm --silent says nothing when it fails (a root-owned checkout run by another user exits
+  # 243): check what can be checked first, and name the failure afterwards.
+  local into="$RENCFS_ROOT/.deno" probe="$RENCFS_ROOT/.deno"
+  [ -e "$probe" ] || probe=$RENCFS_ROOT
+  if [ ! -w "$probe" ]; then
+    echo "rencfs: Deno $DENO_VERSION is not installed in $into, and $(id -un) cannot write" \
+      "$probe: run ./rencfs once as its owner ($(stat -c %U "$probe")) to install it" >&2
+    return 1
+  fi
   echo "rencfs: installing Deno $DENO_VERSION from npm into .deno/ (first run)" >&2
-  npm install --silent --no-audit --no-fund --prefix "$RENCFS_ROOT/.deno" "deno@$DENO_VERSION" >&2
-  "$DENO" --version >/dev/null
+  local rc=0
+  npm install --silent --no-audit --no-fund --prefix "$into" "deno@$DENO_VERSION" >&2 || rc=$?
+  if [ "$rc" != 0 ] || ! "$DENO" --version >/dev/null 2>&1; then
+    echo "rencfs: installing Deno $DENO_VERSION failed (npm exit status $rc); to see why, run:" \
+      "npm install --prefix '$into' deno@$DENO_VERSION" >&2
+    return 1
+  fi
 }
 
 # apt packages: $1.. are "command-or-file:package" pairs; installs the missing ones when root.

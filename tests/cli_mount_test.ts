@@ -1,129 +1,19 @@
 /**
  * `rencfs mount` for real: foreground mount and clean unmount on SIGTERM or from outside,
- * `--background`, `--read-only`, and `--umount-on-start` after `kill -9`. Needs root, /dev/fuse,
- * libfuse3, and the FUSE adapter (src/fuse/mount.ts); skipped otherwise.
+ * `--background` and `--read-only` (signals with busy mounts, dead mounts, `-u` and
+ * `--nonempty`: cli_mount_safety_test.ts). Needs root, /dev/fuse and libfuse3; skipped
+ * otherwise.
  */
-import { findMount, isFuse } from "../src/cli/mountinfo.ts";
+import { assert, assertEquals, assertMatch, hashTree, rencfs, withTempDir } from "./cli_helpers.ts";
 import {
-  assert,
-  assertEquals,
-  assertMatch,
-  fuseAvailable,
-  hashTree,
-  isRoot,
-  rencfs,
-  rencfsCommandLine,
-  rencfsEnv,
-  withTempDir,
-} from "./cli_helpers.ts";
-
-const PW = "mount test password";
-
-function exists(relative: string): boolean {
-  try {
-    Deno.statSync(new URL(relative, import.meta.url));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const ignore = !isRoot() || !fuseAvailable() || !exists("../src/fuse/mount.ts");
-
-/** Polls `check` every 50 ms until it is true; fails after `ms`. */
-async function waitFor(what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function isFuseMount(mnt: string): Promise<boolean> {
-  const entry = await findMount(mnt);
-  return entry !== undefined && isFuse(entry);
-}
-
-/** A FUSE mount that answers (a dead one fails with ENOTCONN). */
-async function isLiveFuseMount(mnt: string): Promise<boolean> {
-  if (!(await isFuseMount(mnt))) return false;
-  try {
-    for await (const _ of Deno.readDir(mnt)) break;
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A foreground `rencfs mount` running as a child process. */
-class Mounted {
-  readonly child: Deno.ChildProcess;
-  readonly #stderr: Promise<string>;
-  #seen = "";
-
-  constructor(args: string[], env: Record<string, string> = { RENCFS_PASSWORD: PW }) {
-    // INFO level: the daemon's own "mounted … at …" line is the readiness signal.
-    const [cmd, ...rest] = rencfsCommandLine(["--log-level", "info", "mount", ...args]);
-    this.child = new Deno.Command(cmd, {
-      args: rest,
-      env: rencfsEnv(env),
-      clearEnv: true,
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const stderr = this.child.stderr;
-    this.#stderr = (async () => {
-      const decoder = new TextDecoder();
-      for await (const bytes of stderr) {
-        this.#seen += decoder.decode(bytes, { stream: true });
-      }
-      return this.#seen;
-    })();
-  }
-
-  /**
-   * Waits until the daemon says it has mounted (its signal handlers are in place by then) and
-   * the mount answers. Polling the mount table alone races `--umount-on-start`: between reading
-   * the table (still the dead mount) and listing, the dead mount can go and the listing then
-   * succeeds on the bare directory, before the new daemon listens for signals.
-   */
-  async ready(mnt: string): Promise<void> {
-    let exited = false;
-    this.child.status.then(() => exited = true);
-    await waitFor(`${mnt} mounted`, async () => {
-      if (exited) throw new Error(`rencfs exited before mounting: ${await this.#stderr}`);
-      return / mounted .* at /.test(this.#seen) && await isLiveFuseMount(mnt);
-    });
-  }
-
-  /** Waits for the process to end; returns its exit code and stderr. */
-  async exit(): Promise<{ code: number; stderr: string }> {
-    const status = await this.child.status;
-    return { code: status.code, stderr: await this.#stderr };
-  }
-}
-
-async function fusermountU(mnt: string): Promise<void> {
-  const out = await new Deno.Command("fusermount3", { args: ["-u", mnt], stderr: "piped" })
-    .output();
-  assert(out.success, new TextDecoder().decode(out.stderr));
-}
-
-/** Processes whose command line mentions `needle` and `program` (as `pgrep -f` would see). */
-async function processesMentioning(needle: string, program = "cli.ts"): Promise<number[]> {
-  const pids: number[] = [];
-  for await (const e of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
-    try {
-      const cmdline = await Deno.readTextFile(`/proc/${e.name}/cmdline`);
-      if (cmdline.includes(needle) && cmdline.includes(program)) pids.push(Number(e.name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
+  fusermountU,
+  ignore,
+  isFuseMount,
+  Mounted,
+  processesMentioning,
+  PW,
+  waitFor,
+} from "./cli_mount_helpers.ts";
 
 Deno.test({
   name: "mount creates a new data dir, serves files, unmounts cleanly on SIGTERM, and remounts",
@@ -222,53 +112,6 @@ Deno.test({
       assertEquals(wrong.code, 3, wrong.stderr);
       assert(!(await isFuseMount(mnt)));
       assertEquals(await hashTree(dir), before);
-    });
-  },
-});
-
-Deno.test({
-  name: "after kill -9: mount refuses the dead mount (5); --umount-on-start recovers it",
-  ignore,
-  fn: async () => {
-    await withTempDir(async (tmp) => {
-      const mnt = `${tmp}/mnt`;
-      const dir = `${tmp}/data`;
-      await Deno.mkdir(mnt);
-      const m = new Mounted(["-m", mnt, "-d", dir]);
-      await m.ready(mnt);
-      // fusermount3's auto_unmount helper would clean up after the crash: kill it first, so
-      // that a dead mount stays behind as after a crash without it.
-      for (const pid of await processesMentioning(mnt, "fusermount3")) {
-        Deno.kill(pid, "SIGKILL");
-      }
-      m.child.kill("SIGKILL");
-      await m.exit();
-      assert(await isFuseMount(mnt), "a dead mount stays in the table");
-      // ENOTCONN once the kernel notices nobody serves it (cached attributes may answer first).
-      await waitFor("a dead mount", async () => {
-        try {
-          for await (const _ of Deno.readDir(mnt)) break;
-          return false;
-        } catch {
-          return true;
-        }
-      }, 5_000);
-
-      const refused = await rencfs(["mount", "-m", mnt, "-d", dir], {
-        env: { RENCFS_PASSWORD: PW },
-      });
-      assertEquals(refused.code, 5, refused.stderr);
-      assertMatch(refused.stderr, /already mounted.*--umount-on-start/);
-
-      const again = new Mounted(["--umount-on-start", "-m", mnt, "-d", dir]);
-      await again.ready(mnt);
-      for await (const _ of Deno.readDir(mnt)) {
-        // listing works: the mount is alive again
-      }
-      again.child.kill("SIGTERM");
-      const r = await again.exit();
-      assertEquals(r.code, 0, r.stderr);
-      assert(!(await isFuseMount(mnt)));
     });
   },
 });

@@ -292,13 +292,15 @@ Deno.test("passwd on a missing, empty or foreign dir exits 4", async () => {
   });
 });
 
-Deno.test("a damaged key file exits 4 before any password is asked, changing nothing", async () => {
+Deno.test("a damaged key file (and backup) exits 4 before any password is asked, changing nothing", async () => {
   await withTempDir(async (tmp) => {
     const dir = `${tmp}/data`;
     await initDataDir(dir);
-    const keyFile = `${dir}/rencfs.conf`;
-    const text = await Deno.readTextFile(keyFile);
-    await Deno.writeTextFile(keyFile, text.slice(0, text.length / 2));
+    // Its backup would be used otherwise (cli_keyfile_backup_test.ts).
+    for (const keyFile of [`${dir}/rencfs.conf`, `${dir}/rencfs.conf.bak`]) {
+      const text = await Deno.readTextFile(keyFile);
+      await Deno.writeTextFile(keyFile, text.slice(0, text.length / 2));
+    }
     await Deno.mkdir(`${tmp}/mnt`);
     const before = await hashTree(dir);
     // No password source at all: reaching the password step would exit 1 instead.

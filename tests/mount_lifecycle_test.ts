@@ -1,6 +1,7 @@
 /**
  * Mount life cycle with real mounts: data persists across unmount and reopen, unmount from
- * outside ends the session, a busy mount is refused or detached without leaving a dead mount,
+ * outside ends the session, a busy mount is refused, or detached and served until its last file
+ * is closed (nothing lost, no dead mount left),
  * read-only mounts, and the MountError messages. Needs root, /dev/fuse and libfuse3.
  */
 
@@ -83,38 +84,65 @@ Deno.test({
 });
 
 Deno.test({
-  name: "mount: a busy mount is refused with force:false, then detached without a dead mount",
+  name: "mount: a busy mount is refused with busy:refuse, else detached and served until closed",
   ignore,
   async fn() {
-    await withMount(async ({ mnt, mount: m }) => {
-      await sh(`mkdir ${q(mnt)}/d && echo data > ${q(mnt)}/d/f`);
-      // A process with its cwd and an open file inside keeps the mount busy.
-      const holder = new Deno.Command("bash", {
-        args: ["-c", `cd ${q(mnt)}/d && exec 3<f && echo ready && exec sleep 60`],
-        stdout: "piped",
-        stdin: "null",
-      }).spawn();
-      const reader = holder.stdout.getReader();
-      await reader.read(); // "ready"
-      try {
-        await assertRejects(
-          () => m.unmount({ force: false }),
-          (e) => e instanceof MountError && /cannot unmount/.test(e.message),
-        );
-        assertEquals(await isMounted(mnt), true);
-        assertEquals(await sh(`cat ${q(mnt)}/d/f`), "data"); // still served
-        await m.unmount();
-        await m.done;
-        assertEquals(await isMounted(mnt), false);
-        // The mount point is an ordinary, usable directory again (not "transport endpoint
-        // is not connected").
-        assertEquals((await shRun(`ls -A ${q(mnt)}`)).code, 0);
-      } finally {
-        holder.kill("SIGKILL");
-        await holder.status;
-        reader.releaseLock();
-        await holder.stdout.cancel().catch(() => {});
-      }
+    await withDataDir(async (dataDir) => {
+      await withMount(async ({ mnt, mount: m }) => {
+        await sh(`mkdir ${q(mnt)}/d && echo data > ${q(mnt)}/d/f`);
+        // A process with its cwd and an open file inside keeps the mount busy; it appends to
+        // the file (no fsync) only after the mount was detached, then closes it.
+        const holder = new Deno.Command("bash", {
+          args: [
+            "-c",
+            `cd ${q(mnt)}/d && exec 3>>f && echo ready && read -r go && echo appended >&3 && ` +
+            `exec 3>&- && cd / && echo closed`,
+          ],
+          stdout: "piped",
+          stdin: "piped",
+        }).spawn();
+        const reader = holder.stdout.getReader();
+        const writer = holder.stdin.getWriter();
+        try {
+          await reader.read(); // "ready"
+          await assertRejects(
+            () => m.unmount({ busy: "refuse" }),
+            (e) => e instanceof MountError && /cannot unmount/.test(e.message),
+          );
+          assertEquals(await isMounted(mnt), true);
+          assertEquals(await sh(`cat ${q(mnt)}/d/f`), "data"); // still served
+          const unmounted = m.unmount();
+          await waitFor("lazy detach", async () => !(await isMounted(mnt)));
+          assertEquals(m.detached, true);
+          const users = await m.users();
+          assertEquals(users, { openFiles: 1, processes: 1 });
+          const early = await Promise.race([
+            m.done.then(() => "ended"),
+            new Promise((r) => setTimeout(() => r("serving"), 300)),
+          ]);
+          assertEquals(early, "serving");
+          await writer.write(new TextEncoder().encode("go\n"));
+          await unmounted;
+          await m.done;
+          // The mount point is an ordinary, usable directory again (not "transport endpoint
+          // is not connected").
+          assertEquals((await shRun(`ls -A ${q(mnt)}`)).code, 0);
+        } finally {
+          try {
+            holder.kill("SIGKILL");
+          } catch {
+            // it has ended
+          }
+          await holder.status;
+          reader.releaseLock();
+          writer.releaseLock();
+          await holder.stdout.cancel().catch(() => {});
+          await holder.stdin.close().catch(() => {});
+        }
+      }, { dataDir });
+      await withMount(async ({ mnt }) => {
+        assertEquals(await sh(`cat ${q(mnt)}/d/f`), "data\nappended");
+      }, { dataDir });
     });
   },
 });

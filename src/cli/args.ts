@@ -25,6 +25,8 @@ export interface MountArgs {
   allowOther: boolean;
   allowRoot: boolean;
   umountOnStart: boolean;
+  /** Mount over a mount point that is not empty (its contents are hidden while mounted). */
+  nonempty: boolean;
   background: boolean;
   password: PasswordOptions;
 }
@@ -79,6 +81,7 @@ const MOUNT_SPEC = {
   "allow-other": { type: "boolean", short: "o" },
   "allow-root": { type: "boolean", short: "s" },
   "umount-on-start": { type: "boolean", short: "u" },
+  nonempty: { type: "boolean" },
   background: { type: "boolean" },
   ...PASSWORD_SPEC,
   ...COMMON_SPEC,
@@ -134,6 +137,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
         allowOther: o["allow-other"] ?? false,
         allowRoot: o["allow-root"] ?? false,
         umountOnStart: o["umount-on-start"] ?? false,
+        nonempty: o.nonempty ?? false,
         background: o.background ?? false,
         password: passwordOptions(o, name),
       });

@@ -56,10 +56,12 @@ Usage: rencfs mount --mount-point MNT --data-dir DIR [OPTIONS]
 An empty or missing data dir is created first: the password is asked twice and the recovery
 code is printed once to stderr. Otherwise the password is asked once. In the foreground rencfs
 runs until Ctrl-C, SIGTERM, SIGHUP or an unmount from outside (umount, fusermount3 -u), then
-writes everything out and exits 0.
+writes everything out and exits 0. When files are still open inside, the first signal detaches
+the mount and rencfs serves them until they are closed; later signals change nothing (kill -9
+would lose their unsynced data and leave a dead mount, cleared with -u).
 
 Options:
-  -m, --mount-point MNT      Where to mount (an existing, empty directory is best)
+  -m, --mount-point MNT      Where to mount: an existing, empty directory
   -d, --data-dir DIR         Where the encrypted data lives
   -c, --cipher NAME          Cipher of a new data dir: chacha20-poly1305 (default), aes-256-gcm,
                              xchacha20-poly1305 (also ChaCha20Poly1305, Aes256Gcm);
@@ -68,7 +70,9 @@ Options:
   -o, --allow-other          Let other users access the mount (needs user_allow_other in
                              /etc/fuse.conf unless root)
   -s, --allow-root           Let root access the mount (not with --allow-other)
-  -u, --umount-on-start      Unmount what is mounted at MNT first (e.g. after a crash)
+  -u, --umount-on-start      Clear a dead mount left at MNT by a crash or kill -9 (a live
+                             mount is never unmounted)
+      --nonempty             Mount even if MNT is not empty (hides its contents)
       --background           Detach once mounted; exit 0 when the mount is ready
 ${PASSWORD_OPTIONS}
 ${COMMON_OPTIONS}

@@ -8,7 +8,7 @@ import { type DataDirState, inspectDataDir, readHeader } from "../store/datadir.
 import { CliError } from "./errors.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { log } from "./log.ts";
-import { findMount, isFuse } from "./mountinfo.ts";
+import { findMount, isFuse, type MountEntry } from "./mountinfo.ts";
 import { lazyUnmount } from "./unmount.ts";
 
 const INSTALL_FUSE = "install it with: apt-get install fuse3 libfuse3-3";
@@ -29,31 +29,142 @@ async function canonicalPath(path: string): Promise<string> {
   }
 }
 
+/** How {@link checkMountPoint} treats what it finds at the mount point. */
+export interface MountPointOptions {
+  /** Clear a dead FUSE mount (its server is gone) found there; a live mount is still refused. */
+  umountOnStart: boolean;
+  /** Accept a directory that is not empty (the mount hides its contents). */
+  nonempty: boolean;
+}
+
+/** How long a mount point may take to answer before it counts as hung (and is left alone). */
+const PROBE_TIMEOUT_MS = 3000;
+
 /**
- * Validates the mount point and returns its canonical path: not mounted on (unless
- * `umountOnStart`, which unmounts what is there), existing, a directory.
+ * Whether the mount at `path` answers: "dead" when the kernel says ENOTCONN (a FUSE mount whose
+ * server died), "hung" when it does not answer in time. Opening the directory asks the server,
+ * where a stat may be answered from the kernel's attribute cache.
  */
-export async function checkMountPoint(path: string, umountOnStart: boolean): Promise<string> {
+async function probeMount(path: string): Promise<"live" | "dead" | "hung"> {
+  const probe = (async () => {
+    try {
+      await Deno.stat(path);
+      for await (const _ of Deno.readDir(path)) break;
+      return "live" as const;
+    } catch (e) {
+      if (isNotConnected(e)) return "dead" as const;
+      return "live" as const; // answers, if only with an error: someone serves it
+    }
+  })();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"hung">((r) => timer = setTimeout(() => r("hung"), PROBE_TIMEOUT_MS));
+  try {
+    return await Promise.race([probe, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function isNotConnected(e: unknown): boolean {
+  return e instanceof Deno.errors.NotConnected || /not connected/i.test(String(e));
+}
+
+/** What {@link checkMountPoint} found: the canonical path, and a dead mount to clear there. */
+export interface MountPointCheck {
+  /** Canonical (absolute, symlink-free) path of the mount point. */
+  path: string;
+  /**
+   * The dead FUSE mount found there with `umountOnStart`: {@link clearDeadMount} clears it right
+   * before mounting, so that a writer still reopening files in it never finds the bare directory
+   * for long.
+   */
+  deadMount?: MountEntry;
+}
+
+/**
+ * Validates the mount point: not mounted on (with `umountOnStart`, a dead FUSE mount there is
+ * accepted, to be cleared by {@link clearDeadMount}; a live one is always refused), existing, a
+ * directory, and empty unless `nonempty`.
+ */
+export async function checkMountPoint(
+  path: string,
+  opts: MountPointOptions,
+): Promise<MountPointCheck> {
   const canonical = await canonicalPath(path);
-  let entry = await findMount(canonical);
-  if (entry && umountOnStart) {
-    log("mount").warn("unmounting {fsType} mount at {path} (--umount-on-start)", {
-      fsType: entry.fsType,
-      path: canonical,
+  const entry = await findMount(canonical);
+  if (entry) {
+    const state = await probeMount(canonical);
+    const what = `${entry.fsType} from ${entry.source}`;
+    if (state !== "dead") {
+      const hung = state === "hung"
+        ? ` and does not answer within ${PROBE_TIMEOUT_MS / 1000} s`
+        : "";
+      const refused = opts.umountOnStart ? "; --umount-on-start clears only a dead mount" : "";
+      throw new CliError(
+        ExitCode.MOUNT_POINT,
+        `mount point ${path} is already mounted (${what})${hung}${refused}; ` +
+          `unmount it first (fusermount3 -u ${path}, or umount)`,
+      );
+    }
+    if (!opts.umountOnStart) {
+      throw new CliError(
+        ExitCode.MOUNT_POINT,
+        `mount point ${path} is a dead mount (${what}: its server is gone, access fails with ` +
+          `"transport endpoint is not connected"); clear it with --umount-on-start ` +
+          `(or fusermount3 -u ${path})`,
+      );
+    }
+    // What lies below is checked once it is cleared.
+    return { path: canonical, deadMount: entry };
+  }
+  await checkDirectory(path, canonical, opts.nonempty);
+  return { path: canonical };
+}
+
+/**
+ * Clears the dead mount that {@link checkMountPoint} found (lazily: processes that still hold
+ * files in it keep getting errors), then checks the directory it covered like any mount point.
+ */
+export async function clearDeadMount(
+  path: string,
+  check: MountPointCheck,
+  nonempty: boolean,
+): Promise<void> {
+  const dead = check.deadMount;
+  if (!dead) return;
+  const what = `${dead.fsType} from ${dead.source}`;
+  // Checked again: it may have been cleared, or mounted anew, since.
+  const now = await findMount(check.path);
+  if (now) {
+    if ((await probeMount(check.path)) !== "dead") {
+      throw new CliError(
+        ExitCode.MOUNT_POINT,
+        `mount point ${path} is mounted again (${now.fsType} from ${now.source}); not touched`,
+      );
+    }
+    log("mount").warn("clearing the dead mount at {path} ({what}) (--umount-on-start)", {
+      path: check.path,
+      what,
     });
-    await lazyUnmount(canonical, isFuse(entry));
-    entry = await findMount(canonical);
-    if (entry) {
-      throw new CliError(ExitCode.MOUNT_POINT, `cannot unmount ${path} (--umount-on-start)`);
+    await lazyUnmount(check.path, isFuse(now));
+    const after = await findMount(check.path);
+    if (after) {
+      // Not cleared, or another mount lay below the dead one: that one is never unmounted.
+      const still = (await probeMount(check.path)) === "dead" ? "cannot clear" : "cleared";
+      throw new CliError(
+        ExitCode.MOUNT_POINT,
+        still === "cannot clear"
+          ? `cannot clear the dead mount at ${path}`
+          : `mount point ${path} is still mounted after clearing a dead mount there ` +
+            `(${after.fsType} from ${after.source}); unmount it first`,
+      );
     }
   }
-  if (entry) {
-    throw new CliError(
-      ExitCode.MOUNT_POINT,
-      `mount point ${path} is already mounted (${entry.fsType} from ${entry.source}); ` +
-        `unmount it (fusermount3 -u ${path}) or use --umount-on-start`,
-    );
-  }
+  await checkDirectory(path, check.path, nonempty);
+}
+
+/** Exists, is a directory, and is empty unless `nonempty`. */
+async function checkDirectory(path: string, canonical: string, nonempty: boolean): Promise<void> {
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(canonical);
@@ -66,7 +177,22 @@ export async function checkMountPoint(path: string, umountOnStart: boolean): Pro
   if (!info.isDirectory) {
     throw new CliError(ExitCode.MOUNT_POINT, `mount point ${path} is not a directory`);
   }
-  return canonical;
+  if (!nonempty && !(await isEmptyDir(path, canonical))) {
+    throw new CliError(
+      ExitCode.MOUNT_POINT,
+      `mount point ${path} is not empty: the mount would hide its contents ` +
+        `(use --nonempty to mount anyway)`,
+    );
+  }
+}
+
+async function isEmptyDir(path: string, canonical: string): Promise<boolean> {
+  try {
+    for await (const _ of Deno.readDir(canonical)) return false;
+  } catch (e) {
+    throw new CliError(ExitCode.MOUNT_POINT, `mount point ${path}: ${(e as Error).message}`);
+  }
+  return true;
 }
 
 /** Refuses a mount point inside the data dir or the other way round (the mount would recurse). */

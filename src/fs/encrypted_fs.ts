@@ -210,7 +210,10 @@ export class EncryptedFs implements FileSystem {
 
   /** Opens an existing data dir with its password or recovery code. */
   static async open(dataDir: string, secret: Secret, opts: OpenOptions = {}): Promise<EncryptedFs> {
-    const { masterKey, header } = await unlockDataDir(dataDir, secret);
+    const { masterKey, header } = await unlockDataDir(dataDir, secret, {
+      repair: !opts.readOnly,
+      onDamaged: opts.onDamaged,
+    });
     if (opts.cipher && opts.cipher !== header.cipher) {
       masterKey.fill(0);
       throw new CipherMismatchError(

@@ -1,6 +1,7 @@
 /**
  * Mounting a {@link FileSystem} with FUSE: checks, session set-up, the request loop, and a
- * clean unmount that never leaves a dead mount behind.
+ * clean unmount that never drops what the kernel acknowledged and never leaves a dead mount
+ * behind.
  *
  * @module
  */
@@ -13,6 +14,9 @@ import { type Logger, OpContext } from "./context.ts";
 import { buildOps, DEFAULT_KERNEL_OPTIONS, type KernelOptions } from "./ops.ts";
 import { DEFAULT_LOOP_TUNING, FuseSession, type LoopTuning } from "./session.ts";
 import { findMount, type MountInfo, raiseReadahead } from "./sys.ts";
+import { deviceNumber, type MountUsers, mountUsers } from "./mount_users.ts";
+
+export type { MountUsers } from "./mount_users.ts";
 
 /** How to mount. */
 export interface MountOptions {
@@ -36,19 +40,30 @@ export interface Mount {
   readonly done: Promise<void>;
   /**
    * Clean unmount: `umount` (`fusermount3 -u` when not root) runs in a subprocess while the loop
-   * keeps serving, so dirty pages are flushed through the filesystem. When that fails (busy: a
-   * process has its cwd or a file inside), a lazy unmount detaches it and the connection is
-   * closed, so processes still inside get ENOTCONN; with `{ force: false }` it rejects with a
-   * {@link MountError} instead and keeps serving. Then `fs.syncAll()`; resolves after `done`.
-   * The filesystem is not closed: that is the caller's.
+   * keeps serving, so dirty pages are flushed through the filesystem. When the mount is busy (a
+   * process has a file open or its cwd inside), `opts.busy` decides; by default it is detached
+   * lazily and served until the kernel ends the session, when its last user has gone, so that
+   * nothing the kernel acknowledged is lost. Then `fs.syncAll()`; resolves after `done`. The
+   * filesystem is not closed: that is the caller's.
    */
   unmount(opts?: UnmountOptions): Promise<void>;
+  /** Whether {@link unmount} had to detach the mount lazily and now waits for its users. */
+  readonly detached: boolean;
+  /** Who still uses the mount (open files, working directories), counted through /proc. */
+  users(): Promise<MountUsers>;
 }
 
 /** Options of {@link Mount.unmount}. */
 export interface UnmountOptions {
-  /** Detach and disconnect a busy mount (default true); false: reject and keep serving. */
-  force?: boolean;
+  /**
+   * What to do when the mount is busy:
+   * - `"detach"` (default): detach it lazily (`umount -l`, `fusermount3 -u -z`) and keep serving
+   *   until the last open file is closed, as an outside `umount -l` would;
+   * - `"refuse"`: reject with a {@link MountError} and keep serving, still attached;
+   * - `"abort"`: detach and close the connection at once: processes inside get ENOTCONN and what
+   *   they wrote without fsync is lost. For tests and tools that must not wait.
+   */
+  busy?: "detach" | "refuse" | "abort";
 }
 
 /** A mount could not be made; the message is one line meant for users. */
@@ -113,8 +128,9 @@ export async function mountTuned(
   if (opts.readOnly || fs.readOnly) mountOpts.push("ro");
   if (opts.allowOther) mountOpts.push("allow_other");
   if (opts.allowRoot) mountOpts.push("allow_root");
-  // fusermount3 keeps a helper that unmounts if this process dies without unmounting.
-  if (fusermount) mountOpts.push("auto_unmount");
+  // No auto_unmount: fusermount3's helper would unmount after this process died, and a writer
+  // still inside would then write plaintext into the bare mount point directory. A dead mount
+  // answers ENOTCONN until it is cleared (`rencfs mount -u`, `fusermount3 -u`).
 
   const kernel = { ...DEFAULT_KERNEL_OPTIONS, ...tuning.kernel };
   const loopTuning = { ...DEFAULT_LOOP_TUNING, ...tuning.loop };
@@ -151,6 +167,7 @@ class LiveMount implements Mount {
   private resolveDone!: () => void;
   private unmounting: Promise<void> | undefined;
   private loopEnded = false;
+  private lazy = false;
 
   constructor(
     readonly mountPoint: string,
@@ -223,9 +240,19 @@ class LiveMount implements Mount {
     }
   }
 
+  get detached(): boolean {
+    return this.lazy;
+  }
+
+  async users(): Promise<MountUsers> {
+    const dev = this.info && deviceNumber(this.info.dev);
+    if (dev === undefined) return { openFiles: 0, processes: 0 };
+    return await mountUsers(dev);
+  }
+
   unmount(opts: UnmountOptions = {}): Promise<void> {
     if (!this.unmounting) {
-      const p = this.doUnmount(opts.force ?? true);
+      const p = this.doUnmount(opts.busy ?? "detach");
       // A refused (busy) unmount may be retried.
       p.catch(() => {
         if (this.unmounting === p) this.unmounting = undefined;
@@ -235,27 +262,46 @@ class LiveMount implements Mount {
     return this.unmounting;
   }
 
-  private async doUnmount(force: boolean): Promise<void> {
+  private async doUnmount(busy: "detach" | "refuse" | "abort"): Promise<void> {
     if (this.loopEnded) return await this.done;
     const mp = this.mountPoint;
     const plain = this.isRoot ? ["umount", mp] : [this.fusermount ?? "fusermount3", "-u", mp];
     let err = await run(plain);
-    if (err !== undefined && !force) {
-      throw new MountError(`cannot unmount ${mp}: ${err}`);
-    }
     if (err === undefined) {
-      // Normally the loop now ends with ENODEV; a copy of the mount in another namespace keeps
-      // the connection alive, so stop waiting after a while.
+      // Normally the loop now ends with ENODEV. A copy of the mount in another mount namespace
+      // keeps the connection open, and may have users: serve it until it goes too.
       if (await this.endsWithin(5_000)) return await this.done;
+      if (busy !== "abort") {
+        this.log.warn(
+          `fuse: ${mp} unmounted, but the connection stays open (a copy of the mount in ` +
+            `another mount namespace?); serving it until it is unmounted there too`,
+        );
+        return await this.done;
+      }
       this.log.warn(`fuse: ${mp} unmounted but the connection stays open; closing it`);
-    } else {
-      this.log.warn(`fuse: ${plain.join(" ")} failed (${err}); detaching lazily`);
-      const lazy = this.isRoot
-        ? ["umount", "-l", mp]
-        : [this.fusermount ?? "fusermount3", "-u", "-z", mp];
-      err = await run(lazy);
-      if (err !== undefined) this.log.error(`fuse: ${lazy.join(" ")} failed (${err})`);
+      this.session.exit();
+      return await this.done;
     }
+    if (busy === "refuse") throw new MountError(`cannot unmount ${mp}: ${err}`);
+    const lazy = this.isRoot
+      ? ["umount", "-l", mp]
+      : [this.fusermount ?? "fusermount3", "-u", "-z", mp];
+    const lazyErr = await run(lazy);
+    if (lazyErr === undefined) this.lazy = true;
+    if (busy === "detach") {
+      if (lazyErr !== undefined) {
+        throw new MountError(`cannot unmount ${mp}: ${err}; ${lazy.join(" ")}: ${lazyErr}`);
+      }
+      // The kernel ends the session once the last open file is closed (flushed through us
+      // first); until then every request is served as before.
+      this.log.info(
+        `fuse: ${mp} is busy (${err}): detached it; serving until its last user is gone`,
+      );
+      return await this.done;
+    }
+    this.log.warn(`fuse: ${plain.join(" ")} failed (${err}); detaching and disconnecting`);
+    err = lazyErr;
+    if (err !== undefined) this.log.error(`fuse: ${lazy.join(" ")} failed (${err})`);
     this.session.exit();
     if (this.isRoot && err !== undefined) {
       // Last resort: abort the connection, then detach (no request can block an aborted one).

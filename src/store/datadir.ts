@@ -2,17 +2,18 @@
  * A data dir as a whole: telling ours from anything else, creating one, unlocking it, and
  * changing its password. Nothing here writes to a data dir it has not validated first.
  */
-import { mkdir, readdir, readFile, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat, unlink } from "node:fs/promises";
 import { type CipherName, DEFAULT_CIPHER } from "../crypto/aead.ts";
 import {
   createKeyFile,
+  DamagedKeyFileError,
   type KeyFileHeader,
   NotADataDirError,
   parseKeyFile,
   rewrapKeyFile,
   unlockKeyFile,
 } from "./keyfile.ts";
-import { writeFileAtomic } from "./atomic_file.ts";
+import { fsyncDir, TMP_MARK, writeFileAtomic } from "./atomic_file.ts";
 import { KEY_FILE, OBJECTS_DIR } from "./layout.ts";
 import { StoreKeys } from "./keys.ts";
 import { RecordStore } from "./record_store.ts";
@@ -25,6 +26,13 @@ export const DEFAULT_CHUNK_SIZE = 64 * 1024;
 /** Smallest and largest chunk sizes accepted at creation (powers of two). */
 export const MIN_CHUNK_SIZE = 4 * 1024;
 export const MAX_CHUNK_SIZE = 1024 * 1024;
+
+/**
+ * Copy of the key file, byte for byte, written after it: one damaged byte in `rencfs.conf`
+ * must not lose the data dir. Used only when `rencfs.conf` is damaged (checksum wrong,
+ * unparsable) or missing; see {@link writeKeyFiles} for why it never holds an older password.
+ */
+export const KEY_BACKUP = `${KEY_FILE}.bak`;
 
 /** What a folder is, seen as a data dir. `foreign`: not empty and not ours. */
 export type DataDirState = "missing" | "empty" | "rencfs" | "foreign";
@@ -56,23 +64,162 @@ export async function inspectDataDir(dir: string): Promise<DataDirState> {
     throw e;
   }
   if (names.length === 0) return "empty";
-  return names.includes(KEY_FILE) ? "rencfs" : "foreign";
+  return names.includes(KEY_FILE) || names.includes(KEY_BACKUP) ? "rencfs" : "foreign";
 }
 
-/** Reads and checks the key file's header (no password needed). */
-export async function readHeader(
-  dir: string,
-): Promise<{ bytes: Uint8Array; header: KeyFileHeader }> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(`${dir}/${KEY_FILE}`);
-  } catch (e) {
-    if ((e as { code?: string }).code === "ENOENT") {
-      throw new NotADataDirError(`${dir} is not a rencfs data dir (no ${KEY_FILE})`);
+/** A key file as read from a data dir. */
+export interface KeyFileRead {
+  bytes: Uint8Array;
+  header: KeyFileHeader;
+  /**
+   * Set when `rencfs.conf` was damaged or missing and these bytes come from
+   * {@link KEY_BACKUP}: why `rencfs.conf` could not be used.
+   */
+  fromBackup?: string;
+}
+
+/**
+ * Reads and checks the key file's header (no password needed). When `rencfs.conf` is damaged
+ * (checksum wrong, unparsable) or missing and its backup is intact, the backup is used. A
+ * `rencfs.conf` that parses is always the one used, whatever the backup holds: a wrong
+ * password never falls back to the backup.
+ */
+export async function readHeader(dir: string): Promise<KeyFileRead> {
+  const main = await readKeyFileBytes(`${dir}/${KEY_FILE}`);
+  let why: string;
+  let failure: unknown;
+  if (main === undefined) {
+    failure = new NotADataDirError(`${dir} is not a rencfs data dir (no ${KEY_FILE})`);
+    why = "it is missing";
+  } else {
+    try {
+      return { bytes: main, header: parseKeyFile(main) };
+    } catch (e) {
+      // Newer format or not ours: written on purpose, so the backup cannot be better.
+      if (!(e instanceof DamagedKeyFileError)) throw e;
+      failure = e;
+      why = e.message.replace(/^the key file is damaged: /, "");
     }
+  }
+  const backup = await readKeyFileBytes(`${dir}/${KEY_BACKUP}`);
+  if (backup !== undefined) {
+    try {
+      return { bytes: backup, header: parseKeyFile(backup), fromBackup: why };
+    } catch {
+      // The backup is damaged too: report rencfs.conf's problem.
+    }
+  }
+  throw failure;
+}
+
+async function readKeyFileBytes(path: string): Promise<Uint8Array | undefined> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    if ((e as { code?: string }).code === "ENOENT") return undefined;
     throw e;
   }
-  return { bytes, header: parseKeyFile(bytes) };
+}
+
+/** Whether `bytes` is an intact key file. */
+function intact(bytes: Uint8Array | undefined): bytes is Uint8Array {
+  if (bytes === undefined) return false;
+  try {
+    parseKeyFile(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * Writes the key file and then its backup, each atomically and durably. An existing backup is
+ * removed first: at no moment does a backup exist that differs from an intact `rencfs.conf`, so
+ * an old backup can never keep an old password working (it would be used only if the new
+ * `rencfs.conf` were damaged).
+ */
+async function writeKeyFiles(dir: string, bytes: Uint8Array): Promise<void> {
+  const hadBackup = await unlink(`${dir}/${KEY_BACKUP}`).then(() => true, (e) => {
+    if ((e as { code?: string }).code === "ENOENT") return false;
+    throw e;
+  });
+  if (hadBackup) await fsyncDir(dir);
+  await writeFileAtomic(`${dir}/${KEY_FILE}`, bytes, true);
+  await writeFileAtomic(`${dir}/${KEY_BACKUP}`, bytes, true);
+}
+
+/**
+ * Removes what an interrupted key file write left: `rencfs.conf.tmp-*` holds the master key
+ * wrapped under a password that was never confirmed. Returns the names removed.
+ */
+async function removeKeyFileLeftovers(dir: string): Promise<string[]> {
+  const prefixes = [`${KEY_FILE}${TMP_MARK}`, `${KEY_BACKUP}${TMP_MARK}`];
+  const removed: string[] = [];
+  for (const name of await readdir(dir)) {
+    if (!prefixes.some((p) => name.startsWith(p))) continue;
+    await unlink(`${dir}/${name}`).catch((e) => {
+      if ((e as { code?: string }).code !== "ENOENT") throw e;
+    });
+    removed.push(name);
+  }
+  return removed;
+}
+
+/**
+ * Serializes changes to the key files of `dir` between processes: `passwd` and the repair at a
+ * writable open. An flock on the data dir's objects folder, because a mount holds the lock on
+ * the data dir itself for as long as it runs, and `passwd` works on a mounted data dir.
+ */
+async function withKeyFileLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  let f: Deno.FsFile | undefined;
+  try {
+    f = await Deno.open(`${dir}/${OBJECTS_DIR}`, { read: true });
+    await f.lock(true);
+  } catch {
+    f?.close();
+    f = undefined; // no objects folder (a damaged data dir): go on unlocked
+  }
+  try {
+    return await fn();
+  } finally {
+    f?.close(); // closing releases the lock
+  }
+}
+
+/**
+ * Brings the key files of a data dir back to a sound state (on a writable open, after the
+ * password was accepted): removes leftovers of interrupted writes, restores a damaged or missing
+ * `rencfs.conf` from an intact backup, and (re)writes a backup that is missing, damaged or
+ * different from an intact `rencfs.conf`. Returns one line per change worth a warning.
+ */
+export async function repairKeyFiles(dir: string): Promise<string[]> {
+  return await withKeyFileLock(dir, async () => {
+    const done: string[] = [];
+    for (const name of await removeKeyFileLeftovers(dir)) {
+      done.push(`removed ${name}, left by an interrupted key file write`);
+    }
+    // Read again under the lock: a `passwd` may have run since the caller read them.
+    const main = await readKeyFileBytes(`${dir}/${KEY_FILE}`);
+    const backup = await readKeyFileBytes(`${dir}/${KEY_BACKUP}`);
+    if (intact(main)) {
+      if (backup === undefined || !sameBytes(main, backup)) {
+        await writeFileAtomic(`${dir}/${KEY_BACKUP}`, main, true);
+        // A missing backup is no news: data dirs made before backups existed have none.
+        if (backup !== undefined) {
+          const what = intact(backup) ? "differed from it" : "was damaged";
+          done.push(`rewrote ${KEY_BACKUP} from ${KEY_FILE} (it ${what})`);
+        }
+      }
+    } else if (intact(backup)) {
+      await writeFileAtomic(`${dir}/${KEY_FILE}`, backup, true);
+      done.push(`restored ${KEY_FILE} from ${KEY_BACKUP}`);
+    }
+    return done;
+  });
 }
 
 /**
@@ -104,10 +251,11 @@ export async function createDataDir(
     kdfCost: opts.kdfCost,
     version: opts.formatVersion,
   });
-  await mkdir(`${dir}/${OBJECTS_DIR}`, { recursive: true });
+  // Owner only: names, sizes and times of the objects are nobody else's business.
+  await mkdir(`${dir}/${OBJECTS_DIR}`, { recursive: true, mode: 0o700 });
   await createRoot(dir, made.masterKey, made.header);
-  // The key file last: a data dir without it is just an interrupted creation.
-  await writeFileAtomic(`${dir}/${KEY_FILE}`, made.bytes, true);
+  // The key files last: a data dir without them is just an interrupted creation.
+  await writeKeyFiles(dir, made.bytes);
   return made;
 }
 
@@ -121,20 +269,53 @@ async function createRoot(dir: string, master: Uint8Array, header: KeyFileHeader
     const rec = newRecord(ROOT_INO, S_IFDIR | 0o755, owner, now, randomBytes(16));
     rec.parent = ROOT_INO;
     rec.nlink = 2;
-    await mkdir(records.paths(ROOT_INO).entries, { recursive: true });
+    await mkdir(records.paths(ROOT_INO).entries, { recursive: true, mode: 0o700 });
     await records.create(rec, records.objectPlace(ROOT_INO), { durable: true });
   } finally {
     keys.wipe();
   }
 }
 
-/** Unlocks a data dir: its header and master key (the caller wipes it). */
+/** Options of {@link unlockDataDir}. */
+export interface UnlockOptions {
+  /**
+   * A writable open: once unlocked, repair the key files ({@link repairKeyFiles}). Read-only
+   * opens change nothing.
+   */
+  repair?: boolean;
+  /** Told about a damaged key file and each repair (path, what happened). */
+  onDamaged?: (path: string, reason: string) => void;
+}
+
+/**
+ * Unlocks a data dir: its header and master key (the caller wipes it). Uses the backup of a
+ * damaged key file (see {@link readHeader}); nothing is written unless the secret was right.
+ */
 export async function unlockDataDir(
   dir: string,
   secret: Secret,
+  opts: UnlockOptions = {},
 ): Promise<{ masterKey: Uint8Array; header: KeyFileHeader }> {
-  const { bytes } = await readHeader(dir);
-  return await unlockKeyFile(bytes, secret);
+  const read = await readHeader(dir);
+  const unlocked = await unlockKeyFile(read.bytes, secret);
+  if (read.fromBackup !== undefined) {
+    opts.onDamaged?.(
+      `${dir}/${KEY_FILE}`,
+      `${read.fromBackup}; opened with its backup ${KEY_BACKUP}` +
+        (opts.repair ? "" : " (read-only: not restored)"),
+    );
+  }
+  if (opts.repair) {
+    try {
+      for (const change of await repairKeyFiles(dir)) {
+        opts.onDamaged?.(`${dir}/${KEY_FILE}`, change);
+      }
+    } catch (e) {
+      unlocked.masterKey.fill(0);
+      throw e;
+    }
+  }
+  return unlocked;
 }
 
 /**
@@ -152,15 +333,20 @@ export async function initDataDir(
 
 /**
  * Sets a new password, proving the right to do so with the old password or the recovery code.
- * Only the wrapped master key changes (atomically, durably); the data is untouched.
+ * Only the wrapped master key changes (atomically, durably, in the key file and then its
+ * backup); the data is untouched. Leftovers of interrupted key file writes are removed. A
+ * damaged key file is read from its backup, and so repaired.
  */
 export async function changePassword(dir: string, old: Secret, newPassword: string): Promise<void> {
-  const { bytes } = await readHeader(dir);
-  const { masterKey } = await unlockKeyFile(bytes, old);
-  try {
-    const next = await rewrapKeyFile(bytes, masterKey, newPassword);
-    await writeFileAtomic(`${dir}/${KEY_FILE}`, next, true);
-  } finally {
-    masterKey.fill(0);
-  }
+  await withKeyFileLock(dir, async () => {
+    const { bytes } = await readHeader(dir);
+    const { masterKey } = await unlockKeyFile(bytes, old);
+    try {
+      await removeKeyFileLeftovers(dir);
+      const next = await rewrapKeyFile(bytes, masterKey, newPassword);
+      await writeKeyFiles(dir, next);
+    } finally {
+      masterKey.fill(0);
+    }
+  });
 }

@@ -2,6 +2,7 @@
 import type { EncryptedFs } from "../../fs/encrypted_fs.ts";
 import { hardenProcess } from "../../../ffi/harden.ts";
 import { type Mount, mount } from "../../fuse/mount.ts";
+import { describeUsers } from "../../fuse/mount_users.ts";
 import type { MountArgs } from "../args.ts";
 import { createAndOpen, openExisting } from "../datadir.ts";
 import { isDaemonChild, reportReady, startDaemon } from "../daemon.ts";
@@ -10,7 +11,14 @@ import { readHeader } from "../../store/datadir.ts";
 import { ExitCode } from "../exit_codes.ts";
 import { log, type LogLevelName, simpleLogger } from "../log.ts";
 import { getPassword } from "../password.ts";
-import { checkDataDir, checkFuse, checkMountPoint, checkNotNested } from "../preflight.ts";
+import {
+  checkDataDir,
+  checkFuse,
+  checkMountPoint,
+  checkNotNested,
+  clearDeadMount,
+  type MountPointCheck,
+} from "../preflight.ts";
 import { printRecoveryCode } from "../recovery.ts";
 import { SignalQueue } from "../signals.ts";
 
@@ -19,7 +27,11 @@ const logger = log("mount");
 /** Runs `rencfs mount`; resolves to the exit code. */
 export async function runMount(args: MountArgs, logLevel: LogLevelName): Promise<number> {
   // Everything is validated before anything is created: a failure leaves no trace on disk.
-  const mountPoint = await checkMountPoint(args.mountPoint, args.umountOnStart);
+  const checked = await checkMountPoint(args.mountPoint, {
+    umountOnStart: args.umountOnStart,
+    nonempty: args.nonempty,
+  });
+  const mountPoint = checked.path;
   await checkNotNested(mountPoint, args.dataDir);
   const state = await checkDataDir(args.dataDir);
   await checkFuse();
@@ -59,7 +71,7 @@ export async function runMount(args: MountArgs, logLevel: LogLevelName): Promise
   } else {
     fs = await openExisting(args.dataDir, password, args.readOnly);
   }
-  return await serve(fs, mountPoint, args);
+  return await serve(fs, checked, args);
 }
 
 /** The child's command line: same mount, absolute paths, no password options. */
@@ -69,12 +81,24 @@ function childArgv(args: MountArgs, mountPoint: string, logLevel: LogLevelName):
   if (args.readOnly) argv.push("--read-only");
   if (args.allowOther) argv.push("--allow-other");
   if (args.allowRoot) argv.push("--allow-root");
+  // The child checks the mount point again, and clears a dead mount there right before mounting.
+  if (args.umountOnStart) argv.push("--umount-on-start");
+  if (args.nonempty) argv.push("--nonempty");
   argv.push("--background");
   return argv;
 }
 
 /** Mounts `fs` and serves it until a signal or an unmount from outside; closes `fs`. */
-async function serve(fs: EncryptedFs, mountPoint: string, args: MountArgs): Promise<number> {
+async function serve(fs: EncryptedFs, checked: MountPointCheck, args: MountArgs): Promise<number> {
+  const mountPoint = checked.path;
+  try {
+    // As late as possible: a writer still reopening files at the dead mount would put them,
+    // in plaintext, into the bare directory until the new mount covers it.
+    await clearDeadMount(args.mountPoint, checked, args.nonempty);
+  } catch (e) {
+    await closeQuietly(fs);
+    throw e;
+  }
   // Listen before mounting so that a signal arriving meanwhile is not lost (and does not kill
   // the process with the mount half set up).
   const signals = await SignalQueue.create(["SIGINT", "SIGTERM", "SIGHUP"]);
@@ -97,7 +121,7 @@ async function serve(fs: EncryptedFs, mountPoint: string, args: MountArgs): Prom
 
   const ended = m.done.then(() => undefined, (e: unknown) => e ?? new Error("FUSE session failed"));
   let failure: unknown;
-  let asked = 0;
+  let unmounting = false;
   try {
     for (;;) {
       const next = await Promise.race([
@@ -108,17 +132,22 @@ async function serve(fs: EncryptedFs, mountPoint: string, args: MountArgs): Prom
         failure = next.e;
         break;
       }
-      logger.info("{sig}: unmounting {mountPoint}", { sig: next.sig, mountPoint });
-      try {
-        // First signal: a clean unmount only (dirty pages flushed). When busy (a process has
-        // its cwd or a file inside) keep serving; a second signal detaches it anyway.
-        await m.unmount({ force: asked++ > 0 });
-      } catch (e) {
-        logger.error(
-          "cannot unmount {mountPoint}: {e}; still mounted: signal again to detach it anyway",
-          { mountPoint, e },
-        );
+      if (unmounting) {
+        // Never abort a mount that still has users: their acknowledged writes would be lost.
+        await reportStillServing(m, next.sig);
+        continue;
       }
+      logger.info("{sig}: unmounting {mountPoint}", { sig: next.sig, mountPoint });
+      unmounting = true;
+      // Resolves when the session ended, which the race above sees; a busy mount is detached
+      // and served until its last open file is closed.
+      m.unmount().catch((e) => {
+        unmounting = false;
+        logger.error("cannot unmount {mountPoint}: {e}; still mounted: signal again to retry", {
+          mountPoint,
+          e,
+        });
+      });
     }
   } finally {
     signals.close();
@@ -127,6 +156,21 @@ async function serve(fs: EncryptedFs, mountPoint: string, args: MountArgs): Prom
   if (failure !== undefined) throw failure;
   logger.info("unmounted {mountPoint}", { mountPoint });
   return ExitCode.OK;
+}
+
+/** A signal while the unmount waits: say what it waits for, change nothing. */
+async function reportStillServing(m: Mount, sig: Deno.Signal): Promise<void> {
+  const mountPoint = m.mountPoint;
+  if (!m.detached) {
+    logger.warn("{sig}: already unmounting {mountPoint}", { sig, mountPoint });
+    return;
+  }
+  const users = describeUsers(await m.users());
+  logger.warn(
+    "{sig}: {mountPoint} is detached; still serving {users}; the unmount completes when they " +
+      "are closed (kill -9 would abort it and lose their unsynced data)",
+    { sig, mountPoint, users },
+  );
 }
 
 /** Flushes and closes; the mount may have closed it already, which is fine. */

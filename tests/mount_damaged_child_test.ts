@@ -18,18 +18,20 @@ Deno.test({
       dataDir = m.dataDir;
       tmp = m.tmp;
       await sh(`mkdir ${m.mnt}/d && echo one > ${m.mnt}/d/x && echo two > ${m.mnt}/d/y`);
-      for (const name of ["bad", "unwritten"]) {
+      await sh(`mkdir ${m.mnt}/e`);
+      for (const name of ["d/bad", "d/unwritten", "e/unwritten"]) {
         const before = new Set(await objectFiles(dataDir));
-        await sh(`mkdir ${m.mnt}/d/${name}`);
+        await sh(`mkdir ${m.mnt}/${name}`);
         made[name] = (await objectFiles(dataDir)).find((p) => !before.has(p))!;
       }
     }, { keepTmp: true });
     try {
       // Both record slots of one flipped (damage); the other emptied (a power cut's debris).
-      const bad = await Deno.readFile(made.bad);
+      const bad = await Deno.readFile(made["d/bad"]);
       for (let at = 40; at < bad.length; at += 512) bad[at] ^= 0x55;
-      await Deno.writeFile(made.bad, bad);
-      await Deno.writeFile(made.unwritten, new Uint8Array(0));
+      await Deno.writeFile(made["d/bad"], bad);
+      await Deno.writeFile(made["d/unwritten"], new Uint8Array(0));
+      await Deno.writeFile(made["e/unwritten"], new Uint8Array(0));
       await withMount(async (m) => {
         const ls = await shRun(`ls -1 ${m.mnt}/d`);
         assertEquals(ls.code, 0, ls.stderr);
@@ -43,10 +45,15 @@ Deno.test({
         const st = await shRun(`stat ${m.mnt}/d/bad`);
         assertEquals(st.code !== 0 && /Input\/output error/.test(st.stderr), true, st.stderr);
         assertEquals((await shRun(`stat ${m.mnt}/d/unwritten`)).code !== 0, true);
-        // `rm -r` removes what is left; only the damaged name stays, for fsck.
-        const rm = await shRun(`rm -rf ${m.mnt}/d/unwritten ${m.mnt}/d/x ${m.mnt}/d/y`);
+        // `rm -r` removes a directory holding only a never-written child; a damaged name
+        // keeps its directory (it is data for fsck to judge).
+        const rm = await shRun(`rm -rf ${m.mnt}/e`);
         assertEquals(rm.code, 0, rm.stderr);
-        assertEquals(await sh(`ls -1 ${m.mnt}/d`), "bad");
+        assertEquals(await sh(`ls -1 ${m.mnt}`), "d");
+        const rmd = await shRun(`rm -rf ${m.mnt}/d`);
+        assertEquals(rmd.code !== 0, true);
+        const left = (await sh(`ls -1 ${m.mnt}/d`)).split("\n");
+        assertEquals(left.filter((x) => x !== "unwritten"), ["bad"]);
       }, { dataDir });
     } finally {
       await Deno.remove(tmp, { recursive: true }).catch(() => {});

@@ -729,7 +729,7 @@ export class EncryptedFs implements FileSystem {
       const isDirectory = isDir(node.rec);
       if (wantDir && !isDirectory) throw fsError("ENOTDIR");
       if (!wantDir && isDirectory) throw fsError("EISDIR");
-      if (isDirectory && !(await this.#dirs.isEmpty(this.#folder(node.ino)))) {
+      if (isDirectory && await this.#holdsNames(node.ino)) {
         throw fsError("ENOTEMPTY");
       }
       const remove = () => this.#dirs.remove(parent, folder, name);
@@ -745,6 +745,27 @@ export class EncryptedFs implements FileSystem {
       }
       await this.#dropLink(node, now);
     });
+  }
+
+  // Whether directory `ino` holds a name. What a power cut leaves of creations (dangling
+  // pointers, entry files never written; see #entryNode) names nothing, and is removed with the
+  // directory's folder; a damaged entry counts (fsck decides what it was).
+  async #holdsNames(ino: bigint): Promise<boolean> {
+    const folder = this.#folder(ino);
+    if (await this.#dirs.isEmpty(folder)) return false;
+    const files = await this.#dirs.names(folder);
+    for (let i = 0; i < files.length; i += 32) {
+      let damaged = false;
+      const entries = await this.#dirs.read(ino, folder, files.slice(i, i + 32), (e) => {
+        damaged = true;
+        this.#report(e);
+      });
+      if (damaged) return true;
+      for (const e of entries) {
+        if (e && (e.inline || await this.#entryInode(e.ino, ino))) return true;
+      }
+    }
+    return false;
   }
 
   // One name of `node` is gone: count it, and delete the inode once nothing refers to it.
@@ -846,7 +867,7 @@ export class EncryptedFs implements FileSystem {
           bNode = bFound;
           if (isDir(aNode.rec)) {
             if (!isDir(bNode.rec)) throw fsError("ENOTDIR");
-            if (!(await this.#dirs.isEmpty(this.#folder(b.ino)))) throw fsError("ENOTEMPTY");
+            if (await this.#holdsNames(b.ino)) throw fsError("ENOTEMPTY");
           } else if (isDir(bNode.rec)) throw fsError("EISDIR");
         }
         const bInEntry = !!b && !!bNode && this.#inEntry(bNode, newParent, b);

@@ -37,8 +37,8 @@ interface Sample {
 /**
  * /docs/a.txt (4 chunks), /docs/sub/ (empty), /b hard-linked as /docs/b-link, /sl -> docs/a.txt.
  */
-async function sample(formatVersion: 1 | 2 = 2): Promise<Sample> {
-  const { fs, dir } = await freshFs({ chunkSize: CS, formatVersion });
+async function sample(formatVersion: 1 | 2 = 2): Promise<Sample & { recoveryCode: string }> {
+  const { fs, dir, recoveryCode } = await freshFs({ chunkSize: CS, formatVersion });
   const docs = (await fs.mkdir(ROOT_INO, n("docs"), 0o755, ROOT_CALLER)).ino;
   const sub = (await fs.mkdir(docs, n("sub"), 0o755, ROOT_CALLER)).ino;
   const a = await writeNew(fs, docs, "a.txt", A_TEXT);
@@ -46,7 +46,7 @@ async function sample(formatVersion: 1 | 2 = 2): Promise<Sample> {
   await fs.link(b, docs, n("b-link"));
   await fs.symlink(ROOT_INO, n("sl"), n("docs/a.txt"), ROOT_CALLER);
   await fs.close();
-  return { dir, docs, sub, a, b };
+  return { dir, docs, sub, a, b, recoveryCode };
 }
 
 /** The store's own objects for a data dir, to find and damage its files. */
@@ -144,11 +144,18 @@ Deno.test("fsck of an undamaged data dir finds nothing and changes nothing", asy
 });
 
 Deno.test("CLI: fsck of a clean data dir exits 0; a bit-flipped chunk exits 7 and is named", async () => {
+  const help = await rencfs(["fsck", "--help"]);
+  assertEquals(help.code, 0);
+  assert(help.stdout.includes("Usage: rencfs fsck --data-dir DIR [--repair]"), help.stdout);
   const s = await sample();
   const clean = await rencfs(["fsck", "--data-dir", s.dir], { env: PW_ENV });
   assertEquals(clean.code, 0, clean.stderr);
   assert(clean.stdout.includes("no problems found"), clean.stdout);
   assertEquals(clean.stderr, "", "no progress bar when stderr is not a terminal");
+  const byCode = await rencfs(["fsck", "-d", s.dir, "--recovery-code"], {
+    env: { RENCFS_RECOVERY_CODE: s.recoveryCode },
+  });
+  assertEquals(byCode.code, 0, byCode.stderr);
 
   const st = await store(s.dir);
   const aFile = st.entry(s.docs, "a.txt");
@@ -377,6 +384,9 @@ Deno.test("fsck refuses a data dir in use: writable mount for a check, any for a
   const fs = await EncryptedFs.open(s.dir, { password: PASSWORD });
   const busy = (e: unknown) => e instanceof FsckBusyError && /in use/.test(e.message);
   await assertRejects(() => fsck(s.dir, { password: PASSWORD }), busy);
+  const cli = await rencfs(["fsck", "-d", s.dir], { env: PW_ENV });
+  assertEquals(cli.code, 4);
+  assert(cli.stderr.includes("is in use by a writable mount"), cli.stderr);
   await fs.close();
   const ro = await EncryptedFs.open(s.dir, { password: PASSWORD }, { readOnly: true });
   assert((await fsck(s.dir, { password: PASSWORD })).clean);
@@ -385,5 +395,27 @@ Deno.test("fsck refuses a data dir in use: writable mount for a check, any for a
     busy,
   );
   await ro.close();
+  await Deno.remove(s.dir, { recursive: true });
+});
+
+Deno.test("the .m twin left by a hard link cut short is removed, the file kept", async () => {
+  // Step (2) of a hard link made the object place a second name of the entry file; the crash
+  // came before step (3) turned the entry file into a pointer.
+  const s = await sample();
+  const st = await store(s.dir);
+  const aEntry = st.entry(s.docs, "a.txt");
+  const twin = st.record(s.a);
+  st.keys.wipe();
+  await Deno.mkdir(twin.slice(0, twin.lastIndexOf("/")), { recursive: true });
+  await Deno.link(aEntry, twin);
+  const r = await fsck(s.dir, { password: PASSWORD });
+  assertEquals(kinds(r), ["twin"]);
+  assertEquals(r.problems[0].where, "/docs/a.txt");
+  assert((await fsck(s.dir, { password: PASSWORD }, { repair: true })).clean);
+  assert(!(await exists(twin)));
+  await assertClean(s.dir);
+  const fs = await EncryptedFs.open(s.dir, { password: PASSWORD });
+  assertEquals(await new Vault(fs).readTextFile("/docs/a.txt"), A_TEXT);
+  await fs.close();
   await Deno.remove(s.dir, { recursive: true });
 });

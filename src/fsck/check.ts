@@ -189,6 +189,10 @@ export class Checker {
     await this.#drain();
     await this.#orphans();
     this.#counts();
+    // Whatever the walk did not open (e.g. the folders of objects that are removed) was
+    // still listed and looked at by the scan.
+    this.stats.objects = Math.max(this.stats.objects, this.#inv.total);
+    this.#opts.onProgress?.(this.stats.objects, this.stats.objects);
     return this;
   }
 

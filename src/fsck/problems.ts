@@ -36,6 +36,7 @@ export type ProblemKind =
 
 /** One problem found. */
 export interface Problem {
+  /** What sort of problem. */
   kind: ProblemKind;
   /** The plaintext path when known (`/a/b`), else the object's path inside the data dir. */
   where: string;
@@ -56,8 +57,11 @@ export interface Problem {
 export interface CheckStats {
   /** Files and folders of the data dir examined (inode files, entry files, debris …). */
   objects: number;
+  /** Directories reached (orphans included). */
   directories: number;
+  /** Regular files reached. */
   files: number;
+  /** Symlinks reached. */
   symlinks: number;
   /** FIFOs, sockets, devices. */
   others: number;
@@ -77,6 +81,7 @@ export interface FsckReport {
   notes: string[];
   /** With `repair`: problems a check after the repairs still finds (empty: all fixed). */
   remaining: Problem[];
+  /** What the (first) check looked at. */
   stats: CheckStats;
   /** Clean: nothing found, or (with `repair`) everything found fixed and re-checked clean. */
   clean: boolean;
@@ -103,7 +108,8 @@ export function formatSummary(r: FsckReport): string[] {
     `${s.symlinks} symlinks, ${s.others} other inodes, ${s.chunks} chunks`,
   ];
   if (s.quarantined > 0) {
-    lines.push(`q/ holds ${s.quarantined} quarantined objects from earlier repairs`);
+    const what = s.quarantined === 1 ? "object" : "objects";
+    lines.push(`q/ holds ${s.quarantined} quarantined ${what} from earlier repairs`);
   }
   if (r.problems.length === 0) {
     lines.push("no problems found");
@@ -115,14 +121,24 @@ export function formatSummary(r: FsckReport): string[] {
   lines.push(`${r.problems.length} problem${r.problems.length === 1 ? "" : "s"} found: ${kinds}`);
   if (!r.repair) {
     const fixable = r.problems.filter((p) => p.fix).length;
-    lines.push(`nothing changed (check only); --repair can fix ${fixable} of them`);
+    const lost = r.problems.length - fixable;
+    lines.push(
+      "nothing changed (check only); " +
+        (fixable === 0
+          ? "--repair cannot fix them"
+          : `--repair can fix ${fixable === r.problems.length ? "all" : fixable} of them`) +
+        (lost > 0 ? ` (${lost} cannot be fixed: that data is lost)` : ""),
+    );
     return lines;
   }
   const fixed = r.problems.filter((p) => p.repaired).length;
   lines.push(`repaired ${fixed} of ${r.problems.length}`);
   for (const n of r.notes) lines.push(`also: ${n}`);
   if (r.remaining.length === 0) lines.push("the data dir is now clean");
-  else lines.push(`${r.remaining.length} problem(s) remain after repair`);
+  else {
+    const n = r.remaining.length;
+    lines.push(`${n} problem${n === 1 ? " remains" : "s remain"} after repair`);
+  }
   return lines;
 }
 

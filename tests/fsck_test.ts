@@ -419,3 +419,23 @@ Deno.test("the .m twin left by a hard link cut short is removed, the file kept",
   await fs.close();
   await Deno.remove(s.dir, { recursive: true });
 });
+
+Deno.test("a directory with two names keeps the one its record's parent names", async () => {
+  // A rename of /docs/sub to /moved cut short: the new pointer written, the old one still there.
+  for (const recordMoved of [false, true]) {
+    const s = await sample();
+    const st = await store(s.dir);
+    await st.dirs.put(ROOT_INO, st.folder(ROOT_INO), n("moved"), { ino: s.sub, type: S_IFDIR });
+    st.keys.wipe();
+    if (recordMoved) await editRecord(s.dir, s.sub, (r) => r.parent = ROOT_INO);
+    const r = await fsck(s.dir, { password: PASSWORD });
+    const extra = r.problems.filter((p) => p.kind === "extra-dir-name");
+    assertEquals(extra.map((p) => p.where), [recordMoved ? "/docs/sub" : "/moved"]);
+    assert((await fsck(s.dir, { password: PASSWORD }, { repair: true })).clean);
+    await assertClean(s.dir);
+    const seen = await assertHealthy(s.dir);
+    assert(seen.includes(recordMoved ? "/moved" : "/docs/sub"), seen.join(" "));
+    assert(!seen.includes(recordMoved ? "/docs/sub" : "/moved"), seen.join(" "));
+    await Deno.remove(s.dir, { recursive: true });
+  }
+});

@@ -346,7 +346,9 @@ export class Checker {
     const rel = this.#rel(place.path);
     if (oldExists) this.#act("remove", () => this.#q(rel), [problem]);
     const folder = this.#records.paths(ino).entries;
-    if (kindOf(folder) === "missing") this.#act("mkdir", () => mkdirSync(folder), [problem]);
+    if (kindOf(folder) === "missing") {
+      this.#act("mkdir", () => mkdirSync(folder, { recursive: true }), [problem]);
+    }
     this.#add({ ino, rec, place, path, names, fresh: true });
     // The record itself is written with the other records, once its counts are known.
     this.#freshProblems.set(ino, problem);
@@ -441,8 +443,7 @@ export class Checker {
     const known = this.#inodes.get(e.ino);
     if (known) {
       if (isDir(known.rec)) {
-        const why = `a second name of directory ${known.path}`;
-        this.#problem("extra-dir-name", where, why, "removed this name", dropName);
+        this.#secondDirName(d, ref, known, where, dropName);
         return;
       }
       if (known.place.ino === undefined) {
@@ -511,6 +512,34 @@ export class Checker {
       ["remove", () => this.#q(recRel)],
       dropName,
     );
+  }
+
+  // A directory has one name. Two are left by a rename to another directory cut short (the new
+  // name written, the old one not yet removed): keep the one in the directory that the
+  // directory's record names as its parent, else the first found.
+  #secondDirName(
+    d: Info,
+    ref: NameRef,
+    known: Info,
+    where: string,
+    dropNew: [Phase, () => unknown],
+  ) {
+    const old = known.names[0];
+    if (!old || known.ino === ROOT_INO || known.rec.parent !== d.ino || old.dir === d.ino) {
+      const why = `a second name of directory ${known.path}`;
+      this.#problem("extra-dir-name", where, why, "removed this name", dropNew);
+      return;
+    }
+    const oldRel = this.#rel(`${this.#records.paths(old.dir).entries}/${old.file}`);
+    this.#problem(
+      "extra-dir-name",
+      known.path,
+      `a second name of directory ${where}, whose record names ${d.path} as its parent`,
+      "removed this name",
+      ["remove", () => this.#rm(oldRel)],
+    );
+    known.names[0] = ref;
+    known.path = where;
   }
 
   // A pointer's type bits must be its inode's: the kernel is told the type from the entry.

@@ -439,3 +439,29 @@ Deno.test("a directory with two names keeps the one its record's parent names", 
     await Deno.remove(s.dir, { recursive: true });
   }
 });
+
+Deno.test("a truncated root record is rebuilt and the whole tree stays reachable", async () => {
+  const s = await sample();
+  const st = await store(s.dir);
+  const rootRec = st.record(ROOT_INO);
+  st.keys.wipe();
+  await Deno.truncate(rootRec, 100);
+  await assertRejects(() => EncryptedFs.open(s.dir, { password: PASSWORD }), () => true);
+  const r = await fsck(s.dir, { password: PASSWORD });
+  assertEquals(kinds(r), ["damaged"]);
+  assertEquals(r.problems[0].where, "/");
+  assert(r.problems[0].detail.includes("does not open"), r.problems[0].detail);
+  const fixed = await fsck(s.dir, { password: PASSWORD }, { repair: true });
+  assert(fixed.clean, JSON.stringify(fixed.remaining));
+  assertEquals([...Deno.readDirSync(`${s.dir}/q`)].length, 1, "the old record is kept in q/");
+  await assertClean(s.dir);
+  assertEquals(await assertHealthy(s.dir), [
+    "/b",
+    "/docs",
+    "/docs/a.txt",
+    "/docs/b-link",
+    "/docs/sub",
+    "/sl",
+  ]);
+  await Deno.remove(s.dir, { recursive: true });
+});

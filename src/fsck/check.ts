@@ -17,22 +17,12 @@ import {
 import { constants } from "node:fs";
 import { randomBytes } from "../crypto/random.ts";
 import { TMP_MARK } from "../store/atomic_file.ts";
-import { ContentFile } from "../store/content_file.ts";
 import { DirStore, type StoredEntry } from "../store/dir_store.ts";
-import { inHole } from "../store/holes.ts";
-import {
-  cloneRecord,
-  type InodeRecord,
-  isDir,
-  isRegular,
-  isSymlink,
-  newRecord,
-} from "../store/inode_record.ts";
+import { type InodeRecord, isDir, isRegular, isSymlink, newRecord } from "../store/inode_record.ts";
 import type { KeyFileHeader } from "../store/keyfile.ts";
 import type { StoreKeys } from "../store/keys.ts";
 import { objectPaths } from "../store/layout.ts";
 import {
-  contentBase,
   DamagedObjectError,
   type LoadedRecord,
   type RecordPlace,
@@ -41,12 +31,12 @@ import {
 import { ROOT_INO, S_IFDIR, S_IFMT } from "../fs/types.ts";
 import { type CheckStats, joinPath, type Problem, type ProblemKind } from "./problems.ts";
 import { type Phase, PHASES, quarantine, removePath } from "./repair.ts";
+import { checkContent, type ContentCheck } from "./content.ts";
+import { childCounts, compareCounts } from "./counts.ts";
 import { type Inventory, OBJECT_NAME, type ObjectFiles, scanDataDir } from "./scan.ts";
 
 const enc = new TextEncoder();
 const LOST_FOUND = enc.encode("lost+found");
-/** Chunks read (and authenticated) per request. */
-const CHUNK_BATCH = 16;
 /** Chunk numbers listed in one problem line at most. */
 const LIST_MAX = 8;
 
@@ -555,78 +545,41 @@ export class Checker {
     );
   }
 
-  /** Opens every chunk below the size of a regular file; each must open or be a hole. */
+  /** Every chunk below the size of a regular file must open or be a hole. */
   async #content(info: Info): Promise<void> {
     const r = info.rec;
     if (!isRegular(r) || !info.loaded) return;
-    const count = Math.ceil(r.size / this.#chunkSize);
-    if (count === 0) return;
     const rel = this.#rel(info.place.path);
-    let cf: ContentFile;
+    let c: ContentCheck;
     try {
-      cf = ContentFile.open(
-        info.place.path,
+      c = await checkContent(
         this.#keys,
-        r.ino,
-        r.fileId,
-        { chunkSize: this.#chunkSize, nonceLength: this.#keys.aead.nonceLength },
-        contentBase(info.loaded.slotSize),
-        false,
+        this.#chunkSize,
+        info.place.path,
+        r,
+        info.loaded.slotSize,
       );
     } catch (e) {
       if (!(e instanceof DamagedObjectError)) throw e;
       this.#problem("damaged", info.path, `${rel}: ${reasonOf(e)}`, undefined);
       return;
     }
-    const bad: number[] = [];
-    const missing: number[] = [];
-    try {
-      for (let first = 0; first < count; first += CHUNK_BATCH) {
-        const n = Math.min(CHUNK_BATCH, count - first);
-        let got: (Uint8Array | null | "bad")[];
-        try {
-          got = await cf.read(first, n);
-        } catch (e) {
-          if (!(e instanceof DamagedObjectError)) throw e;
-          // Which of them: one by one.
-          got = [];
-          for (let k = 0; k < n; k++) {
-            try {
-              got.push((await cf.read(first + k, 1))[0]);
-            } catch (e) {
-              if (!(e instanceof DamagedObjectError)) throw e;
-              got.push("bad");
-            }
-          }
-        }
-        got.forEach((c, k) => {
-          if (c === "bad") bad.push(first + k);
-          else if (c === null) {
-            if (!inHole(r.holes, first + k)) missing.push(first + k);
-          } else {
-            this.stats.chunks++;
-            this.#keys.chunks.release(c);
-          }
-        });
-      }
-    } finally {
-      await cf.close();
-    }
-    if (bad.length) {
+    this.stats.chunks += c.good;
+    if (c.bad.length) {
       this.#problem(
         "damaged-chunk",
         info.path,
-        `${bad.length} of ${count} chunks fail authentication or are cut short ` +
-          `(chunk ${listed(bad)} of ${rel}): reading there gives EIO, that data is lost`,
+        `${c.bad.length} of ${c.count} chunks fail authentication or are cut short ` +
+          `(chunk ${listed(c.bad)} of ${rel}): reading there gives EIO, that data is lost`,
         undefined,
       );
     }
-    if (missing.length) {
+    if (c.missing.length) {
       this.#problem(
         "missing-chunk",
         info.path,
-        `${missing.length} of ${count} chunks below its size are neither stored nor holes ` +
-          `(chunk ${listed(missing)} of ${rel}): reading there gives EIO`,
+        `${c.missing.length} of ${c.count} chunks below its size are neither stored nor holes ` +
+          `(chunk ${listed(c.missing)} of ${rel}): reading there gives EIO`,
         undefined,
       );
     }
@@ -816,48 +769,10 @@ export class Checker {
 
   /** Link counts, subdirectory and entry counts and parents, against the names counted. */
   #counts(): void {
-    const kids = new Map<bigint, { dirs: number; entries: number }>();
+    const kids = childCounts(this.#inodes.values());
+    const pathOf = (ino: bigint) => this.#inodes.get(ino)?.path ?? `inode ${ino}`;
     for (const info of this.#inodes.values()) {
-      for (const ref of info.names) {
-        const k = kids.get(ref.dir) ?? { dirs: 0, entries: 0 };
-        k.entries++;
-        if (isDir(info.rec)) k.dirs++;
-        kids.set(ref.dir, k);
-      }
-    }
-    for (const info of this.#inodes.values()) {
-      const r = info.rec;
-      const want = cloneRecord(r);
-      const found: { kind: ProblemKind; detail: string }[] = [];
-      if (isDir(r)) {
-        const k = kids.get(info.ino) ?? { dirs: 0, entries: 0 };
-        const counts: string[] = [];
-        if (r.subdirs !== k.dirs) counts.push(`${r.subdirs} subdirectories (has ${k.dirs})`);
-        if (r.entries !== k.entries) counts.push(`${r.entries} entries (has ${k.entries})`);
-        if (counts.length) {
-          found.push({ kind: "dir-counts", detail: `its record counts ${counts.join(", ")}` });
-        }
-        want.subdirs = k.dirs;
-        want.entries = k.entries;
-        const parent = info.ino === ROOT_INO ? ROOT_INO : info.names[0]?.dir;
-        if (parent !== undefined && r.parent !== parent) {
-          const of = this.#inodes.get(parent)?.path ?? `inode ${parent}`;
-          found.push({
-            kind: "dir-parent",
-            detail: `its record names parent inode ${r.parent}, but its name is in ${of}`,
-          });
-          want.parent = parent;
-        }
-      } else if (!info.orphan && r.nlink !== info.names.length) {
-        const names = info.names.length;
-        found.push({
-          kind: "nlink",
-          detail: `its record counts ${r.nlink} links, ${names} name${
-            names === 1 ? "" : "s"
-          } point to it`,
-        });
-        want.nlink = names;
-      }
+      const { want, found, fix } = compareCounts(info, kids, pathOf);
       if (info.fresh) {
         // A rebuilt or new directory: written once, with the counts just found.
         const problems = [this.#freshProblems.get(info.ino)].filter((p) => p !== undefined);
@@ -865,20 +780,9 @@ export class Checker {
         continue;
       }
       if (found.length === 0 || !info.loaded) continue;
-      const problems = found.map((f) =>
-        this.#problem(f.kind, info.path, f.detail, `wrote ${this.#fixText(r, want)}`)
-      );
+      const problems = found.map((f) => this.#problem(f.kind, info.path, f.detail, fix));
       this.#act("records", () => this.#write(info, want), problems);
     }
-  }
-
-  #fixText(r: InodeRecord, w: InodeRecord): string {
-    const parts: string[] = [];
-    if (r.nlink !== w.nlink) parts.push(`nlink ${w.nlink}`);
-    if (r.subdirs !== w.subdirs) parts.push(`subdirs ${w.subdirs}`);
-    if (r.entries !== w.entries) parts.push(`entries ${w.entries}`);
-    if (r.parent !== w.parent) parts.push(`parent ${w.parent}`);
-    return parts.join(", ");
   }
 
   /** Writes a corrected record into the free slot, as the store does for every update. */

@@ -465,3 +465,20 @@ Deno.test("a truncated root record is rebuilt and the whole tree stays reachable
   ]);
   await Deno.remove(s.dir, { recursive: true });
 });
+
+Deno.test("--repair removes a symlink planted as q/ and never moves anything through it", async () => {
+  const s = await sample();
+  const elsewhere = await Deno.makeTempDir({ prefix: "rencfs-fsck-elsewhere-" });
+  await Deno.symlink(elsewhere, `${s.dir}/q`);
+  const st = await store(s.dir);
+  await flip(st.entry(ROOT_INO, "sl"), 16 + 4 + 40);
+  st.keys.wipe();
+  const r = await fsck(s.dir, { password: PASSWORD }, { repair: true });
+  assertEquals(kinds(r), ["damaged", "debris", "dir-counts"]);
+  assert(r.clean, JSON.stringify(r.remaining));
+  assertEquals([...Deno.readDirSync(elsewhere)], []);
+  assert((await Deno.lstat(`${s.dir}/q`)).isDirectory);
+  assertEquals([...Deno.readDirSync(`${s.dir}/q`)].length, 1);
+  await Deno.remove(elsewhere);
+  await Deno.remove(s.dir, { recursive: true });
+});

@@ -35,6 +35,8 @@ export function quarantine(root: string, rel: string): string | null {
   const from = `${root}/${rel}`;
   if (!exists(from)) return null;
   const q = `${root}/${QUARANTINE_DIR}`;
+  // A symlink planted as `q` would have objects moved wherever it points.
+  if (exists(q) && !lstatSync(q).isDirectory()) throw new Error(`${q} is not a real directory`);
   mkdirSync(q, { recursive: true });
   const base = rel.replaceAll("/", "_");
   let to = `${QUARANTINE_DIR}/${base}`;

@@ -85,7 +85,13 @@ export function scanDataDir(root: string): Inventory {
     inv.strays.push({ path: TRASH_DIR, why: "the trash is not a real directory" });
   }
   const q = `${root}/${QUARANTINE_DIR}`;
-  if (kindOf(q) === "dir") inv.quarantined = list(q).length;
+  const qKind = kindOf(q);
+  if (qKind === "dir") inv.quarantined = list(q).length;
+  else if (qKind !== "missing") {
+    // Never followed (a symlink would have repairs move objects wherever it points).
+    inv.debris.push({ path: QUARANTINE_DIR, why: "the quarantine folder is not a real directory" });
+    inv.total++;
+  }
 
   const objects = `${root}/${OBJECTS_DIR}`;
   if (kindOf(objects) !== "dir") return inv; // the root's record is then missing: reported there

@@ -6,6 +6,7 @@
  *   mount uses).
  * - {@link Vault}: a small path-based API shaped like Deno's file API.
  * - {@link initDataDir}, {@link changePassword}, {@link inspectDataDir}: data dir management.
+ * - {@link fsck}: check a data dir object by object, and repair it.
  *
  * @example
  * ```ts
@@ -46,6 +47,17 @@ export {
   UnsupportedFormatError,
   WrongPasswordError,
 } from "./src/store/keyfile.ts";
+export {
+  type CheckStats,
+  formatProblem,
+  formatSummary,
+  fsck,
+  FsckBusyError,
+  type FsckOptions,
+  type FsckReport,
+  type Problem,
+  type ProblemKind,
+} from "./src/fsck/fsck.ts";
 export { type CipherName, CIPHERS, DEFAULT_CIPHER } from "./src/crypto/aead.ts";
 export { Errno, type ErrnoName, FsError } from "./src/fs/errors.ts";
 export * from "./src/fs/types.ts";

@@ -49,11 +49,24 @@ export interface PasswdArgs {
   password: PasswordOptions;
 }
 
+/** `rencfs fsck …` */
+export interface FsckArgs {
+  command: "fsck";
+  /** Absolute path. */
+  dataDir: string;
+  repair: boolean;
+  recoveryCode: boolean;
+  password: PasswordOptions;
+}
+
+/** The arguments of any command. */
+export type CommandArgs = MountArgs | InitArgs | PasswdArgs | FsckArgs;
+
 /** What the command line asks for. */
 export type Invocation =
   | { kind: "help"; command?: CommandName }
   | { kind: "version" }
-  | { kind: "run"; logLevel: LogLevelName; args: MountArgs | InitArgs | PasswdArgs };
+  | { kind: "run"; logLevel: LogLevelName; args: CommandArgs };
 
 type OptionSpec = Record<string, { type: "string" | "boolean"; short?: string }>;
 
@@ -96,6 +109,14 @@ const INIT_SPEC = {
 
 const PASSWD_SPEC = {
   "data-dir": { type: "string", short: "d" },
+  "recovery-code": { type: "boolean" },
+  ...PASSWORD_SPEC,
+  ...COMMON_SPEC,
+} satisfies OptionSpec;
+
+const FSCK_SPEC = {
+  "data-dir": { type: "string", short: "d" },
+  repair: { type: "boolean" },
   "recovery-code": { type: "boolean" },
   ...PASSWORD_SPEC,
   ...COMMON_SPEC,
@@ -160,13 +181,23 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
         password: passwordOptions(o, name),
       });
     }
+    case "fsck": {
+      const o = parseOptions(FSCK_SPEC, rest, name);
+      return run(o["log-level"] ?? globalLevel, name, {
+        command: name,
+        dataDir: requiredPath(o["data-dir"], "--data-dir", name),
+        repair: o.repair ?? false,
+        recoveryCode: o["recovery-code"] ?? false,
+        password: passwordOptions(o, name),
+      });
+    }
   }
 }
 
 function run(
   level: string | undefined,
   command: CommandName,
-  args: MountArgs | InitArgs | PasswdArgs,
+  args: CommandArgs,
 ): Invocation {
   const logLevel = parseLogLevel(level ?? "INFO");
   if (!logLevel) {

@@ -17,6 +17,8 @@ export const ExitCode = {
   MOUNT_POINT: 5,
   /** FUSE unavailable: libfuse3 or /dev/fuse missing. */
   FUSE_UNAVAILABLE: 6,
+  /** fsck found problems and did not repair them all. */
+  FSCK_PROBLEMS: 7,
   /** Interrupted (Ctrl-C) at a password prompt: 128 + SIGINT, as shells report it. */
   INTERRUPTED: 130,
 } as const;

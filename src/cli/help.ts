@@ -5,7 +5,7 @@ import denoJson from "../../deno.json" with { type: "json" };
 export const VERSION: string = denoJson.version;
 
 /** Names of the commands, in the order help lists them. */
-export const COMMANDS = ["mount", "init", "passwd"] as const;
+export const COMMANDS = ["mount", "init", "passwd", "fsck"] as const;
 
 /** One of {@link COMMANDS}. */
 export type CommandName = typeof COMMANDS[number];
@@ -38,6 +38,7 @@ Commands:
   mount    Mount a data dir at a mount point (creates the data dir when empty or missing)
   init     Create a new data dir and print its recovery code
   passwd   Change the password of a data dir (with the old password or the recovery code)
+  fsck     Check a data dir object by object (--repair: fix what can be fixed)
   help     Print this help, or the help of a command
 
 Options:
@@ -46,7 +47,7 @@ Options:
   -V, --version          Print the version
 
 Exit codes: 0 ok, 1 error, 2 usage error, 3 wrong password, 4 data dir problem,
-5 mount point problem, 6 FUSE unavailable.
+5 mount point problem, 6 FUSE unavailable, 7 fsck found problems it did not repair.
 `;
 
 const MOUNT = `Mount a data dir at a mount point
@@ -114,6 +115,32 @@ ${PASSWORD_OPTIONS.replaceAll("the password", "the old password")}
 ${COMMON_OPTIONS}
 `;
 
+const FSCK = `Check a data dir, and with --repair fix what can be fixed
+
+Usage: rencfs fsck --data-dir DIR [--repair] [OPTIONS]
+
+Opens every record, entry and chunk as the mount would, and checks names, link counts,
+directory counts and that every object is reachable from the root. Prints one line per
+problem (with the plaintext path where it is known) and a summary. Without --repair nothing
+is changed; a data dir in use by a writable mount is refused (--repair: by any mount).
+
+--repair removes debris (temporary files, trash, dangling entries), fixes counts, reconnects
+orphans that hold data under /lost+found, and moves objects that fail authentication to q/
+in the data dir (out of the tree). Damaged chunks cannot be repaired: their data is lost.
+
+Exit codes: 0 clean (or everything repaired), 7 problems left, 3 wrong password,
+4 data dir problem (not a data dir, in use).
+
+Options:
+  -d, --data-dir DIR         The data dir
+      --repair               Fix what can be fixed (default: check only)
+      --recovery-code        Unlock with the recovery code (RENCFS_RECOVERY_CODE or a prompt)
+${PASSWORD_OPTIONS}
+${COMMON_OPTIONS}
+
+${PASSWORD_SOURCES}
+`;
+
 /** The help text of `command`, or of rencfs itself. */
 export function helpText(command?: CommandName): string {
   switch (command) {
@@ -123,6 +150,8 @@ export function helpText(command?: CommandName): string {
       return INIT;
     case "passwd":
       return PASSWD;
+    case "fsck":
+      return FSCK;
     default:
       return TOP;
   }

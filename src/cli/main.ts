@@ -40,6 +40,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await (await import("./commands/init.ts")).runInit(args);
       case "passwd":
         return await (await import("./commands/passwd.ts")).runPasswd(args);
+      case "fsck":
+        return await (await import("./commands/fsck.ts")).runFsck(args);
     }
   } catch (e) {
     const error = e instanceof CliError ? e : await classify(e, args.dataDir);

@@ -11,6 +11,7 @@ import type { Fuse } from "../../ffi/fuse.ts";
 import { Errno, FsError } from "../fs/errors.ts";
 import type { Attr, FileSystem } from "../fs/types.ts";
 import { LookupCounts } from "./lookup_counts.ts";
+import { SpaceGuard } from "./space_guard.ts";
 import { EntryBuf, FileInfoBuf, type OpenReplyFlags, StatBuf, StatvfsBuf } from "./reply.ts";
 
 /** Where the adapter reports problems; the same shape as `MountOptions.logger`. */
@@ -49,7 +50,7 @@ export const IO_BYTES_LIMIT = 16 * 1024 * 1024;
 export class OpContext {
   readonly counts = new LookupCounts();
   readonly stat = new StatBuf();
-  readonly entry = new EntryBuf(ATTR_TIMEOUT, ENTRY_TIMEOUT);
+  readonly entry = new EntryBuf(() => this.attrTimeout, ENTRY_TIMEOUT);
   readonly fileInfo = new FileInfoBuf();
   readonly statvfs = new StatvfsBuf();
   #iov = new Uint8Array(Iovec.size * 32);
@@ -114,11 +115,43 @@ export class OpContext {
   /** Set before the session is destroyed: a late reply would touch freed libfuse memory. */
   closed = false;
 
+  /** Handles open for writing, and their inodes (see space_guard.ts). */
+  readonly writers = new Map<number, bigint>();
+  /** Set by the mount once the session exists: drops the kernel's cached attributes of `ino`. */
+  invalidateAttr: (ino: bigint) => void = () => {};
+  /** Refuses writes before the backing disk is full (see space_guard.ts). */
+  readonly space: SpaceGuard;
+
   constructor(
     readonly fuse: Fuse,
     readonly fs: FileSystem,
     readonly log: Logger,
-  ) {}
+  ) {
+    this.space = new SpaceGuard(
+      async () => {
+        const s = await fs.statfs();
+        return { available: s.bavail * s.bsize, total: s.blocks * s.bsize };
+      },
+      4 << 20,
+      () => {
+        log.warn("fuse: the backing disk is nearly full; every write now checks free space");
+        for (const ino of new Set(this.writers.values())) this.invalidateAttr(ino);
+      },
+    );
+  }
+
+  /** Attribute lifetime handed to the kernel: none while the disk is nearly full. */
+  get attrTimeout(): number {
+    return this.space.tight ? 0 : ATTR_TIMEOUT;
+  }
+
+  /** Records handle `fh` of `ino` if it was opened for writing (`flags` as passed to open). */
+  noteOpen(fh: number, ino: bigint, flags: number): void {
+    if ((flags & 0o3) !== 0) {
+      this.writers.set(fh, ino);
+      this.space.check().catch(() => {});
+    }
+  }
 
   /** uid/gid/pid/umask of the request's caller; read during the callback. */
   caller(req: Req): RequestCaller {
@@ -225,7 +258,7 @@ export class OpContext {
 
   /** Replies with attributes. */
   replyAttr(req: Req, attr: Attr): void {
-    this.fuse.fuse_reply_attr(req, this.stat.fill(attr), ATTR_TIMEOUT);
+    this.fuse.fuse_reply_attr(req, this.stat.fill(attr), this.attrTimeout);
   }
 
   /**

@@ -13,7 +13,7 @@ import type { FileSystem } from "../fs/types.ts";
 import { type Logger, OpContext } from "./context.ts";
 import { buildOps, DEFAULT_KERNEL_OPTIONS, type KernelOptions } from "./ops.ts";
 import { DEFAULT_LOOP_TUNING, FuseSession, type LoopTuning } from "./session.ts";
-import { findMount, type MountInfo, raiseReadahead } from "./sys.ts";
+import { findMount, limitDirty, type MountInfo, raiseReadahead } from "./sys.ts";
 import { deviceNumber, type MountUsers, mountUsers } from "./mount_users.ts";
 
 export type { MountUsers } from "./mount_users.ts";
@@ -150,14 +150,19 @@ export async function mountTuned(
   }
   log.debug(`fuse: libfuse ${fuseVersion(fuse)} mounted ${mp} (${mountOpts.join(",")})`);
 
+  ctx.invalidateAttr = (ino) => session.invalidateAttr(ino);
   const live = new LiveMount(mp, fs, session, ctx, log, isRoot, fusermount);
   live.start(loopTuning);
-  // After mounting, so the kernel's bdi exists; raises 128 KiB readahead to 1 MiB reads.
+  // After mounting, so the kernel's bdi exists; raises 128 KiB readahead to 1 MiB reads, and
+  // bounds the dirty data the kernel may hold for the mount (see space_guard.ts).
   const info = await findMount(mp);
   if (info) {
     live.info = info;
     await raiseReadahead(info, kernel.maxReadahead, log);
+    const s = await fs.statfs().catch(() => null);
+    if (s) ctx.space.setDirtyLimit(await limitDirty(info, s.blocks * s.bsize, log));
   }
+  await ctx.space.check(true);
   return live;
 }
 

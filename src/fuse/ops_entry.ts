@@ -108,8 +108,16 @@ export function entryOps(c: OpContext): EntryOps {
       fuse.fuse_reply_none(req);
     },
 
-    getattr(req, ino, _fi) {
-      c.run(req, "getattr", () => fs.getattr(ino), (a) => c.replyAttr(req, a));
+    getattr(req, ino, fi) {
+      // With its handle, from write() under the writeback cache (and lseek, reads past the
+      // cached end): a handle open for writing gets ENOSPC once the disk is at its floor.
+      const writing = fi !== null && c.writers.has(readFh(fi));
+      c.run(req, "getattr", async () => {
+        if (writing && await c.space.refuse()) {
+          throw fsError("ENOSPC", "the backing disk is full");
+        }
+        return await fs.getattr(ino);
+      }, (a) => c.replyAttr(req, a));
     },
 
     setattr(req, ino, attr, toSet, fi) {

@@ -34,7 +34,7 @@ export function fileOps(c: OpContext): FileOps {
           // The creating syscall was interrupted: the kernel has neither the entry nor the handle.
           c.unretain(attr.ino);
           fs.release(attr.ino, fh).catch(ignore);
-        }
+        } else c.noteOpen(fh, attr.ino, flags);
       });
     },
 
@@ -43,7 +43,7 @@ export function fileOps(c: OpContext): FileOps {
       c.run(req, "open", () => fs.open(ino, flags), (fh) => {
         if (fuse.fuse_reply_open(req, c.fileInfo.fill(fh, flags, c.fileOpen)) !== 0) {
           fs.release(ino, fh).catch(ignore);
-        }
+        } else c.noteOpen(fh, ino, flags);
       });
     },
 
@@ -65,6 +65,7 @@ export function fileOps(c: OpContext): FileOps {
       const data = fs.writeBuffer(len);
       if (buf !== null && len > 0) Deno.UnsafePointerView.copyInto(buf, data);
       const fh = readFh(fi);
+      c.space.check().catch(ignore);
       c.run(req, "write", () => fs.write(ino, fh, Number(off), data), (n) => {
         fuse.fuse_reply_write(req, BigInt(n));
       }, len);
@@ -77,6 +78,7 @@ export function fileOps(c: OpContext): FileOps {
 
     release(req, ino, fi) {
       const fh = readFh(fi);
+      c.writers.delete(fh);
       c.runVoid(req, "release", () => fs.release(ino, fh));
     },
 

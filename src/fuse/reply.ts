@@ -69,7 +69,11 @@ export class StatBuf {
 export class EntryBuf {
   readonly bytes: Uint8Array<ArrayBuffer> = new Uint8Array(EntryParam.size);
   private readonly view = new DataView(this.bytes.buffer);
-  constructor(private readonly attrTimeout: number, private readonly entryTimeout: number) {}
+  /** `attrTimeout` is read at each fill: the mount shortens it when the disk is nearly full. */
+  constructor(
+    private readonly attrTimeout: () => number,
+    private readonly entryTimeout: number,
+  ) {}
   /**
    * Fills the entry for `attr`. `nodeId` is the inode the kernel gets a reference to: 0 for
    * readdirplus' "." and ".." entries, which the kernel must not count.
@@ -78,7 +82,7 @@ export class EntryBuf {
     this.view.setBigUint64(EntryParam.ino, nodeId, true);
     this.view.setBigUint64(EntryParam.generation, 0n, true);
     writeStat(this.view, EntryParam.attr, attr);
-    this.view.setFloat64(EntryParam.attrTimeout, this.attrTimeout, true);
+    this.view.setFloat64(EntryParam.attrTimeout, this.attrTimeout(), true);
     this.view.setFloat64(EntryParam.entryTimeout, this.entryTimeout, true);
     return this.bytes;
   }

@@ -138,6 +138,15 @@ export class FuseSession {
     return true;
   }
 
+  /**
+   * Makes the kernel forget its cached attributes of `ino` (no page is touched, so no lock is
+   * taken: safe from a request handler). Returns libfuse's result (0, or -errno).
+   */
+  invalidateAttr(ino: bigint): number {
+    if (this.se === null) return -1;
+    return this.fuse.fuse_lowlevel_notify_inval_inode(this.se, ino, -1n, 0n);
+  }
+
   /** Asks the loop to stop at its next turn (it does not unmount). */
   exit(): void {
     if (this.se !== null) this.fuse.fuse_session_exit(this.se);

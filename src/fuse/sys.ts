@@ -7,6 +7,7 @@
  */
 
 import type { Logger } from "./context.ts";
+import { dirtyLimitFor } from "./space_guard.ts";
 
 /** One line of /proc/self/mountinfo, the fields the adapter uses. */
 export interface MountInfo {
@@ -52,6 +53,25 @@ export async function findMount(path: string): Promise<MountInfo | undefined> {
  * Raises the readahead of the mount's bdi to `bytes`: the kernel caps FUSE readahead at the
  * bdi default (128 KiB) whatever max_readahead says, and 1 MiB reads are much faster here.
  */
+/**
+ * Bounds the dirty page cache the kernel may hold for the mount (its bdi's `max_bytes`, a share
+ * of the machine's dirty limit by default) to `dirtyLimitFor` the backing disk's size; returns
+ * the bound in force (the kernel's own when it cannot be changed: not root).
+ */
+export async function limitDirty(m: MountInfo, backingBytes: number, log: Logger): Promise<number> {
+  const path = `/sys/class/bdi/${m.dev}/max_bytes`;
+  let current = 64 << 20;
+  try {
+    current = Number((await Deno.readTextFile(path)).trim()) || current;
+    const want = dirtyLimitFor(backingBytes, current);
+    if (want < current) await Deno.writeTextFile(path, String(want));
+    return want;
+  } catch (e) {
+    log.debug(`fuse: cannot set ${path}: ${(e as Error).message}`);
+    return current;
+  }
+}
+
 export async function raiseReadahead(m: MountInfo, bytes: number, log: Logger): Promise<void> {
   const path = `/sys/class/bdi/${m.dev}/read_ahead_kb`;
   try {

@@ -87,7 +87,7 @@ function kindOf(path: string): "file" | "dir" | "other" | "missing" {
 }
 
 // Empty, or zeros where the magic goes: the debris of a creation cut short by a power cut
-// (docs/format.md, "Atomicity and durability").
+// (docs/format.md, "Crash consistency").
 function neverWritten(path: string): boolean {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {

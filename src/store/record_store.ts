@@ -370,7 +370,9 @@ export class RecordStore {
     const file = new Uint8Array(HEADER_BYTES + 2 * size);
     file.set(header(size), 0);
     file.set(this.#slotImage(blob), HEADER_BYTES + slot * size);
-    await writeFileAtomic(p.record, file, durable);
+    // Always durable: a replacement by rename whose bytes a power cut lost (on a filesystem
+    // that does not flush before such a rename, unlike ext4) would lose the record.
+    await writeFileAtomic(p.record, file, true);
     return size;
   }
 

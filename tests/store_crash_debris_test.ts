@@ -86,34 +86,40 @@ Deno.test("removing a dangling name answers ENOENT and lets its directory be rem
   }
 });
 
-Deno.test("a file whose entry file holds a header but no record (power cut) reads as absent", async () => {
-  const { fs, dir } = await freshFs();
-  const before = new Set(await walkFiles(dir));
-  await writeNew(fs, ROOT_INO, "f", "data");
-  await writeNew(fs, ROOT_INO, "g", "more");
-  await fs.close();
-  const added = (await walkFiles(dir)).filter((p) => !before.has(p));
-  // Keep the 16-byte header of one of the two new entry files, zero everything after it.
-  const victim = added[0];
-  const bytes = await Deno.readFile(victim);
-  bytes.fill(0, 16);
-  await Deno.writeFile(victim, bytes);
+for (const keep of [16, 0]) {
+  const what = keep ? "a header but no record" : "only zeros, 20 KiB of them";
+  Deno.test(`a file whose entry file holds ${what} (power cut) reads as absent`, async () => {
+    const { fs, dir } = await freshFs();
+    const before = new Set(await walkFiles(dir));
+    await writeNew(fs, ROOT_INO, "f", "data".repeat(3000));
+    await writeNew(fs, ROOT_INO, "g", "more".repeat(3000));
+    await fs.close();
+    const added = (await walkFiles(dir)).filter((p) => !before.has(p));
+    // Keep the 16-byte header of one of the two new entry files (or nothing), zero the rest.
+    const victim = added[0];
+    const bytes = await Deno.readFile(victim);
+    bytes.fill(0, keep);
+    await Deno.writeFile(victim, bytes);
 
-  const fs2 = await EncryptedFs.open(dir, { password: PASSWORD });
-  try {
-    const left = await names(fs2, ROOT_INO);
-    assertEquals(left.length, 1);
-    const other = left[0];
-    assertEquals(await readText(fs2, ROOT_INO, other), other === "f" ? "data" : "more");
-    const gone = other === "f" ? "g" : "f";
-    await expectErrno(fs2.lookup(ROOT_INO, n(gone)), "ENOENT");
-    await writeNew(fs2, ROOT_INO, gone, "again");
-    assertEquals(await readText(fs2, ROOT_INO, gone), "again");
-  } finally {
-    await fs2.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+    const fs2 = await EncryptedFs.open(dir, { password: PASSWORD });
+    try {
+      const left = await names(fs2, ROOT_INO);
+      assertEquals(left.length, 1);
+      const other = left[0];
+      assertEquals(
+        await readText(fs2, ROOT_INO, other),
+        (other === "f" ? "data" : "more").repeat(3000),
+      );
+      const gone = other === "f" ? "g" : "f";
+      await expectErrno(fs2.lookup(ROOT_INO, n(gone)), "ENOENT");
+      await writeNew(fs2, ROOT_INO, gone, "again");
+      assertEquals(await readText(fs2, ROOT_INO, gone), "again");
+    } finally {
+      await fs2.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
 
 Deno.test("a directory removed while still known to the kernel leaves no object behind", async () => {
   const { fs, dir } = await freshFs();

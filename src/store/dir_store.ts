@@ -232,6 +232,8 @@ export class DirStore {
         path,
         (head) => {
           if (isInodeFile(head)) return RecordStore.headBytes(head);
+          // Zeros where the magic goes, whatever the size: see below.
+          if (neverWritten(head)) return Math.min(head.length, 4);
           if (head.length > MAX_ENTRY_BYTES) {
             throw new NotAnObjectError(`${path} is too large for an entry`);
           }
@@ -244,8 +246,9 @@ export class DirStore {
       if (e instanceof NotAnObjectError) throw new DamagedObjectError(path, e.message);
       throw e;
     }
-    // Empty, or zeros where the magic goes: a creation cut short by a power loss (the file was
-    // renamed into place but its bytes never reached the disk). The name never existed.
+    // Empty, or zeros where the magic goes (a file of any size whose first block never reached
+    // the disk): a creation cut short by a power loss (the file was renamed into place but its
+    // bytes were not written). The name never existed.
     return neverWritten(head) ? null : head;
   }
 

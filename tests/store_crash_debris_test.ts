@@ -202,3 +202,39 @@ Deno.test("link counts of directories survive a kill -9 right after mkdir and rm
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a shrink drops chunk slots only once its record is durable, and regrowth reads zeros", async () => {
+  const { fs, dir } = await freshFs({ chunkSize: 4096 });
+  const before = new Set(await walkFiles(dir));
+  const data = new Uint8Array(10 * 4096).fill(7);
+  const { attr, fh } = await fs.create(ROOT_INO, n("f"), 0o644, 2, ROOT_CALLER);
+  await fs.write(attr.ino, fh, 0, data);
+  await fs.fsync(attr.ino, fh, false);
+  const [file] = (await walkFiles(dir)).filter((p) => !before.has(p));
+  const full = (await Deno.stat(file)).size;
+  await fs.setattr(attr.ino, { size: 5000 });
+  // Cutting the file now could reach the disk before the shrunk record does.
+  assertEquals((await Deno.stat(file)).size, full);
+  // Growing back over the stale slots shows zeros, not their old bytes.
+  await fs.setattr(attr.ino, { size: 3 * 4096 });
+  const back = await fs.read(attr.ino, fh, 0, 3 * 4096);
+  assertEquals(back.subarray(0, 5000).every((b) => b === 7), true);
+  assertEquals(back.subarray(5000).every((b) => b === 0), true);
+  await fs.release(attr.ino, fh);
+  await fs.close();
+  // After the record was synced (here at close), the slots past the size are gone.
+  assertEquals((await Deno.stat(file)).size < full, true);
+  const fs2 = await EncryptedFs.open(dir, { password: PASSWORD });
+  try {
+    const a = await fs2.lookup(ROOT_INO, n("f"));
+    assertEquals(a.size, 3 * 4096);
+    const h = await fs2.open(a.ino, 0);
+    const again = await fs2.read(a.ino, h, 0, a.size);
+    assertEquals(again.subarray(0, 5000).every((b) => b === 7), true);
+    assertEquals(again.subarray(5000).every((b) => b === 0), true);
+    await fs2.release(a.ino, h);
+  } finally {
+    await fs2.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

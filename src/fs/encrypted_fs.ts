@@ -140,6 +140,8 @@ export class EncryptedFs implements FileSystem {
   readonly #reported = new Set<string>();
   readonly #lookups = new Map<bigint, number>();
   readonly #prefetched = new Map<bigint, number>();
+  /** Files whose shrink left chunk slots to drop after the next syncfs (FileData.trim). */
+  readonly #toTrim = new Set<Inode>();
   /**
    * Entry file name -> inode number, for inodes living in entry files that lookups and listings
    * made live: a hint only, trusted when the live inode's own location names that very file
@@ -185,6 +187,7 @@ export class EncryptedFs implements FileSystem {
       (node) => table.path(node),
       report,
       !this.readOnly,
+      (node) => this.#toTrim.add(node),
     );
     if (!this.readOnly) {
       this.#timer = setInterval(() => {
@@ -1263,13 +1266,32 @@ export class EncryptedFs implements FileSystem {
     this.#reapLater(node);
   }
 
-  // Writes dirty records in the background; one pass at a time.
+  // Writes dirty records in the background, then drops what shrinks left; one pass at a time.
   #flushDirty(): Promise<void> {
     if (!this.#flushing) {
       const nodes = this.#table.dirty().filter((n) => n.rec.nlink > 0 || n.ino === ROOT_INO);
-      this.#flushing = this.#table.saveMany(nodes).finally(() => this.#flushing = null);
+      this.#flushing = this.#table.saveMany(nodes).then(() => this.#trimShrunk())
+        .finally(() => this.#flushing = null);
     }
     return this.#flushing;
+  }
+
+  // Drops the chunk slots past the end of shrunk files, after one syncfs has made their shrunk
+  // records durable (see FileData.truncate).
+  async #trimShrunk(): Promise<void> {
+    if (this.#toTrim.size === 0) return;
+    const pending = [...this.#toTrim].map((node) => ({ node, keep: node.trimTo }));
+    this.#toTrim.clear();
+    await this.#table.syncData();
+    for (const { node, keep } of pending) {
+      if (keep === null) continue;
+      // A later shrink (its record not yet durable) stays pending for the next pass.
+      if (node.trimTo === keep) node.trimTo = null;
+      else this.#toTrim.add(node);
+      await this.#data.trim(node, keep).catch((e) => {
+        if (e instanceof DamagedObjectError) this.#report(e);
+      });
+    }
   }
 
   syncAll(): Promise<void> {
@@ -1289,6 +1311,7 @@ export class EncryptedFs implements FileSystem {
       // Records are replaced by rename without an fsync each; one syncfs makes all of it
       // durable at once.
       await this.#table.syncData();
+      await this.#trimShrunk();
     });
   }
 

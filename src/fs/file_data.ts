@@ -38,6 +38,8 @@ export class FileData {
     readonly pathOf: (node: Inode) => string,
     readonly onDamaged: DamageReporter,
     readonly writable: boolean,
+    /** A shrink left chunk slots to drop (at `node.trimTo`) once its record is durable. */
+    readonly onShrunk: (node: Inode) => void = () => {},
   ) {}
 
   /** The open content file of `node`, opened on first use. */
@@ -379,6 +381,25 @@ export class FileData {
     node.dirty = true;
   }
 
+  /**
+   * Drops the chunk slots a shrink left behind, down to `keep` (a `trimTo` taken before the
+   * caller made the records on disk durable) but never below what the current size needs.
+   */
+  async trim(node: Inode, keep: number): Promise<void> {
+    await node.resizeLock.exclusive(async () => {
+      if (node.deleted || node.gone) return;
+      const cut = Math.max(keep, Math.ceil(node.rec.size / this.chunkSize));
+      const opened = !node.content;
+      const c = await this.content(node);
+      try {
+        await c.truncate(cut);
+      } finally {
+        // Opened for this alone: closed again unless a handle came meanwhile.
+        if (opened && node.opens === 0) await this.closeContent(node);
+      }
+    });
+  }
+
   // Too many hole ranges would bloat the record: store the smallest ones as zero chunks.
   async #limitHoles(node: Inode): Promise<void> {
     for (const [s, e] of excessHoles(node.rec.holes)) {
@@ -395,9 +416,12 @@ export class FileData {
   }
 
   /**
-   * Sets the size. Shrinking drops whole chunks past the end once `persist` has put the
-   * shrunk record on disk (so a crash never leaves a record pointing at dropped chunks);
-   * growing zero-pads the last chunk and adds holes, then persists.
+   * Sets the size. Shrinking writes the shrunk record (`persist`) and leaves the chunk slots
+   * past the end to {@link trim}, once that record is durable: dropping them at once could reach
+   * the disk before the record does (the slot rewrite is an in-place overwrite, which ext4 does
+   * not order before the truncation), and after a power cut the old size would cover chunks
+   * that are gone (EIO). Stale slots past the size are never read (they are holes when the file
+   * grows over them again). Growing zero-pads the last chunk and adds holes, then persists.
    */
   async truncate(node: Inode, newSize: number, persist: () => Promise<void>): Promise<void> {
     if (newSize > MAX_FILE_SIZE) throw fsError("EFBIG");
@@ -417,7 +441,8 @@ export class FileData {
           node.dirty = true;
           await persist();
           if (this.writable && node.rec.size === newSize) {
-            await (await this.content(node)).truncate(keepChunks);
+            node.trimTo = Math.min(node.trimTo ?? Infinity, keepChunks);
+            this.onShrunk(node);
           }
         } catch (e) {
           this.#damaged(e);

@@ -93,6 +93,11 @@ export class Inode {
   }
   /** The inode's objects were deleted: nothing may write its record again. */
   deleted = false;
+  /**
+   * A shrink left chunk slots from this index on to drop once its record is durable (see
+   * FileData.truncate); null when none is pending.
+   */
+  trimTo: number | null = null;
   /** Bumped whenever the record starts to cover newly stored chunks (size grew, hole filled). */
   growth = 0;
   /** The `growth` up to which those chunks are known to be on stable storage. */

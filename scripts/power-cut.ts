@@ -22,6 +22,28 @@ const { values } = parseArgs({
     direct: { type: "boolean", default: false },
   },
 });
+/** A violation's kind, refined by what was claimed and by which fsync (for the summary). */
+function classify(kind: string, detail: string): string {
+  if (kind === "torn") {
+    return /, none of the states it had: absent; file len \d+ sha \w+$/.test(detail)
+      ? "torn, new file"
+      : "torn";
+  }
+  if (kind !== "lost") return kind;
+  const what = /^is absent.*: directory\)/.test(detail)
+    ? "directory gone"
+    : /^is absent/.test(detail)
+    ? "file gone"
+    : /^is file.*: absent\)/.test(detail)
+    ? "removed or renamed-away name back"
+    : /^is file/.test(detail)
+    ? "fsynced content differs"
+    : "other";
+  const by = /claimed by #\d+ (fsync dir|fsync) /.exec(detail);
+  const basis = by ? (by[1] === "fsync" ? "a file's fsync" : "a directory's fsync") : "?";
+  return `lost, ${what}, claimed by ${basis}`;
+}
+
 const skip = await crashSkipReason();
 if (skip) {
   console.error(`power-cut: cannot run here: ${skip}`);
@@ -39,6 +61,7 @@ console.log(`seed ${seed}, ${rounds} rounds per mode, ${perImage} rounds per ima
 
 for (const mode of modes) {
   const results: RoundResult[] = [];
+  let seriesFailed = 0;
   const t0 = Date.now();
   for (let series = 0; results.length < rounds; series++) {
     const n = Math.min(perImage, rounds - results.length);
@@ -66,7 +89,8 @@ for (const mode of modes) {
       }
     } catch (e) {
       console.log(`[${mode} series ${series} seed ${seriesSeed}] series failed: ${e}`);
-      if (results.length === 0 && series > 2) break;
+      seriesFailed++;
+      if (seriesFailed > 3) break;
     }
   }
   const count = (f: (r: RoundResult) => boolean) => results.filter(f).length;
@@ -81,7 +105,7 @@ for (const mode of modes) {
       kinds.set(k, e);
     };
     if (r.openError) add("no-open", r.openError.split("\n")[0]);
-    for (const v of r.violations) add(v.kind, `${v.path}: ${v.detail}`);
+    for (const v of r.violations) add(classify(v.kind, v.detail), `${v.path}: ${v.detail}`);
     for (const d of r.damaged) add("damaged-log", d);
   }
   console.log(

@@ -230,15 +230,25 @@ export function roundSeed(seed: number, k: number): number {
   return (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(k + 1, 0xc2b2ae35)) >>> 0;
 }
 
-async function dmesgTail(since: number): Promise<string[]> {
-  const r = await run("dmesg");
-  if (!r.ok) return [];
-  return r.out.split("\n").slice(since).filter((l) => /EXT4|loop/.test(l));
+/** Kernel time stamp of a dmesg line ("[ 123.456789] …"), or -1. */
+function stamp(line: string): number {
+  const m = /^\[\s*(\d+\.\d+)\]/.exec(line);
+  return m ? Number(m[1]) : -1;
 }
 
-async function dmesgCount(): Promise<number> {
+/** Kernel messages about `dev` logged after time stamp `since` (the ring buffer may wrap). */
+async function dmesgTail(dev: string, since: number): Promise<string[]> {
   const r = await run("dmesg");
-  return r.ok ? r.out.split("\n").length : 0;
+  if (!r.ok) return [];
+  const name = dev.split("/").pop()!;
+  return r.out.split("\n").filter((l) => stamp(l) > since && new RegExp(`\\b${name}\\b`).test(l));
+}
+
+/** Time stamp of the kernel's latest message. */
+async function dmesgNow(): Promise<number> {
+  const r = await run("dmesg");
+  const lines = r.ok ? r.out.split("\n") : [];
+  return lines.length ? stamp(lines[lines.length - 1]) : -1;
 }
 
 /**
@@ -277,6 +287,7 @@ export async function crashSeries(opts: CrashOptions): Promise<CrashSeries> {
       await daemon.ready(fuse);
     }
     const snapshots: Record<string, WalkState>[] = [];
+    const damagedSeen = new Set<string>();
     for (let k = 0; k < opts.rounds; k++) {
       const t0 = Date.now();
       const seed = roundSeed(opts.seed, k);
@@ -291,7 +302,11 @@ export async function crashSeries(opts: CrashOptions): Promise<CrashSeries> {
         stdout: "piped",
         stderr: "piped",
       }).spawn();
-      const wdone = workload.output();
+      let endedEarly = false;
+      const wdone = workload.output().then((o) => {
+        endedEarly = true;
+        return o;
+      });
       // The delay counts from the workload's first journal line, not from its start-up.
       const started = Date.now();
       while (Date.now() - started < 20_000) {
@@ -300,11 +315,17 @@ export async function crashSeries(opts: CrashOptions): Promise<CrashSeries> {
         await sleep(10);
       }
       await sleep(delayMs);
+      // An operation that failed before the crash is a bug of the store, not of the crash.
+      const failedBeforeCrash = endedEarly;
 
-      const before = await dmesgCount();
+      const before = await dmesgNow();
       if (opts.mode === "power") {
         ext4Shutdown(ext4);
-        workload.kill("SIGKILL");
+        try {
+          workload.kill("SIGKILL");
+        } catch {
+          // ended already
+        }
         daemon?.kill();
       } else {
         // Workload first: every operation it finished was answered by a live daemon.
@@ -324,8 +345,12 @@ export async function crashSeries(opts: CrashOptions): Promise<CrashSeries> {
       let kernel: string[] | undefined;
       if (opts.mode === "power") {
         await unmountExt4(ext4);
+        await superblockGone(dev);
         await must("mount", dev, ext4);
-        kernel = await dmesgTail(before);
+        kernel = await dmesgTail(dev, before);
+        if (kernel.length > 0 && !kernel.some((l) => /recovery complete/.test(l))) {
+          throw new Error(`ext4 remounted without journal recovery:\n${kernel.join("\n")}`);
+        }
       }
 
       const journal = parseJournal(await Deno.readTextFile(journalPath));
@@ -345,6 +370,13 @@ export async function crashSeries(opts: CrashOptions): Promise<CrashSeries> {
       };
       if (!wout.success && wout.code !== 137 && wout.signal !== "SIGKILL") {
         result.workloadEnd = `exit ${wout.code}: ${new TextDecoder().decode(wout.stderr)}`;
+      }
+      if (failedBeforeCrash && result.workloadEnd !== "end") {
+        result.violations.push({
+          kind: "error",
+          path: "(workload)",
+          detail: `failed before the crash: ${result.workloadEnd}`,
+        });
       }
 
       if (!direct) {
@@ -368,7 +400,14 @@ export async function crashSeries(opts: CrashOptions): Promise<CrashSeries> {
         snapshots.push(
           Object.fromEntries(Object.entries(found).filter(([p]) => p.startsWith(`${rel}`))),
         );
-        result.damaged = (daemon?.log ?? "").split("\n").filter((l) => /damaged object/.test(l));
+        // A damaged object is reported by every mount that meets it: count it once.
+        for (const line of (daemon?.log ?? "").split("\n")) {
+          const obj = /damaged object (\S+?):/.exec(line)?.[1]?.replace(/^.*\/(o\/)/, "$1");
+          if (obj && !damagedSeen.has(obj)) {
+            damagedSeen.add(obj);
+            result.damaged.push(line);
+          }
+        }
       }
       result.ms = Date.now() - t0;
       results.push(result);
@@ -434,6 +473,20 @@ async function unmountExt4(mnt: string): Promise<void> {
   }
   await run("umount", "-l", mnt);
   throw new Error(`${mnt} stayed busy; detached lazily`);
+}
+
+/**
+ * Waits until the kernel has freed the shut-down file system of `dev`: mounting it again while
+ * its superblock lives would reuse that superblock (still shut down) instead of replaying the
+ * journal.
+ */
+async function superblockGone(dev: string): Promise<void> {
+  const sys = `/sys/fs/ext4/${dev.split("/").pop()}`;
+  for (let i = 0; i < 200; i++) {
+    if (!(await Deno.stat(sys).then(() => true, () => false))) return;
+    await sleep(50);
+  }
+  throw new Error(`${sys} still there 10 s after umount: the file system is still in use`);
 }
 
 /** Walks the mount in a child process (a hung FUSE request cannot hang the test). */

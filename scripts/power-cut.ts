@@ -25,9 +25,11 @@ const { values } = parseArgs({
 /** A violation's kind, refined by what was claimed and by which fsync (for the summary). */
 function classify(kind: string, detail: string): string {
   if (kind === "torn") {
-    return /, none of the states it had: absent; file len \d+ sha \w+$/.test(detail)
-      ? "torn, new file"
-      : "torn";
+    const fresh = /states it had: absent;/.test(detail) ? ", new file" : "";
+    const len = /the length of one of them/.test(detail)
+      ? ", length of a state it had"
+      : ", length of no state";
+    return `torn${fresh}${len}`;
   }
   if (kind !== "lost") return kind;
   const what = /^is absent.*: directory\)/.test(detail)
@@ -62,6 +64,7 @@ console.log(`seed ${seed}, ${rounds} rounds per mode, ${perImage} rounds per ima
 for (const mode of modes) {
   const results: RoundResult[] = [];
   let seriesFailed = 0;
+  let removeFailed = 0;
   const t0 = Date.now();
   for (let series = 0; results.length < rounds; series++) {
     const n = Math.min(perImage, rounds - results.length);
@@ -84,6 +87,10 @@ for (const mode of modes) {
         },
       });
       results.push(...s.rounds);
+      if (s.removeError) {
+        removeFailed++;
+        console.log(`[${mode} series ${series} seed ${seriesSeed}] ${s.removeError}`);
+      }
       if (s.rounds.length < n) {
         console.log(`series ${series} stopped after ${s.rounds.length} rounds`);
       }

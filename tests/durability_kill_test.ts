@@ -34,6 +34,9 @@ Deno.test({
     const bad = series.rounds.filter((r) =>
       r.openError || r.violations.length > 0 || r.damaged.length > 0
     );
+    if (bad.length === 0 && series.removeError) {
+      throw new Error(`after the rounds (series seed ${seed}): ${series.removeError}`);
+    }
     if (bad.length > 0) {
       throw new Error(
         `kill -9 broke the durability contract (series seed ${seed}):\n` +

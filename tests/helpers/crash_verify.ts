@@ -167,10 +167,14 @@ export function verifyRound(
       out.push({ kind: "lost", path: p, detail: `is ${show(actual)}${why}` });
     } else {
       const states = candidates.map(show).join("; ");
+      const sameLength = [...(idsAt.get(p) ?? [])].some((id) =>
+        (fileStates.get(id) ?? []).some((st) => typeof st === "object" && st.len === actual.len)
+      );
       out.push({
         kind: "torn",
         path: p,
-        detail: `is ${show(actual)}, none of the states it had: ${states}`,
+        detail: `is ${show(actual)}, none of the states it had: ${states}` +
+          (sameLength ? " (the length of one of them, other bytes)" : ""),
       });
     }
   }

@@ -56,6 +56,8 @@ export async function crashSkipReason(): Promise<string | undefined> {
   } catch {
     return "/dev/loop-control is missing";
   }
+  const free = await run("losetup", "--find");
+  if (!free.ok) return `no free loop device: ${free.out}`;
   return undefined;
 }
 
@@ -222,6 +224,8 @@ export interface RoundResult {
 /** Result of a series: its rounds, and where the image was kept (when kept). */
 export interface CrashSeries {
   rounds: RoundResult[];
+  /** Why removing every round's tree after the rounds failed (`rm -rf`, then the root empty). */
+  removeError?: string;
   keptIn?: string;
 }
 
@@ -269,6 +273,7 @@ export async function crashSeries(opts: CrashOptions): Promise<CrashSeries> {
   let daemon: Daemon | undefined;
   let workload: Deno.ChildProcess | undefined;
   const results: RoundResult[] = [];
+  let removeError: string | undefined;
   let failed = false;
   try {
     const f = await Deno.open(img, { write: true, create: true });
@@ -417,6 +422,7 @@ export async function crashSeries(opts: CrashOptions): Promise<CrashSeries> {
       if (bad) failed = true;
       if (result.openError || (bad && opts.stopOnFailure)) break;
     }
+    if (daemon && !direct) removeError = await removeAll(fuse);
     if (daemon) {
       // A clean unmount at the end: the daemon must write everything out and exit 0.
       daemon.child.kill("SIGTERM");
@@ -449,7 +455,11 @@ export async function crashSeries(opts: CrashOptions): Promise<CrashSeries> {
       await Deno.remove(tmp, { recursive: true }).catch(() => {});
     }
   }
-  return { rounds: results, keptIn: failed && opts.keepImages ? tmp : undefined };
+  return {
+    rounds: results,
+    removeError,
+    keptIn: failed && opts.keepImages ? tmp : undefined,
+  };
 }
 
 /** Detaches the FUSE mount at `mnt` if it is still there (a dead one after kill -9). */
@@ -487,6 +497,33 @@ async function superblockGone(dev: string): Promise<void> {
     await sleep(50);
   }
   throw new Error(`${sys} still there 10 s after umount: the file system is still in use`);
+}
+
+/**
+ * Removes everything under the mount with `rm -rf` (in a child, killed if hung) and checks that
+ * the root then lists empty: an entry hidden from listings as damaged would make its directory
+ * impossible to remove.
+ */
+async function removeAll(mnt: string): Promise<string | undefined> {
+  const child = new Deno.Command("sh", {
+    args: [
+      "-c",
+      'cd "$1" && for e in * .[!.]*; do [ -e "$e" ] && rm -rf -- "$e"; done; ls -A',
+      "sh",
+      mnt,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const out = await child.output();
+  clearTimeout(timer);
+  const dec = new TextDecoder();
+  const left = dec.decode(out.stdout).trim();
+  if (out.success && left === "") return undefined;
+  return `rm -rf of every round failed (exit ${out.code}): ${dec.decode(out.stderr).trim()}` +
+    (left ? `; left: ${left.split("\n").join(" ")}` : "");
 }
 
 /** Walks the mount in a child process (a hung FUSE request cannot hang the test). */

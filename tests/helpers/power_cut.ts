@@ -508,7 +508,7 @@ async function removeAll(mnt: string): Promise<string | undefined> {
   const child = new Deno.Command("sh", {
     args: [
       "-c",
-      'cd "$1" && for e in * .[!.]*; do [ -e "$e" ] && rm -rf -- "$e"; done; ls -A',
+      'cd "$1" || exit 9; rc=0; for e in * .[!.]*; do [ -e "$e" ] && { rm -rf -- "$e" || rc=1; }; done; ls -A; exit $rc',
       "sh",
       mnt,
     ],

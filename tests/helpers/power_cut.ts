@@ -1,0 +1,571 @@
+/**
+ * Crash rounds for the durability tests (issue #10): a rencfs data dir on its own ext4 image
+ * (loop device), mounted by the CLI daemon, a workload child process (crash_workload.ts) writing
+ * through the mount, then either a power cut (EXT4_IOC_SHUTDOWN without log flush, then kill -9
+ * of everything, ext4 remounted: its journal replays) or a kill -9 of the daemon alone. rencfs is
+ * mounted again and the whole tree is read and checked against the workload's journal
+ * (crash_verify.ts).
+ */
+import { fileURLToPath } from "node:url";
+import { findMount, isFuse } from "../../src/cli/mountinfo.ts";
+import { rencfs, rencfsCommandLine, rencfsEnv } from "../cli_helpers.ts";
+import {
+  type CrashMode,
+  parseJournal,
+  verifyRound,
+  verifyUnchanged,
+  type Violation,
+} from "./crash_verify.ts";
+import { rng, type WalkState } from "./crash_workload.ts";
+
+export type { CrashMode, Violation };
+
+const WORKLOAD = fileURLToPath(new URL("./crash_workload.ts", import.meta.url));
+const PASSWORD = "crash test password";
+/** _IOR('X', 125, __u32) */
+const EXT4_IOC_SHUTDOWN = 0x8004587dn;
+/** Drop the journal's uncommitted transactions, as a power cut would. */
+const EXT4_GOING_FLAGS_NOLOGFLUSH = 2;
+
+async function which(cmd: string): Promise<string | undefined> {
+  for (const dir of ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]) {
+    try {
+      await Deno.stat(`${dir}/${cmd}`);
+      return `${dir}/${cmd}`;
+    } catch {
+      // next
+    }
+  }
+  return undefined;
+}
+
+/** Why crash tests cannot run here (not root, no loop devices, mkfs.ext4 or FUSE), if so. */
+export async function crashSkipReason(): Promise<string | undefined> {
+  if (Deno.build.os !== "linux") return "not Linux";
+  if (Deno.uid() !== 0) return "not root";
+  for (const cmd of ["losetup", "mkfs.ext4", "mount", "umount"]) {
+    if (!(await which(cmd))) return `${cmd} is missing`;
+  }
+  try {
+    if (!(await Deno.stat("/dev/fuse")).isCharDevice) return "/dev/fuse is not a device";
+  } catch {
+    return "/dev/fuse is missing";
+  }
+  try {
+    await Deno.stat("/dev/loop-control");
+  } catch {
+    return "/dev/loop-control is missing";
+  }
+  const free = await run("losetup", "--find");
+  if (!free.ok) return `no free loop device: ${free.out}`;
+  return undefined;
+}
+
+interface CmdResult {
+  ok: boolean;
+  out: string;
+}
+
+async function run(cmd: string, ...args: string[]): Promise<CmdResult> {
+  const r = await new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" })
+    .output();
+  const dec = new TextDecoder();
+  return { ok: r.success, out: (dec.decode(r.stdout) + dec.decode(r.stderr)).trim() };
+}
+
+async function must(cmd: string, ...args: string[]): Promise<string> {
+  const r = await run(cmd, ...args);
+  if (!r.ok) throw new Error(`${cmd} ${args.join(" ")} failed: ${r.out}`);
+  return r.out;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Shuts the ext4 file system mounted at `mnt` down as a power cut would (no journal flush). */
+export function ext4Shutdown(mnt: string): void {
+  const libc = Deno.dlopen("libc.so.6", {
+    open: { parameters: ["buffer", "i32"], result: "i32" },
+    ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+    close: { parameters: ["i32"], result: "i32" },
+  });
+  try {
+    const O_DIRECTORY = 0o200000;
+    const fd = libc.symbols.open(new TextEncoder().encode(`${mnt}\0`), O_DIRECTORY);
+    if (fd < 0) throw new Error(`open ${mnt} failed`);
+    const flags = new Uint32Array([EXT4_GOING_FLAGS_NOLOGFLUSH]);
+    const r = libc.symbols.ioctl(fd, EXT4_IOC_SHUTDOWN, new Uint8Array(flags.buffer));
+    libc.symbols.close(fd);
+    if (r !== 0) throw new Error(`EXT4_IOC_SHUTDOWN on ${mnt} failed`);
+  } finally {
+    libc.close();
+  }
+}
+
+/** A foreground `rencfs mount` whose stderr goes to a log (kept in memory too). */
+class Daemon {
+  readonly child: Deno.ChildProcess;
+  readonly done: Promise<Deno.CommandStatus>;
+  log = "";
+  #pump: Promise<void>;
+  #exited = false;
+
+  constructor(mnt: string, dataDir: string) {
+    const [cmd, ...args] = rencfsCommandLine([
+      "--log-level",
+      "info",
+      "mount",
+      "-m",
+      mnt,
+      "-d",
+      dataDir,
+    ]);
+    this.child = new Deno.Command(cmd, {
+      args,
+      env: rencfsEnv({ RENCFS_PASSWORD: PASSWORD }),
+      clearEnv: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    this.done = this.child.status.then((s) => {
+      this.#exited = true;
+      return s;
+    });
+    const dec = new TextDecoder();
+    const stderr = this.child.stderr;
+    this.#pump = (async () => {
+      for await (const b of stderr) this.log += dec.decode(b, { stream: true });
+    })();
+  }
+
+  /** Waits until the daemon logged that it mounted and the mount answers. */
+  async ready(mnt: string): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (this.#exited) {
+        await this.#pump;
+        throw new Error(`rencfs exited before mounting:\n${this.log}`);
+      }
+      if (/ mounted .* at /.test(this.log) && await isLiveFuse(mnt)) return;
+      if (Date.now() > deadline) throw new Error(`rencfs did not mount in 30 s:\n${this.log}`);
+      await sleep(25);
+    }
+  }
+
+  kill(): void {
+    try {
+      this.child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+
+  async exit(): Promise<Deno.CommandStatus> {
+    const s = await this.done;
+    await this.#pump;
+    return s;
+  }
+}
+
+async function isLiveFuse(mnt: string): Promise<boolean> {
+  const m = await findMount(mnt);
+  if (!m || !isFuse(m)) return false;
+  try {
+    for await (const _ of Deno.readDir(mnt)) break;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Options of a series of crash rounds on one image. */
+export interface CrashOptions {
+  mode: CrashMode;
+  rounds: number;
+  /** Seed of the first round's workload; round k uses a seed derived from it. */
+  seed: number;
+  /** Smallest and largest delay between the workload's start and the crash. */
+  minDelayMs?: number;
+  maxDelayMs?: number;
+  /** Keep the image and journals (in `keepDir`'s temp dir) when a round fails. */
+  keepImages?: boolean;
+  /** Called after each round (progress for the round-runner script). */
+  onRound?: (r: RoundResult) => void;
+  /** Stop at the first round with violations (the tests do; the script counts all). */
+  stopOnFailure?: boolean;
+  /**
+   * Calibration (power mode only): the workload runs on the ext4 image itself, without rencfs.
+   * ext4 keeps the contract, so any violation then is a bug of the test, not of the store.
+   */
+  direct?: boolean;
+}
+
+/** What one round did and found. */
+export interface RoundResult {
+  round: number;
+  seed: number;
+  mode: CrashMode;
+  delayMs: number;
+  /** Journal lines: operations started and durability points acknowledged before the crash. */
+  ops: number;
+  syncs: number;
+  /** The workload's last line when it did not die by the crash (error or end). */
+  workloadEnd?: string;
+  /** Data dir could not be mounted after the crash (then nothing else was checked). */
+  openError?: string;
+  violations: Violation[];
+  /** "damaged object" lines the daemon logged after the crash. */
+  damaged: string[];
+  /** Kernel messages of the remount (power rounds). */
+  kernel?: string[];
+  ms: number;
+}
+
+/** Result of a series: its rounds, and where the image was kept (when kept). */
+export interface CrashSeries {
+  rounds: RoundResult[];
+  /** Why removing every round's tree after the rounds failed (`rm -rf`, then the root empty). */
+  removeError?: string;
+  keptIn?: string;
+}
+
+/** Seed of round `k` of a series seeded with `seed`. */
+export function roundSeed(seed: number, k: number): number {
+  return (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(k + 1, 0xc2b2ae35)) >>> 0;
+}
+
+/** Kernel time stamp of a dmesg line ("[ 123.456789] …"), or -1. */
+function stamp(line: string): number {
+  const m = /^\[\s*(\d+\.\d+)\]/.exec(line);
+  return m ? Number(m[1]) : -1;
+}
+
+/** Kernel messages about `dev` logged after time stamp `since` (the ring buffer may wrap). */
+async function dmesgTail(dev: string, since: number): Promise<string[]> {
+  const r = await run("dmesg");
+  if (!r.ok) return [];
+  const name = dev.split("/").pop()!;
+  return r.out.split("\n").filter((l) => stamp(l) > since && new RegExp(`\\b${name}\\b`).test(l));
+}
+
+/** Time stamp of the kernel's latest message. */
+async function dmesgNow(): Promise<number> {
+  const r = await run("dmesg");
+  const lines = r.ok ? r.out.split("\n") : [];
+  return lines.length ? stamp(lines[lines.length - 1]) : -1;
+}
+
+/**
+ * Runs `opts.rounds` crash rounds on a fresh ext4 image and rencfs data dir, always cleaning up
+ * (daemon and workload killed, FUSE and ext4 unmounted, loop device detached, image removed
+ * unless kept after a failure).
+ */
+export async function crashSeries(opts: CrashOptions): Promise<CrashSeries> {
+  const tmp = await Deno.makeTempDir({ prefix: `rencfs-crash-${opts.mode}-` });
+  const img = `${tmp}/ext4.img`;
+  const ext4 = `${tmp}/ext4`;
+  const direct = opts.direct === true && opts.mode === "power";
+  const fuse = direct ? `${ext4}/plain` : `${tmp}/mnt`;
+  const dataDir = `${ext4}/data`;
+  await Deno.mkdir(ext4);
+  if (!direct) await Deno.mkdir(fuse);
+  let dev: string | undefined;
+  let daemon: Daemon | undefined;
+  let workload: Deno.ChildProcess | undefined;
+  const results: RoundResult[] = [];
+  let removeError: string | undefined;
+  let failed = false;
+  try {
+    const f = await Deno.open(img, { write: true, create: true });
+    await f.truncate(256 << 20);
+    f.close();
+    dev = await must("losetup", "--find", "--show", img);
+    await must("mkfs.ext4", "-q", dev);
+    await must("mount", dev, ext4);
+    const init = await rencfs(["init", "-d", dataDir], { env: { RENCFS_PASSWORD: PASSWORD } });
+    if (init.code !== 0) throw new Error(`rencfs init failed: ${init.stderr}`);
+
+    if (direct) {
+      await Deno.mkdir(fuse);
+    } else {
+      daemon = new Daemon(fuse, dataDir);
+      await daemon.ready(fuse);
+    }
+    const snapshots: Record<string, WalkState>[] = [];
+    const damagedSeen = new Set<string>();
+    for (let k = 0; k < opts.rounds; k++) {
+      const t0 = Date.now();
+      const seed = roundSeed(opts.seed, k);
+      const rand = rng(seed ^ 0x5bd1e995);
+      const lo = opts.minDelayMs ?? 100;
+      const delayMs = lo + Math.floor(rand() * ((opts.maxDelayMs ?? 2000) - lo + 1));
+      const journalPath = `${tmp}/journal-${k}.jsonl`;
+      const rel = `r${k}`;
+      workload = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", WORKLOAD, "run", fuse, rel, journalPath, String(seed)],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      let endedEarly = false;
+      const wdone = workload.output().then((o) => {
+        endedEarly = true;
+        return o;
+      });
+      // The delay counts from the workload's first journal line, not from its start-up.
+      const started = Date.now();
+      while (Date.now() - started < 20_000) {
+        const size = await Deno.stat(journalPath).then((s) => s.size, () => 0);
+        if (size > 0) break;
+        await sleep(10);
+      }
+      await sleep(delayMs);
+      // An operation that failed before the crash is a bug of the store, not of the crash.
+      const failedBeforeCrash = endedEarly;
+
+      const before = await dmesgNow();
+      if (opts.mode === "power") {
+        ext4Shutdown(ext4);
+        try {
+          workload.kill("SIGKILL");
+        } catch {
+          // ended already
+        }
+        daemon?.kill();
+      } else {
+        // Workload first: every operation it finished was answered by a live daemon.
+        try {
+          workload.kill("SIGKILL");
+        } catch {
+          // ended already
+        }
+        await wdone;
+        daemon?.kill();
+      }
+      const wout = await wdone;
+      workload = undefined;
+      await daemon?.exit();
+      daemon = undefined;
+      if (!direct) await detachFuse(fuse);
+      let kernel: string[] | undefined;
+      if (opts.mode === "power") {
+        await unmountExt4(ext4);
+        await superblockGone(dev);
+        await must("mount", dev, ext4);
+        kernel = await dmesgTail(dev, before);
+        if (kernel.length > 0 && !kernel.some((l) => /recovery complete/.test(l))) {
+          throw new Error(`ext4 remounted without journal recovery:\n${kernel.join("\n")}`);
+        }
+      }
+
+      const journal = parseJournal(await Deno.readTextFile(journalPath));
+      const last = journal[journal.length - 1];
+      const result: RoundResult = {
+        round: k,
+        seed,
+        mode: opts.mode,
+        delayMs,
+        ops: journal.filter((l) => l.t === "op").length,
+        syncs: journal.filter((l) => l.t === "sync").length,
+        workloadEnd: last?.t === "err" ? last.d : last?.t === "end" ? "end" : undefined,
+        violations: [],
+        damaged: [],
+        kernel,
+        ms: 0,
+      };
+      if (!wout.success && wout.code !== 137 && wout.signal !== "SIGKILL") {
+        result.workloadEnd = `exit ${wout.code}: ${new TextDecoder().decode(wout.stderr)}`;
+      }
+      if (failedBeforeCrash && result.workloadEnd !== "end") {
+        result.violations.push({
+          kind: "error",
+          path: "(workload)",
+          detail: `failed before the crash: ${result.workloadEnd}`,
+        });
+      }
+
+      if (!direct) {
+        daemon = new Daemon(fuse, dataDir);
+        try {
+          await daemon.ready(fuse);
+        } catch (e) {
+          result.openError = String(e);
+        }
+      }
+      if (!result.openError) {
+        const found = await walkTree(fuse);
+        result.violations.push(...verifyRound(journal, found, rel, opts.mode));
+        const roots = Object.keys(found).filter((p) => !p.includes("/"));
+        for (const p of roots) {
+          if (!/^r\d+$/.test(p) || Number(p.slice(1)) > k) {
+            result.violations.push({ kind: "phantom", path: p, detail: "unknown entry at root" });
+          }
+        }
+        snapshots.forEach((s, j) => result.violations.push(...verifyUnchanged(s, found, `r${j}`)));
+        snapshots.push(
+          Object.fromEntries(Object.entries(found).filter(([p]) => p.startsWith(`${rel}`))),
+        );
+        // A damaged object is reported by every mount that meets it: count it once.
+        for (const line of (daemon?.log ?? "").split("\n")) {
+          const obj = /damaged object (\S+?):/.exec(line)?.[1]?.replace(/^.*\/(o\/)/, "$1");
+          if (obj && !damagedSeen.has(obj)) {
+            damagedSeen.add(obj);
+            result.damaged.push(line);
+          }
+        }
+      }
+      result.ms = Date.now() - t0;
+      results.push(result);
+      opts.onRound?.(result);
+      const bad = result.openError !== undefined || result.violations.length > 0 ||
+        result.damaged.length > 0;
+      if (bad) failed = true;
+      if (result.openError || (bad && opts.stopOnFailure)) break;
+    }
+    if (daemon && !direct) removeError = await removeAll(fuse);
+    if (daemon) {
+      // A clean unmount at the end: the daemon must write everything out and exit 0.
+      daemon.child.kill("SIGTERM");
+      const s = await daemon.exit();
+      daemon = undefined;
+      if (s.code !== 0) {
+        throw new Error(`rencfs exited ${s.code} on SIGTERM after the rounds`);
+      }
+    }
+  } catch (e) {
+    failed = true;
+    throw e;
+  } finally {
+    try {
+      workload?.kill("SIGKILL");
+    } catch {
+      // gone
+    }
+    await workload?.status.catch(() => {});
+    if (daemon) {
+      daemon.kill();
+      await daemon.exit().catch(() => {});
+    }
+    if (!direct) await detachFuse(fuse).catch(() => {});
+    await unmountExt4(ext4).catch(() => {});
+    if (dev) await run("losetup", "-d", dev);
+    if (failed && opts.keepImages) {
+      console.error(`crash test files kept in ${tmp}`);
+    } else {
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    }
+  }
+  return {
+    rounds: results,
+    removeError,
+    keptIn: failed && opts.keepImages ? tmp : undefined,
+  };
+}
+
+/** Detaches the FUSE mount at `mnt` if it is still there (a dead one after kill -9). */
+async function detachFuse(mnt: string): Promise<void> {
+  for (let i = 0; i < 50 && await findMount(mnt); i++) {
+    await run("umount", "-l", mnt);
+  }
+}
+
+/**
+ * Unmounts the ext4 file system; a lazy unmount only as a last resort, since the image must be
+ * really unmounted before it is mounted again (else the kernel reuses the shut-down superblock
+ * and the journal does not replay).
+ */
+async function unmountExt4(mnt: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (!(await findMount(mnt))) return;
+    const r = await run("umount", mnt);
+    if (r.ok) return;
+    await sleep(50);
+  }
+  await run("umount", "-l", mnt);
+  throw new Error(`${mnt} stayed busy; detached lazily`);
+}
+
+/**
+ * Waits until the kernel has freed the shut-down file system of `dev`: mounting it again while
+ * its superblock lives would reuse that superblock (still shut down) instead of replaying the
+ * journal.
+ */
+async function superblockGone(dev: string): Promise<void> {
+  const sys = `/sys/fs/ext4/${dev.split("/").pop()}`;
+  for (let i = 0; i < 200; i++) {
+    if (!(await Deno.stat(sys).then(() => true, () => false))) return;
+    await sleep(50);
+  }
+  throw new Error(`${sys} still there 10 s after umount: the file system is still in use`);
+}
+
+/**
+ * Removes everything under the mount with `rm -rf` (in a child, killed if hung) and checks that
+ * the root then lists empty: an entry hidden from listings as damaged would make its directory
+ * impossible to remove.
+ */
+async function removeAll(mnt: string): Promise<string | undefined> {
+  const child = new Deno.Command("sh", {
+    args: [
+      "-c",
+      'cd "$1" || exit 9; rc=0; for e in * .[!.]*; do [ -e "$e" ] && { rm -rf -- "$e" || rc=1; }; done; ls -A; exit $rc',
+      "sh",
+      mnt,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const out = await child.output();
+  clearTimeout(timer);
+  const dec = new TextDecoder();
+  const left = dec.decode(out.stdout).trim();
+  if (out.success && left === "") return undefined;
+  return `rm -rf of every round failed (exit ${out.code}): ${dec.decode(out.stderr).trim()}` +
+    (left ? `; left: ${left.split("\n").join(" ")}` : "");
+}
+
+/** Walks the mount in a child process (a hung FUSE request cannot hang the test). */
+async function walkTree(mnt: string): Promise<Record<string, WalkState>> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", WORKLOAD, "walk", mnt],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const out = await child.output();
+  clearTimeout(timer);
+  if (!out.success) {
+    throw new Error(`walk of ${mnt} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+/** A readable account of a failed round, for test failures and the script. */
+export function describeRound(r: RoundResult, max = 20): string {
+  const lines = [
+    `round ${r.round} (${r.mode}, seed ${r.seed}, crash after ${r.delayMs} ms, ` +
+    `${r.ops} ops, ${r.syncs} fsyncs acknowledged${
+      r.workloadEnd ? `, workload: ${r.workloadEnd}` : ""
+    })`,
+  ];
+  if (r.openError) lines.push(`  data dir does not mount: ${r.openError}`);
+  for (const v of r.violations.slice(0, max)) lines.push(`  ${v.kind}: ${v.path}: ${v.detail}`);
+  if (r.violations.length > max) lines.push(`  … ${r.violations.length - max} more`);
+  for (const d of r.damaged.slice(0, 5)) lines.push(`  log: ${d}`);
+  return lines.join("\n");
+}
+
+/** Rounds per test from RENCFS_CRASH_ROUNDS, else `fallback`. */
+export function roundsFromEnv(fallback: number): number {
+  const v = Number(Deno.env.get("RENCFS_CRASH_ROUNDS"));
+  return Number.isInteger(v) && v > 0 ? v : fallback;
+}
+
+/** Seed from RENCFS_CRASH_SEED, else a random one (printed by the tests on failure). */
+export function seedFromEnv(): number {
+  const v = Number(Deno.env.get("RENCFS_CRASH_SEED"));
+  return Number.isInteger(v) && v >= 0 ? v >>> 0 : crypto.getRandomValues(new Uint32Array(1))[0];
+}

@@ -9,10 +9,9 @@
  *   and its own path as for a file.
  * - A later claim about a path supersedes an earlier one. After its last claim a path may be in
  *   the claimed state or any state a later operation gave it.
- * - After a power cut, a file changed after its last claim may hold any content (unsynced writes
- *   may be torn). After a kill of the daemon alone, each write is there or not, whole: a file
- *   holds exactly one of the states its writes gave it since its content was last made durable
- *   (renames keep a file's states), except a file the interrupted operation was changing.
+ * - A file changed after its last claim may hold any content, after a power cut (unsynced writes
+ *   may be torn) and after a kill of the daemon alone (its records of the last few seconds, sizes
+ *   among them, are lost while the chunks it wrote stay: docs/format.md, "Crash consistency").
  * - Nothing reads an error, and no entry appears that the workload never made.
  */
 import type { ClaimState, JournalLine, PathState, WalkState } from "./crash_workload.ts";
@@ -28,6 +27,8 @@ export interface Violation {
   kind: "error" | "lost" | "torn" | "phantom" | "changed";
   path: string;
   detail: string;
+  /** For an error: the file was changed after its last claim (it was being rewritten). */
+  rewritten?: boolean;
 }
 
 function show(s: ClaimState | WalkState | undefined): string {
@@ -126,7 +127,9 @@ export function verifyRound(
     if (!under(p)) continue;
     const s = found[p];
     if (typeof s === "object" && "err" in s) {
-      out.push({ kind: "error", path: p, detail: s.err });
+      const since = claims.get(p)?.at ?? -1;
+      const rewritten = (history.get(p) ?? []).some((h) => h.at > since);
+      out.push({ kind: "error", path: p, detail: s.err, rewritten });
     } else if (!history.has(p)) {
       out.push({ kind: "phantom", path: p, detail: `${show(s)}, never made by the workload` });
     } else {
@@ -159,11 +162,11 @@ export function verifyRound(
     const anyFile = (c: ClaimState | PathState) => c === "f" || typeof c === "object";
     if (!candidates.some(anyFile)) {
       out.push({ kind: "lost", path: p, detail: `is ${show(actual)}${why}` });
-    } else if (mode === "power" && (claim?.state === "f" || later.some((h) => anyFile(h.state)))) {
+    } else if (claim?.state === "f" || later.some((h) => anyFile(h.state))) {
       continue; // changed after its last fsync: any content
     } else if (mode === "kill" && (touchedInFlight || someFileState(p, actual))) {
       continue;
-    } else if (claim && claim.state !== "f" && later.length === 0) {
+    } else if (claim && later.length === 0) {
       out.push({ kind: "lost", path: p, detail: `is ${show(actual)}${why}` });
     } else {
       const states = candidates.map(show).join("; ");

@@ -5,16 +5,7 @@
  * it counted. Each problem carries the repairs that fix it; nothing is changed until
  * {@link Checker.applyRepairs} runs them.
  */
-import {
-  closeSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readSync,
-  unlinkSync,
-} from "node:fs";
-import { constants } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, unlinkSync } from "node:fs";
 import { randomBytes } from "../crypto/random.ts";
 import { TMP_MARK } from "../store/atomic_file.ts";
 import { DirStore, type StoredEntry } from "../store/dir_store.ts";
@@ -33,7 +24,7 @@ import { type CheckStats, joinPath, type Problem, type ProblemKind } from "./pro
 import { type Phase, PHASES, quarantine, removePath } from "./repair.ts";
 import { checkContent, type ContentCheck } from "./content.ts";
 import { childCounts, compareCounts } from "./counts.ts";
-import { type Inventory, OBJECT_NAME, type ObjectFiles, scanDataDir } from "./scan.ts";
+import { type Inventory, kindOf, OBJECT_NAME, type ObjectFiles, scanDataDir } from "./scan.ts";
 
 const enc = new TextEncoder();
 const LOST_FOUND = enc.encode("lost+found");
@@ -74,29 +65,6 @@ export interface CheckOptions {
   repair: boolean;
   /** Called as objects are examined: how many so far, of about how many. */
   onProgress?: (done: number, total: number) => void;
-}
-
-function kindOf(path: string): "file" | "dir" | "other" | "missing" {
-  try {
-    const st = lstatSync(path);
-    return st.isFile() ? "file" : st.isDirectory() ? "dir" : "other";
-  } catch (e) {
-    if ((e as { code?: string }).code === "ENOENT") return "missing";
-    throw e;
-  }
-}
-
-// Empty, or zeros where the magic goes: the debris of a creation cut short by a power cut
-// (docs/format.md, "Crash consistency").
-function neverWritten(path: string): boolean {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  try {
-    const b = new Uint8Array(4);
-    const n = readSync(fd, b, 0, 4, 0);
-    return n === 0 || (n === 4 && b.every((x) => x === 0));
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function randomIno(): bigint {
@@ -303,11 +271,11 @@ export class Checker {
     const kind = kindOf(path);
     if (kind === "missing") return { why: "is missing", exists: false, blank: true };
     if (kind !== "file") return { why: "is not a plain file", exists: true, blank: false };
-    if (neverWritten(path)) return { why: "was never written", exists: true, blank: true };
     try {
+      // The file exists: no record means it was never written (empty, zeroed, or no slot).
       const loaded = await this.#records.load(this.#records.objectPlace(ino));
       if (loaded) return { loaded };
-      return { why: "is missing", exists: false, blank: true };
+      return { why: "was never written", exists: true, blank: true };
     } catch (e) {
       if (!(e instanceof DamagedObjectError)) throw e;
       return { why: `does not open (${reasonOf(e)})`, exists: true, blank: false };

@@ -45,7 +45,8 @@ export interface Inventory {
   quarantined: number;
 }
 
-function kindOf(path: string): "file" | "dir" | "other" | "missing" {
+/** What is at `path`, without following a symlink. */
+export function kindOf(path: string): "file" | "dir" | "other" | "missing" {
   try {
     const st = lstatSync(path);
     return st.isFile() ? "file" : st.isDirectory() ? "dir" : "other";

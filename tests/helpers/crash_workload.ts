@@ -14,6 +14,7 @@
  * system and is written with one write(2) per line, which a kill or an ext4 shutdown of the
  * image cannot undo.
  */
+import { prng } from "./prng.ts";
 import { createHash } from "node:crypto";
 
 /**
@@ -41,17 +42,8 @@ export type JournalLine =
   | { t: "err"; d: string }
   | { t: "end" };
 
-/** Deterministic 32-bit generator (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic generator (the tests' mulberry32). */
+export const rng: (seed: number) => () => number = prng;
 
 /** SHA-256 of `bytes`, hex. */
 export function sha(bytes: Uint8Array): string {

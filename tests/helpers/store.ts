@@ -50,17 +50,7 @@ export async function readText(fs: EncryptedFs, parent: bigint, name: string): P
   return t;
 }
 
-/** mulberry32: a small seeded PRNG so random tests replay exactly. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from "./prng.ts";
 
 /** Every regular file under `dir`, recursively (absolute paths). */
 export async function walkFiles(dir: string): Promise<string[]> {

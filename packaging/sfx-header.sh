@@ -1,7 +1,7 @@
 #!/bin/sh
 # rencfs @VERSION@ for x86_64 Linux, as one self-extracting file (built by scripts/release).
-# Below this shell header is a tar archive (@COMPRESSION@): Deno @DENO_VERSION@, the rencfs source and a Deno
-# cache holding every package rencfs imports. The first run of each user unpacks it (once per
+# Below this shell header is a tar archive (@COMPRESSION@): Deno @DENO_VERSION@, the rencfs
+# source and a Deno cache holding every package rencfs imports. The first run of each user unpacks it (once per
 # user and build) into ${XDG_CACHE_HOME:-~/.cache}/rencfs/<key below>; every run then starts
 # rencfs from there, offline.
 # Needs only glibc, libfuse3 and @COMPRESSION@ (Debian/Ubuntu: apt-get install fuse3).

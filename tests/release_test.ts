@@ -6,7 +6,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { assertEquals, assertMatch, VERSION } from "./cli_helpers.ts";
-import { ignore } from "./cli_mount_helpers.ts";
+import { ignore, processesMentioning, waitFor } from "./cli_mount_helpers.ts";
 import {
   asUser,
   hasCommands,
@@ -72,7 +72,18 @@ Deno.test({
       const deno = await Deno.stat(`${tmp}/home/.cache/rencfs/${cached[0].name}/deno`);
       assertEquals(deno.uid, USER.uid);
 
-      await withUsableDevFuse(() => mountRoundTrip(tmp, offline));
+      await withUsableDevFuse(async () => {
+        await mountRoundTrip(tmp, offline);
+        // The form mount.fuse3 uses for a fuse.rencfs line of /etc/fstab, on the same data dir.
+        const fstab = await offline(`"$R" "$T/data" "$T/mnt" -o "passfile=$T/pass,nofail" &&
+          cat "$T/mnt/hello.txt" && fusermount3 -u "$T/mnt"`);
+        assertEquals(fstab.code, 0, fstab.stderr);
+        assertEquals(fstab.stdout, "written by the user\n");
+        await waitFor(
+          "the daemon to exit",
+          async () => (await processesMentioning(`${tmp}/data`, "deno")).length === 0,
+        );
+      });
     } finally {
       await Deno.remove(tmp, { recursive: true });
     }

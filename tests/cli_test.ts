@@ -517,4 +517,3 @@ async function succeeds(cmd: string, args: string[]): Promise<boolean> {
     return false;
   }
 }
-

@@ -48,6 +48,25 @@ function stderrSink(): Sink {
   return (record) => writeStderr(format(record));
 }
 
+/**
+ * A daemon's stderr: a pipe its parent reads until the mount is ready and then closes. The first
+ * failed write ends it, so that later lines (TRACE: one per request) cost nothing.
+ */
+function relaySink(): Sink {
+  const format = textFormatter(true);
+  const encoder = new TextEncoder();
+  let open = true;
+  return (record) => {
+    if (!open) return;
+    try {
+      const bytes = encoder.encode(format(record));
+      for (let off = 0; off < bytes.length;) off += Deno.stderr.writeSync(bytes.subarray(off));
+    } catch {
+      open = false;
+    }
+  };
+}
+
 /** Appends to `path` (created 0600: log lines name paths). Fails with a CliError (exit 1). */
 function fileSink(path: string): Sink {
   let file: Deno.FsFile;
@@ -132,7 +151,7 @@ export function setupLogging(target: LogTarget | LogLevelName): void {
   if (!sinks.main) {
     sinks.main = stderrSink();
   } else if (t.daemon) {
-    sinks.relay = stderrSink();
+    sinks.relay = relaySink();
   }
   configureSync({
     reset: true,

@@ -10,6 +10,7 @@ const SYMBOLS = {
   connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
   close: { parameters: ["i32"], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const AF_UNIX = 1;
@@ -17,6 +18,8 @@ const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0o2000000;
 const MSG_DONTWAIT = 0x40;
 const MSG_NOSIGNAL = 0x4000;
+/** The receiver is gone (a restarted syslog daemon): worth reconnecting. */
+const RECONNECT_ERRNOS = new Set([107, /* ENOTCONN */ 111 /* ECONNREFUSED */]);
 /** `sa_family_t` (2 bytes) and `sun_path[108]`. */
 const SOCKADDR_UN_SIZE = 110;
 /** LOG_DAEMON: what a background service logs under. */

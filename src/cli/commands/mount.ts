@@ -83,7 +83,10 @@ export async function runMount(
 
   if (args.background && !isDaemonChild()) {
     // Created here, where the terminal is: the detached child only ever opens it.
-    if (target) await create(args, password, target, false);
+    if (target) {
+      hardenProcess(); // this process holds the master key meanwhile
+      await create(args, password, target, false);
+    }
     return await startDaemon(childArgv(args, mountPoint, logLevel, logFile), password);
   }
 

@@ -80,6 +80,13 @@ Deno.test("usage errors exit 2 with a one-line error and a hint", async () => {
     ["--log-level", "LOUD", "init", "-d", "/b"],
     ["init", "-d", "/b", "--log-level", "LOUD"],
     ["help", "frobnicate"],
+    ["mount", "-m", "/a", "-d", "/b", "--idle", "2x"],
+    ["mount", "-m", "/a", "-d", "/b", "--idle", "500ms"],
+    ["mount", "-m", "/a", "-d", "/b", "--recovery-code-file", "-"],
+    ["init", "-d", "/b", "--recovery-code-file", ""],
+    ["info"],
+    ["info", "-d", "/b", "--json=yes"],
+    ["--log-file", "", "info", "-d", "/b"],
   ];
   for (const args of cases) {
     const r = await rencfs(args);

@@ -63,11 +63,12 @@ new data dir at ...? [y/N]" on a terminal; otherwise the mount is refused (exit 
 dir's password is asked twice, and its recovery code goes to the terminal only (or to the
 --recovery-code-file), never to a log. Before the password is asked, rencfs checks the data
 dir (and that no other mount uses it), that /dev/fuse can be opened, and the mount point.
-In the foreground rencfs
-runs until Ctrl-C, SIGTERM, SIGHUP or an unmount from outside (umount, fusermount3 -u), then
-writes everything out and exits 0. When files are still open inside, the first signal detaches
-the mount and rencfs serves them until they are closed; later signals change nothing (kill -9
-would lose their unsynced data and leave a dead mount, cleared with -u).
+
+In the foreground rencfs runs until Ctrl-C, SIGTERM, SIGHUP or an unmount from outside (umount,
+fusermount3 -u), then writes everything out and exits 0. When files are still open inside,
+the first signal detaches the mount and rencfs serves them until they are closed; later
+signals change nothing (kill -9 would lose their unsynced data and leave a dead mount,
+cleared with -u).
 
 Options:
   -m, --mount-point MNT      Where to mount: an existing, empty directory

@@ -139,3 +139,49 @@ export function fuseAvailable(): boolean {
   }
   return false;
 }
+
+/**
+ * Runs rencfs on a pseudo-terminal (util-linux `script`), answering each expected prompt once
+ * it appears, so that the raw-mode prompt is exercised as a user would see it.
+ */
+export async function rencfsOnTerminal(
+  args: string[],
+  dialogue: [prompt: string, answer: string][],
+): Promise<{ code: number; output: string }> {
+  const cmd = rencfsCommandLine(args).map(shellQuote).join(" ");
+  const child = new Deno.Command("script", {
+    args: ["-qefc", cmd, "/dev/null"],
+    env: rencfsEnv({}),
+    clearEnv: true,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  const decoder = new TextDecoder();
+  let output = "";
+  let seen = 0;
+  const reading = (async () => {
+    for await (const chunk of child.stdout) {
+      output += decoder.decode(chunk, { stream: true });
+      while (seen < dialogue.length && output.includes(dialogue[seen][0], 0)) {
+        const [prompt, answer] = dialogue[seen];
+        // Answer only once the prompt is shown (raw mode is on by then).
+        output = output.replace(prompt, `<${prompt.trim()}>`);
+        seen++;
+        await new Promise((r) => setTimeout(r, 100));
+        await writer.write(new TextEncoder().encode(answer));
+      }
+    }
+  })();
+  const status = await child.status;
+  await reading;
+  await writer.close().catch(() => {});
+  await child.stderr.cancel();
+  return { code: status.code, output };
+}
+
+/** `s` quoted for sh. */
+export function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}

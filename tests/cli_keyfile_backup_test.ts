@@ -18,7 +18,9 @@ const OLD = "old password";
 const NEW = "new password";
 
 async function init(dir: string): Promise<void> {
-  const r = await rencfs(["init", "-d", dir], { env: { RENCFS_PASSWORD: OLD } });
+  const r = await rencfs(["init", "--recovery-code-file", "-", "-d", dir], {
+    env: { RENCFS_PASSWORD: OLD },
+  });
   assertEquals(r.code, 0, r.stderr);
 }
 

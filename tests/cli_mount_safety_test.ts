@@ -53,7 +53,7 @@ Deno.test({
         ],
       }).output();
       assert(made.success);
-      const m = new Mounted(["-m", mnt, "-d", dir]);
+      const m = new Mounted(["--init", "-m", mnt, "-d", dir]);
       await m.ready(mnt);
       // The writer keeps one file open (no fsync) and writes it piece by piece; `dd` fails, and
       // the script with it, on any write error.
@@ -125,7 +125,7 @@ Deno.test({
       const mnt = `${tmp}/mnt`;
       const dir = `${tmp}/data`;
       await Deno.mkdir(mnt);
-      const m = new Mounted(["-m", mnt, "-d", dir]);
+      const m = new Mounted(["--init", "-m", mnt, "-d", dir]);
       await m.ready(mnt);
       // One writer keeps its file open, one reopens it by path for every line (`>>`).
       const writer = new Script(`
@@ -185,11 +185,11 @@ Deno.test({
     await withTempDir(async (tmp) => {
       const mnt = `${tmp}/mnt`;
       await Deno.mkdir(mnt);
-      const m = new Mounted(["-m", mnt, "-d", `${tmp}/data`]);
+      const m = new Mounted(["--init", "-m", mnt, "-d", `${tmp}/data`]);
       await m.ready(mnt);
       try {
         await Deno.writeTextFile(`${mnt}/f`, "before");
-        const r = await rencfs(["mount", "-u", "-m", mnt, "-d", `${tmp}/other`], {
+        const r = await rencfs(["mount", "--init", "-u", "-m", mnt, "-d", `${tmp}/other`], {
           env: { RENCFS_PASSWORD: PW },
         });
         assertEquals(r.code, 5, r.stderr);
@@ -214,12 +214,23 @@ Deno.test({
       const dir = `${tmp}/data`;
       await Deno.mkdir(mnt);
       await Deno.writeTextFile(`${mnt}/mine`, "not encrypted");
-      const r = await rencfs(["mount", "-m", mnt, "-d", dir], { env: { RENCFS_PASSWORD: PW } });
+      const r = await rencfs(["mount", "--init", "-m", mnt, "-d", dir], {
+        env: { RENCFS_PASSWORD: PW },
+      });
       assertEquals(r.code, 5, r.stderr);
       assertMatch(r.stderr, new RegExp(`mount point ${mnt} is not empty.*--nonempty`));
       assertEquals(await statCode(dir), "ENOENT", "nothing created");
 
-      const ok = await rencfs(["mount", "--background", "--nonempty", "-m", mnt, "-d", dir], {
+      const ok = await rencfs([
+        "mount",
+        "--init",
+        "--background",
+        "--nonempty",
+        "-m",
+        mnt,
+        "-d",
+        dir,
+      ], {
         env: { RENCFS_PASSWORD: PW },
       });
       assertEquals(ok.code, 0, ok.stderr);

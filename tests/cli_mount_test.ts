@@ -23,14 +23,15 @@ Deno.test({
       const mnt = `${tmp}/mnt`;
       const dir = `${tmp}/data`;
       await Deno.mkdir(mnt);
-      const m = new Mounted(["-m", mnt, "-d", dir]);
+      const m = new Mounted(["--init", "-m", mnt, "-d", dir]);
       await m.ready(mnt);
       await Deno.writeTextFile(`${mnt}/hello.txt`, "hello, world");
       await Deno.mkdir(`${mnt}/sub`);
       m.child.kill("SIGTERM");
       const r = await m.exit();
       assertEquals(r.code, 0, r.stderr);
-      assertMatch(r.stderr, /Recovery code/);
+      // No terminal: the recovery code is not shown at all, and the warning says so.
+      assertMatch(r.stderr, /recovery code was not shown: there is no terminal/);
       assert(!(await isFuseMount(mnt)), "unmounted");
 
       const again = new Mounted(["-m", mnt, "-d", dir]);
@@ -40,7 +41,7 @@ Deno.test({
       again.child.kill("SIGINT");
       const r2 = await again.exit();
       assertEquals(r2.code, 0, r2.stderr);
-      assert(!/Recovery code/.test(r2.stderr), "the recovery code is shown only at creation");
+      assert(!/recovery code/i.test(r2.stderr), "the recovery code is mentioned only at creation");
     });
   },
 });
@@ -53,7 +54,12 @@ Deno.test({
       const mnt = `${tmp}/mnt`;
       const dir = `${tmp}/data`;
       await Deno.mkdir(mnt);
-      assertEquals((await rencfs(["init", "-d", dir], { env: { RENCFS_PASSWORD: PW } })).code, 0);
+      assertEquals(
+        (await rencfs(["init", "--recovery-code-file", "-", "-d", dir], {
+          env: { RENCFS_PASSWORD: PW },
+        })).code,
+        0,
+      );
       const m = new Mounted(["-m", mnt, "-d", dir]);
       await m.ready(mnt);
       await Deno.writeFile(`${mnt}/blob`, new Uint8Array(300_000).fill(7));
@@ -78,7 +84,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "mount --background: returns once mounted, relays the recovery code, hides the password",
+  name: "mount --background: returns once mounted, recovery code to its file, hides the password",
   ignore,
   fn: async () => {
     await withTempDir(async (tmp) => {
@@ -86,12 +92,25 @@ Deno.test({
       const dir = `${tmp}/data`;
       await Deno.mkdir(mnt);
 
-      // A new data dir: the child creates it; its recovery code reaches the parent's stderr.
-      const r = await rencfs(["mount", "--background", "-m", mnt, "-d", dir], {
-        env: { RENCFS_PASSWORD: PW },
-      });
+      // A new data dir: created before detaching; its recovery code goes only to the file.
+      const codeFile = `${tmp}/code`;
+      const r = await rencfs([
+        "mount",
+        "--background",
+        "--init",
+        "--recovery-code-file",
+        codeFile,
+        "-m",
+        mnt,
+        "-d",
+        dir,
+      ], { env: { RENCFS_PASSWORD: PW } });
       assertEquals(r.code, 0, r.stderr);
-      assertMatch(r.stderr, /Recovery code:\n\n {4}\S{20,}\n/);
+      const code = (await Deno.readTextFile(codeFile)).trim();
+      assertMatch(code, /^\S{20,}/);
+      assertEquals((await Deno.stat(codeFile)).mode! & 0o777, 0o600);
+      assert(!r.stderr.includes(code), "the code is not on stderr");
+      assertMatch(r.stderr, new RegExp(`recovery code is in ${codeFile}`));
       assert(!r.stderr.includes("\0"), "the readiness marker is not shown");
       assert(await isFuseMount(mnt), "mounted when the parent returns");
       const pids = await processesMentioning(mnt);

@@ -14,6 +14,7 @@ import {
   rencfs,
   rencfsCommandLine,
   rencfsEnv,
+  rencfsOnTerminal,
   VERSION,
   withTempDir,
 } from "./cli_helpers.ts";
@@ -23,7 +24,7 @@ const PW_ENV = { RENCFS_PASSWORD: PW };
 
 /** A fresh data dir created with `rencfs init` (password {@link PW}); returns its recovery code. */
 async function initDataDir(dir: string): Promise<string> {
-  const r = await rencfs(["init", "-d", dir], { env: PW_ENV });
+  const r = await rencfs(["init", "--recovery-code-file", "-", "-d", dir], { env: PW_ENV });
   assertEquals(r.code, 0, r.stderr);
   return r.stdout.trim();
 }
@@ -79,6 +80,13 @@ Deno.test("usage errors exit 2 with a one-line error and a hint", async () => {
     ["--log-level", "LOUD", "init", "-d", "/b"],
     ["init", "-d", "/b", "--log-level", "LOUD"],
     ["help", "frobnicate"],
+    ["mount", "-m", "/a", "-d", "/b", "--idle", "2x"],
+    ["mount", "-m", "/a", "-d", "/b", "--idle", "500ms"],
+    ["mount", "-m", "/a", "-d", "/b", "--recovery-code-file", "-"],
+    ["init", "-d", "/b", "--recovery-code-file", ""],
+    ["info"],
+    ["info", "-d", "/b", "--json=yes"],
+    ["--log-file", "", "info", "-d", "/b"],
   ];
   for (const args of cases) {
     const r = await rencfs(args);
@@ -93,7 +101,9 @@ Deno.test("usage errors exit 2 with a one-line error and a hint", async () => {
 Deno.test("init creates a data dir, prints the recovery code on stdout; a second init is refused", async () => {
   await withTempDir(async (tmp) => {
     const dir = `${tmp}/data`;
-    const r = await rencfs(["init", "--data-dir", dir], { env: PW_ENV });
+    const r = await rencfs(["init", "--recovery-code-file", "-", "--data-dir", dir], {
+      env: PW_ENV,
+    });
     assertEquals(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split("\n");
     assertEquals(lines.length, 1, "stdout is the recovery code alone");
@@ -102,7 +112,7 @@ Deno.test("init creates a data dir, prints the recovery code on stdout; a second
     assert(!r.stderr.includes(PW), "the password is never printed");
 
     const before = await hashTree(dir);
-    const again = await rencfs(["init", "-d", dir], { env: PW_ENV });
+    const again = await rencfs(["init", "--recovery-code-file", "-", "-d", dir], { env: PW_ENV });
     assertEquals(again.code, 4, again.stderr);
     assertMatch(again.stderr, /^rencfs: error: .*already a rencfs data dir\n$/);
     assertEquals(await hashTree(dir), before);
@@ -115,7 +125,9 @@ Deno.test("init accepts every cipher spelling, including the Rust rencfs ones", 
       const [i, c] of ["aes-256-gcm", "Aes256Gcm", "ChaCha20Poly1305", "XCHACHA20-POLY1305"]
         .entries()
     ) {
-      const r = await rencfs(["init", "-d", `${tmp}/d${i}`, "-c", c], { env: PW_ENV });
+      const r = await rencfs(["init", "--recovery-code-file", "-", "-d", `${tmp}/d${i}`, "-c", c], {
+        env: PW_ENV,
+      });
       assertEquals(r.code, 0, `${c}: ${r.stderr}`);
     }
   });
@@ -127,13 +139,15 @@ Deno.test("init refuses a non-empty foreign dir and a file (exit 4), changing no
     await Deno.mkdir(foreign);
     await Deno.writeTextFile(`${foreign}/notes.txt`, "mine");
     const before = await hashTree(foreign);
-    const r = await rencfs(["init", "-d", foreign], { env: PW_ENV });
+    const r = await rencfs(["init", "--recovery-code-file", "-", "-d", foreign], { env: PW_ENV });
     assertEquals(r.code, 4, r.stderr);
     assertMatch(r.stderr, /^rencfs: error: .*not a rencfs data dir/);
     assertEquals(await hashTree(foreign), before);
 
     await Deno.writeTextFile(`${tmp}/file`, "x");
-    const f = await rencfs(["init", "-d", `${tmp}/file`], { env: PW_ENV });
+    const f = await rencfs(["init", "--recovery-code-file", "-", "-d", `${tmp}/file`], {
+      env: PW_ENV,
+    });
     assertEquals(f.code, 4, f.stderr);
     assertMatch(f.stderr, /not a directory/);
   });
@@ -145,7 +159,15 @@ Deno.test("password sources: --password-file, --extpass, stdin line; precedence 
   await withTempDir(async (tmp) => {
     const dir = `${tmp}/data`;
     await Deno.writeTextFile(`${tmp}/pw`, "from file\nsecond line ignored\n");
-    const init = await rencfs(["init", "-d", dir, "--password-file", `${tmp}/pw`], {
+    const init = await rencfs([
+      "init",
+      "--recovery-code-file",
+      "-",
+      "-d",
+      dir,
+      "--password-file",
+      `${tmp}/pw`,
+    ], {
       env: { RENCFS_PASSWORD: "env loses" },
     });
     assertEquals(init.code, 0, init.stderr);
@@ -178,7 +200,7 @@ Deno.test("password source failures exit 1 without creating anything", async () 
       [[], { env: { RENCFS_PASSWORD: "" } }, /RENCFS_PASSWORD is empty/],
     ];
     for (const [extra, opts, message] of cases) {
-      const r = await rencfs(["init", "-d", dir, ...extra], opts);
+      const r = await rencfs(["init", "--recovery-code-file", "-", "-d", dir, ...extra], opts);
       assertEquals(r.code, 1, `${extra.join(" ")}: ${r.stderr}`);
       assertMatch(r.stderr, message);
       await assertMissing(dir);
@@ -322,7 +344,7 @@ Deno.test("mount: a missing mount point or one that is a file exits 5, nothing c
     await Deno.writeTextFile(`${tmp}/file`, "x");
     for (const mnt of [`${tmp}/nope`, `${tmp}/file`]) {
       const dir = `${tmp}/data`;
-      const r = await rencfs(["mount", "-m", mnt, "-d", dir], { env: PW_ENV });
+      const r = await rencfs(["mount", "--init", "-m", mnt, "-d", dir], { env: PW_ENV });
       assertEquals(r.code, 5, r.stderr);
       assertMatch(
         r.stderr,
@@ -333,7 +355,9 @@ Deno.test("mount: a missing mount point or one that is a file exits 5, nothing c
     }
     // An existing empty data dir stays empty too.
     await Deno.mkdir(`${tmp}/empty`);
-    const r = await rencfs(["mount", "-m", `${tmp}/nope`, "-d", `${tmp}/empty`], { env: PW_ENV });
+    const r = await rencfs(["mount", "--init", "-m", `${tmp}/nope`, "-d", `${tmp}/empty`], {
+      env: PW_ENV,
+    });
     assertEquals(r.code, 5, r.stderr);
     assertEquals([...Deno.readDirSync(`${tmp}/empty`)].length, 0);
   });
@@ -359,7 +383,10 @@ Deno.test("mount with another --cipher than the data dir's is refused (exit 4), 
     const mnt = `${tmp}/mnt`;
     const dir = `${tmp}/data`;
     await Deno.mkdir(mnt);
-    const init = await rencfs(["init", "-d", dir, "-c", "aes-256-gcm"], { env: PW_ENV });
+    const init = await rencfs(
+      ["init", "--recovery-code-file", "-", "-d", dir, "-c", "aes-256-gcm"],
+      { env: PW_ENV },
+    );
     assertEquals(init.code, 0, init.stderr);
     const before = await hashTree(dir);
     const r = await rencfs(["mount", "-m", mnt, "-d", dir, "-c", "ChaCha20Poly1305"], {
@@ -381,7 +408,7 @@ Deno.test("mount: a mount point inside the data dir (or the reverse) exits 5", a
     assertEquals(r.code, 5, r.stderr);
     assertEquals(await hashTree(dir), before);
     await Deno.mkdir(`${tmp}/mnt`);
-    const rev = await rencfs(["mount", "-m", `${tmp}/mnt`, "-d", `${tmp}/mnt/data`], {
+    const rev = await rencfs(["mount", "--init", "-m", `${tmp}/mnt`, "-d", `${tmp}/mnt/data`], {
       env: PW_ENV,
     });
     assertEquals(rev.code, 5, rev.stderr);
@@ -411,7 +438,9 @@ Deno.test({
         .output();
       assert(m.success, "mount tmpfs");
       try {
-        const r = await rencfs(["mount", "-m", mnt, "-d", `${tmp}/data`], { env: PW_ENV });
+        const r = await rencfs(["mount", "--init", "-m", mnt, "-d", `${tmp}/data`], {
+          env: PW_ENV,
+        });
         assertEquals(r.code, 5, r.stderr);
         assertMatch(r.stderr, /already mounted \(tmpfs/);
         await assertMissing(`${tmp}/data`);
@@ -430,7 +459,7 @@ Deno.test({
       await Deno.mkdir(`${tmp}/mnt`);
       // A private mount namespace whose /dev lacks fuse.
       const hideFuse = 'mount -t tmpfs none /dev && mknod -m 666 /dev/null c 1 3 && exec "$@"';
-      const cmd = rencfsCommandLine(["mount", "-m", `${tmp}/mnt`, "-d", `${tmp}/data`]);
+      const cmd = rencfsCommandLine(["mount", "--init", "-m", `${tmp}/mnt`, "-d", `${tmp}/data`]);
       const out = await new Deno.Command("unshare", {
         args: ["-m", "sh", "-c", hideFuse, "sh", ...cmd],
         env: rencfsEnv(PW_ENV),
@@ -494,49 +523,4 @@ async function succeeds(cmd: string, args: string[]): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/**
- * Runs rencfs on a pseudo-terminal (util-linux `script`), answering each expected prompt once
- * it appears, so that the raw-mode prompt is exercised as a user would see it.
- */
-async function rencfsOnTerminal(
-  args: string[],
-  dialogue: [prompt: string, answer: string][],
-): Promise<{ code: number; output: string }> {
-  const cmd = rencfsCommandLine(args).map(shellQuote).join(" ");
-  const child = new Deno.Command("script", {
-    args: ["-qefc", cmd, "/dev/null"],
-    env: rencfsEnv({}),
-    clearEnv: true,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  const decoder = new TextDecoder();
-  let output = "";
-  let seen = 0;
-  const reading = (async () => {
-    for await (const chunk of child.stdout) {
-      output += decoder.decode(chunk, { stream: true });
-      while (seen < dialogue.length && output.includes(dialogue[seen][0], 0)) {
-        const [prompt, answer] = dialogue[seen];
-        // Answer only once the prompt is shown (raw mode is on by then).
-        output = output.replace(prompt, `<${prompt.trim()}>`);
-        seen++;
-        await new Promise((r) => setTimeout(r, 100));
-        await writer.write(new TextEncoder().encode(answer));
-      }
-    }
-  })();
-  const status = await child.status;
-  await reading;
-  await writer.close().catch(() => {});
-  await child.stderr.cancel();
-  return { code: status.code, output };
-}
-
-function shellQuote(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
 }

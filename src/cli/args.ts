@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import type { CipherName } from "../crypto/aead.ts";
 import { cipherNamesText, parseCipherName } from "./cipher.ts";
+import { parseDuration } from "./duration.ts";
 import { UsageError } from "./errors.ts";
 import { type CommandName, isCommandName } from "./help.ts";
 import { type LogLevelName, parseLogLevel } from "./log.ts";
@@ -29,6 +30,14 @@ export interface MountArgs {
   nonempty: boolean;
   background: boolean;
   password: PasswordOptions;
+  /** Create a missing or empty data dir without asking (else: ask on a terminal, or refuse). */
+  init: boolean;
+  /** Where the recovery code of a data dir created by this mount goes (absolute path). */
+  recoveryCodeFile?: string;
+  /** Log plaintext names at TRACE (they are left out by default). */
+  logNames: boolean;
+  /** Unmount after this many milliseconds without FUSE activity and open files. */
+  idleMs?: number;
 }
 
 /** `rencfs init …` */
@@ -38,6 +47,17 @@ export interface InitArgs {
   dataDir: string;
   cipher?: CipherName;
   password: PasswordOptions;
+  /** Where the recovery code goes: an absolute path, or "-" for stdout. */
+  recoveryCodeFile?: string;
+}
+
+/** `rencfs info …` */
+export interface InfoArgs {
+  command: "info";
+  /** Absolute path. */
+  dataDir: string;
+  /** Print JSON instead of text. */
+  json: boolean;
 }
 
 /** `rencfs passwd …` */
@@ -60,18 +80,19 @@ export interface FsckArgs {
 }
 
 /** The arguments of any command. */
-export type CommandArgs = MountArgs | InitArgs | PasswdArgs | FsckArgs;
+export type CommandArgs = MountArgs | InitArgs | PasswdArgs | FsckArgs | InfoArgs;
 
 /** What the command line asks for. */
 export type Invocation =
   | { kind: "help"; command?: CommandName }
   | { kind: "version" }
-  | { kind: "run"; logLevel: LogLevelName; args: CommandArgs };
+  | { kind: "run"; logLevel: LogLevelName; logFile?: string; args: CommandArgs };
 
 type OptionSpec = Record<string, { type: "string" | "boolean"; short?: string }>;
 
 const GLOBAL_SPEC = {
   "log-level": { type: "string", short: "l" },
+  "log-file": { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
 } satisfies OptionSpec;
@@ -83,6 +104,7 @@ const PASSWORD_SPEC = {
 
 const COMMON_SPEC = {
   "log-level": { type: "string", short: "l" },
+  "log-file": { type: "string" },
   help: { type: "boolean", short: "h" },
 } satisfies OptionSpec;
 
@@ -96,6 +118,10 @@ const MOUNT_SPEC = {
   "umount-on-start": { type: "boolean", short: "u" },
   nonempty: { type: "boolean" },
   background: { type: "boolean" },
+  init: { type: "boolean" },
+  "recovery-code-file": { type: "string" },
+  "log-names": { type: "boolean" },
+  idle: { type: "string" },
   ...PASSWORD_SPEC,
   ...COMMON_SPEC,
 } satisfies OptionSpec;
@@ -103,6 +129,7 @@ const MOUNT_SPEC = {
 const INIT_SPEC = {
   "data-dir": { type: "string", short: "d" },
   cipher: { type: "string", short: "c" },
+  "recovery-code-file": { type: "string" },
   ...PASSWORD_SPEC,
   ...COMMON_SPEC,
 } satisfies OptionSpec;
@@ -122,8 +149,14 @@ const FSCK_SPEC = {
   ...COMMON_SPEC,
 } satisfies OptionSpec;
 
+const INFO_SPEC = {
+  "data-dir": { type: "string", short: "d" },
+  json: { type: "boolean" },
+  ...COMMON_SPEC,
+} satisfies OptionSpec;
+
 /** Options that take a value, so that their value is not mistaken for the command name. */
-const GLOBAL_VALUE_OPTIONS = new Set(["--log-level", "-l"]);
+const GLOBAL_VALUE_OPTIONS = new Set(["--log-level", "-l", "--log-file"]);
 
 /** Parses the whole command line (without the program name). */
 export function parseCommandLine(argv: readonly string[]): Invocation {
@@ -142,6 +175,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   const rest = argv.slice(i + 1);
   if (wantsHelp(rest)) return { kind: "help", command: name };
   const globalLevel = global["log-level"];
+  const globalLogFile = global["log-file"];
   switch (name) {
     case "mount": {
       const o = parseOptions(MOUNT_SPEC, rest, name);
@@ -149,7 +183,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
         // FUSE's allow_root is a restricted allow_other: one or the other.
         throw new UsageError("--allow-other and --allow-root exclude each other", name);
       }
-      return run(o["log-level"] ?? globalLevel, name, {
+      return run(o["log-level"] ?? globalLevel, o["log-file"] ?? globalLogFile, name, {
         command: name,
         mountPoint: requiredPath(o["mount-point"], "--mount-point", name),
         dataDir: requiredPath(o["data-dir"], "--data-dir", name),
@@ -161,20 +195,25 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
         nonempty: o.nonempty ?? false,
         background: o.background ?? false,
         password: passwordOptions(o, name),
+        init: o.init ?? false,
+        recoveryCodeFile: recoveryCodeFile(o["recovery-code-file"], false, name),
+        logNames: o["log-names"] ?? false,
+        idleMs: o.idle === undefined ? undefined : idleOption(o.idle, name),
       });
     }
     case "init": {
       const o = parseOptions(INIT_SPEC, rest, name);
-      return run(o["log-level"] ?? globalLevel, name, {
+      return run(o["log-level"] ?? globalLevel, o["log-file"] ?? globalLogFile, name, {
         command: name,
         dataDir: requiredPath(o["data-dir"], "--data-dir", name),
         cipher: cipherOption(o.cipher, name),
         password: passwordOptions(o, name),
+        recoveryCodeFile: recoveryCodeFile(o["recovery-code-file"], true, name),
       });
     }
     case "passwd": {
       const o = parseOptions(PASSWD_SPEC, rest, name);
-      return run(o["log-level"] ?? globalLevel, name, {
+      return run(o["log-level"] ?? globalLevel, o["log-file"] ?? globalLogFile, name, {
         command: name,
         dataDir: requiredPath(o["data-dir"], "--data-dir", name),
         recoveryCode: o["recovery-code"] ?? false,
@@ -183,7 +222,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     }
     case "fsck": {
       const o = parseOptions(FSCK_SPEC, rest, name);
-      return run(o["log-level"] ?? globalLevel, name, {
+      return run(o["log-level"] ?? globalLevel, o["log-file"] ?? globalLogFile, name, {
         command: name,
         dataDir: requiredPath(o["data-dir"], "--data-dir", name),
         repair: o.repair ?? false,
@@ -191,14 +230,24 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
         password: passwordOptions(o, name),
       });
     }
+    case "info": {
+      const o = parseOptions(INFO_SPEC, rest, name);
+      return run(o["log-level"] ?? globalLevel, o["log-file"] ?? globalLogFile, name, {
+        command: name,
+        dataDir: requiredPath(o["data-dir"], "--data-dir", name),
+        json: o.json ?? false,
+      });
+    }
   }
 }
 
 function run(
   level: string | undefined,
+  logFile: string | undefined,
   command: CommandName,
   args: CommandArgs,
 ): Invocation {
+  if (logFile === "") throw new UsageError("--log-file must not be empty", command);
   const logLevel = parseLogLevel(level ?? "INFO");
   if (!logLevel) {
     throw new UsageError(
@@ -206,7 +255,7 @@ function run(
       command,
     );
   }
-  return { kind: "run", logLevel, args };
+  return { kind: "run", logLevel, logFile: logFile && resolve(logFile), args };
 }
 
 function helpFor(rest: readonly string[]): Invocation {
@@ -299,4 +348,30 @@ function passwordOptions(
     passwordFile: passwordFile === undefined ? undefined : resolve(passwordFile),
     extpass,
   };
+}
+
+/** `-` (stdout) only for `init`; a path is made absolute. */
+function recoveryCodeFile(
+  value: string | undefined,
+  stdoutAllowed: boolean,
+  command: CommandName,
+): string | undefined {
+  if (value === undefined) return undefined;
+  if (value === "") throw new UsageError("--recovery-code-file must not be empty", command);
+  if (value === "-") {
+    if (stdoutAllowed) return value;
+    throw new UsageError("--recovery-code-file - (stdout) is for init only", command);
+  }
+  return resolve(value);
+}
+
+function idleOption(value: string, command: CommandName): number {
+  const ms = parseDuration(value);
+  if (ms === undefined || ms < 1000) {
+    throw new UsageError(
+      `invalid --idle '${value}' (a duration of at least 1s, e.g. 90s, 30m, 2h, 1h30m)`,
+      command,
+    );
+  }
+  return ms;
 }

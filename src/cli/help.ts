@@ -5,7 +5,7 @@ import denoJson from "../../deno.json" with { type: "json" };
 export const VERSION: string = denoJson.version;
 
 /** Names of the commands, in the order help lists them. */
-export const COMMANDS = ["mount", "init", "passwd", "fsck"] as const;
+export const COMMANDS = ["mount", "init", "passwd", "fsck", "info"] as const;
 
 /** One of {@link COMMANDS}. */
 export type CommandName = typeof COMMANDS[number];
@@ -27,6 +27,7 @@ const PASSWORD_SOURCES = [
 
 const COMMON_OPTIONS = [
   "  -l, --log-level LEVEL      TRACE, DEBUG, INFO, WARN or ERROR (default: INFO); logs to stderr",
+  "      --log-file FILE        Append log lines to FILE (created 0600) instead of stderr",
   "  -h, --help                 Print this help",
 ].join("\n");
 
@@ -35,31 +36,39 @@ const TOP = `rencfs ${VERSION}: an encrypted filesystem (FUSE) that keeps its da
 Usage: rencfs [--log-level LEVEL] <COMMAND> [OPTIONS]
 
 Commands:
-  mount    Mount a data dir at a mount point (creates the data dir when empty or missing)
+  mount    Mount a data dir at a mount point (--init: create it when empty or missing)
   init     Create a new data dir and print its recovery code
   passwd   Change the password of a data dir (with the old password or the recovery code)
   fsck     Check a data dir object by object (--repair: fix what can be fixed)
+  info     Show a data dir's format, cipher and key settings (no password needed)
   help     Print this help, or the help of a command
 
 Options:
   -l, --log-level LEVEL  TRACE, DEBUG, INFO, WARN or ERROR (default: INFO); logs go to stderr
+      --log-file FILE    Append log lines to FILE (created 0600) instead
   -h, --help             Print help ('rencfs COMMAND --help' for a command)
   -V, --version          Print the version
 
-Exit codes: 0 ok, 1 error, 2 usage error, 3 wrong password, 4 data dir problem,
-5 mount point problem, 6 FUSE unavailable, 7 fsck found problems it did not repair.
+Exit codes: 0 ok, 1 error, 2 usage error, 3 wrong password, 4 data dir problem (also:
+missing or empty without --init, in use), 5 mount point problem, 6 FUSE unavailable
+(/dev/fuse cannot be opened, libfuse3 missing), 7 fsck found problems it did not repair.
 `;
 
 const MOUNT = `Mount a data dir at a mount point
 
 Usage: rencfs mount --mount-point MNT --data-dir DIR [OPTIONS]
 
-An empty or missing data dir is created first: the password is asked twice and the recovery
-code is printed once to stderr. Otherwise the password is asked once. In the foreground rencfs
-runs until Ctrl-C, SIGTERM, SIGHUP or an unmount from outside (umount, fusermount3 -u), then
-writes everything out and exits 0. When files are still open inside, the first signal detaches
-the mount and rencfs serves them until they are closed; later signals change nothing (kill -9
-would lose their unsynced data and leave a dead mount, cleared with -u).
+An empty or missing data dir is created only with --init, or when you answer y to "create a
+new data dir at ...? [y/N]" on a terminal; otherwise the mount is refused (exit 4). A new data
+dir's password is asked twice, and its recovery code goes to the terminal only (or to the
+--recovery-code-file), never to a log. Before the password is asked, rencfs checks the data
+dir (and that no other mount uses it), that /dev/fuse can be opened, and the mount point.
+
+In the foreground rencfs runs until Ctrl-C, SIGTERM, SIGHUP or an unmount from outside (umount,
+fusermount3 -u), then writes everything out and exits 0. When files are still open inside,
+the first signal detaches the mount and rencfs serves them until they are closed; later
+signals change nothing (kill -9 would lose their unsynced data and leave a dead mount,
+cleared with -u).
 
 Options:
   -m, --mount-point MNT      Where to mount: an existing, empty directory
@@ -74,7 +83,15 @@ Options:
   -u, --umount-on-start      Clear a dead mount left at MNT by a crash or kill -9 (a live
                              mount is never unmounted)
       --nonempty             Mount even if MNT is not empty (hides its contents)
-      --background           Detach once mounted; exit 0 when the mount is ready
+      --background           Detach once mounted; exit 0 when the mount is ready; logs then
+                             go to syslog (tag rencfs) unless --log-file is given
+      --init                 Create the data dir when it is missing or empty
+      --recovery-code-file FILE
+                             Write a new data dir's recovery code to FILE (created 0600;
+                             an existing FILE is refused)
+      --idle DURATION        Unmount after DURATION without activity and open files
+                             (e.g. 90s, 30m, 2h, 1h30m)
+      --log-names            At TRACE, log file names (left out by default)
 ${PASSWORD_OPTIONS}
 ${COMMON_OPTIONS}
 
@@ -86,13 +103,18 @@ const INIT = `Create a new data dir
 Usage: rencfs init --data-dir DIR [OPTIONS]
 
 The directory must be missing or empty. The password is asked twice on a terminal. The
-recovery code is printed to stdout: store it somewhere safe, it is the only way back in when
-the password is lost.
+recovery code is printed to stdout when stdout is a terminal, else written where
+--recovery-code-file says; without a terminal and without that option init refuses (exit 2)
+before creating anything. Store the code somewhere safe: it is the only way back in when the
+password is lost.
 
 Options:
   -d, --data-dir DIR         The data dir to create
   -c, --cipher NAME          chacha20-poly1305 (default), aes-256-gcm, xchacha20-poly1305
                              (also ChaCha20Poly1305, Aes256Gcm)
+      --recovery-code-file FILE
+                             Write the recovery code to FILE (created 0600; an existing FILE
+                             is refused); - writes it to stdout even when not a terminal
 ${PASSWORD_OPTIONS}
 ${COMMON_OPTIONS}
 
@@ -141,6 +163,20 @@ ${COMMON_OPTIONS}
 ${PASSWORD_SOURCES}
 `;
 
+const INFO = `Show what a data dir is, without its password
+
+Usage: rencfs info --data-dir DIR [--json]
+
+Prints the format version, cipher, chunk size, key derivation (algorithm and parameters),
+creation date, whether the key file and its backup rencfs.conf.bak are intact, and whether a
+mount (or fsck) is using the data dir. Exit code 4 when DIR is not a rencfs data dir.
+
+Options:
+  -d, --data-dir DIR         The data dir
+      --json                 Print one JSON object instead of text
+${COMMON_OPTIONS}
+`;
+
 /** The help text of `command`, or of rencfs itself. */
 export function helpText(command?: CommandName): string {
   switch (command) {
@@ -152,6 +188,8 @@ export function helpText(command?: CommandName): string {
       return PASSWD;
     case "fsck":
       return FSCK;
+    case "info":
+      return INFO;
     default:
       return TOP;
   }

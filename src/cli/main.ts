@@ -3,6 +3,7 @@ import { parseCommandLine } from "./args.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { helpText, VERSION } from "./help.ts";
+import { isDaemonChild } from "./daemon.ts";
 import { log, setupLogging } from "./log.ts";
 import { writeStderr, writeStdout } from "./output.ts";
 
@@ -29,19 +30,29 @@ export async function main(argv: readonly string[]): Promise<number> {
       writeStdout(`rencfs ${VERSION}\n`);
       return ExitCode.OK;
   }
-  setupLogging(invocation.logLevel);
   const args = invocation.args;
   try {
+    setupLogging({
+      level: invocation.logLevel,
+      file: invocation.logFile,
+      daemon: args.command === "mount" && isDaemonChild(),
+    });
     // Loaded on demand: --help and --version must work without the crypto and FUSE modules.
     switch (args.command) {
       case "mount":
-        return await (await import("./commands/mount.ts")).runMount(args, invocation.logLevel);
+        return await (await import("./commands/mount.ts")).runMount(
+          args,
+          invocation.logLevel,
+          invocation.logFile,
+        );
       case "init":
         return await (await import("./commands/init.ts")).runInit(args);
       case "passwd":
         return await (await import("./commands/passwd.ts")).runPasswd(args);
       case "fsck":
         return await (await import("./commands/fsck.ts")).runFsck(args);
+      case "info":
+        return await (await import("./commands/info.ts")).runInfo(args);
     }
   } catch (e) {
     const error = e instanceof CliError ? e : await classify(e, args.dataDir);

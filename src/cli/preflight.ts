@@ -3,6 +3,7 @@
  * Each failure is a CliError with the documented exit code.
  */
 import { basename, dirname, isAbsolute, join, relative } from "node:path";
+import { DataDirBusyError, DirLock } from "../../ffi/dirlock.ts";
 import { loadFuse } from "../../ffi/fuse.ts";
 import { type DataDirState, inspectDataDir, readHeader } from "../store/datadir.ts";
 import { CliError } from "./errors.ts";
@@ -210,7 +211,10 @@ export async function checkNotNested(mountPoint: string, dataDir: string): Promi
   }
 }
 
-/** Fails with exit code 6 when /dev/fuse or libfuse3 is missing. */
+/**
+ * Fails with exit code 6 when /dev/fuse cannot be opened for reading and writing by this user
+ * (missing, or no permission: existing is not enough), or libfuse3 is missing.
+ */
 export async function checkFuse(): Promise<void> {
   try {
     const info = await Deno.stat("/dev/fuse");
@@ -220,6 +224,20 @@ export async function checkFuse(): Promise<void> {
       ExitCode.FUSE_UNAVAILABLE,
       "FUSE is unavailable: /dev/fuse is missing (modprobe fuse; in a container: " +
         `--device /dev/fuse); packages: apt-get install fuse3 libfuse3-3`,
+    );
+  }
+  // Opening it creates an unused FUSE connection, which closing drops again; a mount needs
+  // exactly this (fusermount3 opens it as the user too).
+  try {
+    (await Deno.open("/dev/fuse", { read: true, write: true })).close();
+  } catch (e) {
+    const why = e instanceof Deno.errors.PermissionDenied
+      ? `permission denied for ${userName()} (ls -l /dev/fuse: it must be readable and ` +
+        `writable by this user, normally crw-rw-rw-; ask the administrator, or run as root)`
+      : (e as Error).message;
+    throw new CliError(
+      ExitCode.FUSE_UNAVAILABLE,
+      `FUSE is unavailable: cannot open /dev/fuse for reading and writing: ${why}`,
     );
   }
   // The same lookup the FUSE adapter does, so this check cannot disagree with it.
@@ -271,4 +289,31 @@ export async function checkDataDir(dataDir: string): Promise<Exclude<DataDirStat
   // Damaged or too new: say so before asking for a password that cannot help.
   if (state === "rencfs") await readHeader(dataDir);
   return state;
+}
+
+function userName(): string {
+  const uid = Deno.uid();
+  return uid === null ? "this user" : `uid ${uid}`;
+}
+
+/**
+ * Refuses a data dir that another process holds (a mount, fsck): its lock is tried without
+ * waiting and released at once, the same kind of lock the mount takes (shared when read-only).
+ * Call it for an existing directory only.
+ */
+export function checkDataDirFree(dataDir: string, readOnly: boolean): void {
+  let lock: DirLock;
+  try {
+    lock = DirLock.acquire(dataDir, readOnly);
+  } catch (e) {
+    if (e instanceof DataDirBusyError) {
+      throw new CliError(
+        ExitCode.DATA_DIR,
+        `data dir ${dataDir} is in use by another rencfs process (a mount of it, or fsck); ` +
+          `unmount it first (rencfs info --data-dir ${dataDir} tells whether it is in use)`,
+      );
+    }
+    throw e;
+  }
+  lock.release();
 }

@@ -129,3 +129,19 @@ export function firstLine(text: string): string {
 function stripCr(line: string): string {
   return line.endsWith("\r") ? line.slice(0, -1) : line;
 }
+
+/** Whether stdin and stderr are both a terminal: a question can be asked and answered. */
+export function canAsk(): boolean {
+  return Deno.stdin.isTerminal() && Deno.stderr.isTerminal();
+}
+
+/**
+ * Asks a yes/no question on the terminal (echoed, as a normal line); only `y` or `yes` (any
+ * case) is yes. End of input is no.
+ */
+export async function confirm(question: string): Promise<boolean> {
+  writeStderr(`${question} [y/N] `);
+  const answer = await readStdinLine();
+  if (answer === undefined) writeStderr("\n");
+  return /^\s*y(es)?\s*$/i.test(answer ?? "");
+}

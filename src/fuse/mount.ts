@@ -51,6 +51,8 @@ export interface Mount {
   readonly detached: boolean;
   /** Who still uses the mount (open files, working directories), counted through /proc. */
   users(): Promise<MountUsers>;
+  /** Requests started so far and still running: the mount is idle while neither changes. */
+  activity(): { started: number; inFlight: number };
 }
 
 /** Options of {@link Mount.unmount}. */
@@ -84,6 +86,8 @@ const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 const FUSERMOUNT_PATHS = ["/usr/bin/fusermount3", "/bin/fusermount3", "/usr/local/bin/fusermount3"];
 /** How often free malloc memory is returned to the system (see LiveMount.start). */
 const TRIM_INTERVAL_MS = 2000;
+/** Change of the resident memory that is worth a DEBUG line. */
+const MEMORY_LOG_STEP = 32 * 1048576;
 
 /**
  * Mounts `fs` at `mountPoint` and starts serving it. Rejects with a {@link MountError} when the
@@ -193,6 +197,7 @@ class LiveMount implements Mount {
     // interval, spare buffers and garbage go too (see collectGarbage), once per idle spell.
     let seen = -1;
     let idleDone = false;
+    let loggedRss = 0;
     const trim = setInterval(() => {
       const idle = this.ctx.started === seen && this.ctx.inFlight === 0;
       seen = this.ctx.started;
@@ -205,6 +210,9 @@ class LiveMount implements Mount {
       libc().malloc_trim(0n);
       const m = Deno.memoryUsage();
       const mib = (b: number) => Math.round(b / 1048576);
+      // Only when it moved notably: a line every interval, forever, buries everything else.
+      if (Math.abs(m.rss - loggedRss) < MEMORY_LOG_STEP) return;
+      loggedRss = m.rss;
       this.log.debug(
         `memory: rss ${mib(m.rss)} MiB, js heap ${mib(m.heapUsed)}/${mib(m.heapTotal)} MiB, ` +
           `array buffers ${mib(m.external)} MiB`,
@@ -247,6 +255,10 @@ class LiveMount implements Mount {
 
   get detached(): boolean {
     return this.lazy;
+  }
+
+  activity(): { started: number; inFlight: number } {
+    return { started: this.ctx.started, inFlight: this.ctx.inFlight };
   }
 
   async users(): Promise<MountUsers> {

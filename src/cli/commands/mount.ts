@@ -9,39 +9,42 @@ import { isDaemonChild, reportReady, startDaemon } from "../daemon.ts";
 import { CliError } from "../errors.ts";
 import { readHeader } from "../../store/datadir.ts";
 import { ExitCode } from "../exit_codes.ts";
-import { log, type LogLevelName, simpleLogger } from "../log.ts";
+import { isTraceEnabled, log, logDestination, type LogLevelName, simpleLogger } from "../log.ts";
 import { getPassword } from "../password.ts";
 import {
   checkDataDir,
+  checkDataDirFree,
   checkFuse,
   checkMountPoint,
   checkNotNested,
   clearDeadMount,
   type MountPointCheck,
 } from "../preflight.ts";
-import { printRecoveryCode } from "../recovery.ts";
+import {
+  checkRecoveryTarget,
+  mountRecoveryTarget,
+  RecoveryCodeSink,
+  type RecoveryCodeTarget,
+} from "../recovery.ts";
+import { canAsk, confirm } from "../prompt.ts";
 import { SignalQueue } from "../signals.ts";
+import { writeStderr } from "../output.ts";
+import { traced } from "../trace.ts";
+import { watchIdle } from "../idle.ts";
 
 const logger = log("mount");
 
 /** Runs `rencfs mount`; resolves to the exit code. */
-export async function runMount(args: MountArgs, logLevel: LogLevelName): Promise<number> {
-  // Everything is validated before anything is created: a failure leaves no trace on disk.
-  const checked = await checkMountPoint(args.mountPoint, {
-    umountOnStart: args.umountOnStart,
-    nonempty: args.nonempty,
-  });
-  const mountPoint = checked.path;
-  await checkNotNested(mountPoint, args.dataDir);
+export async function runMount(
+  args: MountArgs,
+  logLevel: LogLevelName,
+  logFile?: string,
+): Promise<number> {
+  // Everything is validated before anything is created or a password asked, in the order of
+  // docs/cli.md: a failure leaves no trace on disk.
   const state = await checkDataDir(args.dataDir);
-  await checkFuse();
   const isNew = state !== "rencfs";
-  if (isNew && args.readOnly) {
-    throw new CliError(
-      ExitCode.DATA_DIR,
-      `data dir ${args.dataDir} is ${state}: a read-only mount needs an existing data dir`,
-    );
-  }
+  if (isNew) checkMayCreate(args, state);
   if (!isNew && args.cipher !== undefined) {
     // The cipher is fixed at creation: asking for another one is a mistake worth stopping.
     const { header } = await readHeader(args.dataDir);
@@ -52,10 +55,39 @@ export async function runMount(args: MountArgs, logLevel: LogLevelName): Promise
       );
     }
   }
+  if (state !== "missing") checkDataDirFree(args.dataDir, args.readOnly);
+  await checkFuse();
+  const checked = await checkMountPoint(args.mountPoint, {
+    umountOnStart: args.umountOnStart,
+    nonempty: args.nonempty,
+  });
+  const mountPoint = checked.path;
+  await checkNotNested(mountPoint, args.dataDir);
+  const target = isNew ? mountRecoveryTarget(args.recoveryCodeFile) : undefined;
+  if (target) await checkRecoveryTarget(target);
+  if (!isNew && args.recoveryCodeFile !== undefined) {
+    logger.warn("{dataDir} exists: --recovery-code-file is used only for a new data dir", {
+      dataDir: args.dataDir,
+    });
+  }
+  if (isNew && !args.init) {
+    // checkMayCreate made sure there is a terminal to ask on.
+    if (!(await confirm(`rencfs: create a new data dir at ${args.dataDir}?`))) {
+      throw new CliError(
+        ExitCode.DATA_DIR,
+        `no data dir created at ${args.dataDir}; nothing mounted`,
+      );
+    }
+  }
   const password = await getPassword(args.password, isNew);
 
   if (args.background && !isDaemonChild()) {
-    return await startDaemon(childArgv(args, mountPoint, logLevel), password);
+    // Created here, where the terminal is: the detached child only ever opens it.
+    if (target) {
+      hardenProcess(); // this process holds the master key meanwhile
+      await create(args, password, target, false);
+    }
+    return await startDaemon(childArgv(args, mountPoint, logLevel, logFile), password);
   }
 
   // The serving process holds the keys: no core dumps, no ptrace by the same user.
@@ -63,20 +95,72 @@ export async function runMount(args: MountArgs, logLevel: LogLevelName): Promise
   if (notHardened.length) {
     logger.warn("process hardening incomplete: {steps}", { steps: notHardened });
   }
-  let fs: EncryptedFs;
-  if (isNew) {
-    const created = await createAndOpen(args.dataDir, password, args.cipher);
-    printRecoveryCode(created.recoveryCode, false);
-    fs = created.fs;
-  } else {
-    fs = await openExisting(args.dataDir, password, args.readOnly);
-  }
+  const fs = target
+    ? (await create(args, password, target, true))!
+    : await openExisting(args.dataDir, password, args.readOnly);
   return await serve(fs, checked, args);
 }
 
+/**
+ * A missing or empty data dir is created only when asked for: --init, or a yes on a terminal.
+ * Otherwise a typo in --data-dir would quietly make (and mount) a new, empty vault.
+ */
+function checkMayCreate(args: MountArgs, state: "missing" | "empty"): void {
+  const what = state === "missing" ? "does not exist" : "is empty";
+  if (args.readOnly) {
+    throw new CliError(
+      ExitCode.DATA_DIR,
+      `data dir ${args.dataDir} ${what}: a read-only mount needs an existing data dir`,
+    );
+  }
+  if (args.init || canAsk()) return;
+  throw new CliError(
+    ExitCode.DATA_DIR,
+    `data dir ${args.dataDir} ${what}: nothing to mount (check the path). To create a new ` +
+      `data dir there: rencfs init --data-dir ${args.dataDir} --recovery-code-file FILE, or ` +
+      `mount with --init`,
+  );
+}
+
+/**
+ * Creates the data dir and hands out its recovery code; `open`: returns it opened (else closed).
+ */
+async function create(
+  args: MountArgs,
+  password: string,
+  target: RecoveryCodeTarget,
+  open: boolean,
+): Promise<EncryptedFs | undefined> {
+  const sink = await RecoveryCodeSink.open(target);
+  let created: { fs: EncryptedFs; recoveryCode: string };
+  try {
+    created = await createAndOpen(args.dataDir, password, args.cipher);
+  } catch (e) {
+    await sink.abort();
+    throw e;
+  }
+  logger.info("created data dir {dataDir}", { dataDir: args.dataDir });
+  try {
+    await sink.deliver(created.recoveryCode, args.dataDir);
+  } catch (e) {
+    await closeQuietly(created.fs);
+    throw e;
+  }
+  if (open) return created.fs;
+  await created.fs.close();
+  return undefined;
+}
+
 /** The child's command line: same mount, absolute paths, no password options. */
-function childArgv(args: MountArgs, mountPoint: string, logLevel: LogLevelName): string[] {
-  const argv = ["--log-level", logLevel, "mount", "-m", mountPoint, "-d", args.dataDir];
+function childArgv(
+  args: MountArgs,
+  mountPoint: string,
+  logLevel: LogLevelName,
+  logFile: string | undefined,
+): string[] {
+  const argv = ["--log-level", logLevel];
+  if (logFile !== undefined) argv.push("--log-file", logFile);
+  argv.push("mount", "-m", mountPoint, "-d", args.dataDir);
   if (args.cipher) argv.push("--cipher", args.cipher);
   if (args.readOnly) argv.push("--read-only");
   if (args.allowOther) argv.push("--allow-other");
@@ -84,6 +168,8 @@ function childArgv(args: MountArgs, mountPoint: string, logLevel: LogLevelName):
   // The child checks the mount point again, and clears a dead mount there right before mounting.
   if (args.umountOnStart) argv.push("--umount-on-start");
   if (args.nonempty) argv.push("--nonempty");
+  if (args.logNames) argv.push("--log-names");
+  if (args.idleMs !== undefined) argv.push("--idle", `${args.idleMs}ms`);
   argv.push("--background");
   return argv;
 }
@@ -103,8 +189,10 @@ async function serve(fs: EncryptedFs, checked: MountPointCheck, args: MountArgs)
   // the process with the mount half set up).
   const signals = await SignalQueue.create(["SIGINT", "SIGTERM", "SIGHUP"]);
   let m: Mount;
+  // Per-operation lines only at TRACE: the wrapper costs a little on every request.
+  const served = isTraceEnabled() ? traced(fs, log("op"), args.logNames) : fs;
   try {
-    m = await mount(fs, mountPoint, {
+    m = await mount(served, mountPoint, {
       readOnly: args.readOnly,
       allowOther: args.allowOther,
       allowRoot: args.allowRoot,
@@ -117,7 +205,12 @@ async function serve(fs: EncryptedFs, checked: MountPointCheck, args: MountArgs)
     throw e;
   }
   logger.info("mounted {dataDir} at {mountPoint}", { dataDir: args.dataDir, mountPoint });
-  if (isDaemonChild()) reportReady();
+  const stopIdle = args.idleMs === undefined ? undefined : watchIdle(m, args.idleMs);
+  if (isDaemonChild()) {
+    // The parent relays this, then returns: say where later lines go.
+    if (logDestination() !== "stderr") writeStderr(`rencfs: logging to ${logDestination()}\n`);
+    reportReady();
+  }
 
   const ended = m.done.then(() => undefined, (e: unknown) => e ?? new Error("FUSE session failed"));
   let failure: unknown;
@@ -150,6 +243,7 @@ async function serve(fs: EncryptedFs, checked: MountPointCheck, args: MountArgs)
       });
     }
   } finally {
+    stopIdle?.();
     signals.close();
   }
   await closeQuietly(fs);

@@ -7,7 +7,7 @@ _rencfs() {
   # The command: the first word that is neither an option nor an option's value.
   for ((i = 1; i < COMP_CWORD; i++)); do
     case ${COMP_WORDS[i]} in
-    -l|--log-level) ((i++)) ;;
+    -l|--log-level|--log-file) ((i++)) ;;
     -*) ;;
     *) cmd=${COMP_WORDS[i]}; break ;;
     esac
@@ -17,46 +17,61 @@ _rencfs() {
   "")
     case $prev in
     -l|--log-level) mapfile -t COMPREPLY < <(compgen -W "TRACE DEBUG INFO WARN ERROR" -- "$cur"); return ;;
+    --log-file) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
     esac
-    opts="-l --log-level -h --help -V --version" words="mount init passwd fsck help" ;;
+    opts="-l --log-level --log-file -h --help -V --version" words="mount init passwd fsck info help" ;;
   help)
-    [ "$prev" = help ] && words="mount init passwd fsck"
+    [ "$prev" = help ] && words="mount init passwd fsck info"
     opts="" ;;
   mount)
     case $prev in
     -m|--mount-point) mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
     -d|--data-dir) mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
     -c|--cipher) mapfile -t COMPREPLY < <(compgen -W "chacha20-poly1305 aes-256-gcm xchacha20-poly1305" -- "$cur"); return ;;
+    --recovery-code-file) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+    --idle) return ;;
     --password-file) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
     --extpass) mapfile -t COMPREPLY < <(compgen -c -- "$cur"); return ;;
     -l|--log-level) mapfile -t COMPREPLY < <(compgen -W "TRACE DEBUG INFO WARN ERROR" -- "$cur"); return ;;
+    --log-file) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
     esac
-    opts="-m --mount-point -d --data-dir -c --cipher -r --read-only -o --allow-other -s --allow-root -u --umount-on-start --nonempty --background --password-file --extpass -l --log-level -h --help" ;;
+    opts="-m --mount-point -d --data-dir -c --cipher -r --read-only -o --allow-other -s --allow-root -u --umount-on-start --nonempty --background --init --recovery-code-file --idle --log-names --password-file --extpass -l --log-level --log-file -h --help" ;;
   init)
     case $prev in
     -d|--data-dir) mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
     -c|--cipher) mapfile -t COMPREPLY < <(compgen -W "chacha20-poly1305 aes-256-gcm xchacha20-poly1305" -- "$cur"); return ;;
+    --recovery-code-file) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
     --password-file) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
     --extpass) mapfile -t COMPREPLY < <(compgen -c -- "$cur"); return ;;
     -l|--log-level) mapfile -t COMPREPLY < <(compgen -W "TRACE DEBUG INFO WARN ERROR" -- "$cur"); return ;;
+    --log-file) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
     esac
-    opts="-d --data-dir -c --cipher --password-file --extpass -l --log-level -h --help" ;;
+    opts="-d --data-dir -c --cipher --recovery-code-file --password-file --extpass -l --log-level --log-file -h --help" ;;
   passwd)
     case $prev in
     -d|--data-dir) mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
     --password-file) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
     --extpass) mapfile -t COMPREPLY < <(compgen -c -- "$cur"); return ;;
     -l|--log-level) mapfile -t COMPREPLY < <(compgen -W "TRACE DEBUG INFO WARN ERROR" -- "$cur"); return ;;
+    --log-file) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
     esac
-    opts="-d --data-dir --recovery-code --password-file --extpass -l --log-level -h --help" ;;
+    opts="-d --data-dir --recovery-code --password-file --extpass -l --log-level --log-file -h --help" ;;
   fsck)
     case $prev in
     -d|--data-dir) mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
     --password-file) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
     --extpass) mapfile -t COMPREPLY < <(compgen -c -- "$cur"); return ;;
     -l|--log-level) mapfile -t COMPREPLY < <(compgen -W "TRACE DEBUG INFO WARN ERROR" -- "$cur"); return ;;
+    --log-file) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
     esac
-    opts="-d --data-dir --repair --recovery-code --password-file --extpass -l --log-level -h --help" ;;
+    opts="-d --data-dir --repair --recovery-code --password-file --extpass -l --log-level --log-file -h --help" ;;
+  info)
+    case $prev in
+    -d|--data-dir) mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
+    -l|--log-level) mapfile -t COMPREPLY < <(compgen -W "TRACE DEBUG INFO WARN ERROR" -- "$cur"); return ;;
+    --log-file) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+    esac
+    opts="-d --data-dir --json -l --log-level --log-file -h --help" ;;
   *) return ;;
   esac
   if [[ $cur == -* ]]; then

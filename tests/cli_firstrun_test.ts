@@ -222,6 +222,34 @@ Deno.test({
 });
 
 Deno.test({
+  name: "first run on a terminal: one question creates the data dir and a missing mount point",
+  ignore: noMount || !(await succeeds("script", ["--version"])),
+  fn: async () => {
+    await withTempDir(async (tmp) => {
+      const mnt = `${tmp}/mnt`;
+      const dir = `${tmp}/data`;
+      const question = `rencfs: create a new data dir at ${dir} and the mount point ${mnt}? [y/N] `;
+      const no = await rencfsOnTerminal(["mount", "-m", mnt, "-d", dir], [[question, "\r"]]);
+      assertEquals(no.code, 4, no.output);
+      assert(!(await exists(mnt)) && !(await exists(dir)), "nothing created on no");
+      const yes = await rencfsOnTerminal(["mount", "--background", "-m", mnt, "-d", dir], [
+        [question, "y\r"],
+        ["Password: ", `${PW}\r`],
+        ["Repeat password: ", `${PW}\r`],
+      ]);
+      try {
+        assertEquals(yes.code, 0, yes.output);
+        assert(await isFuseMount(mnt));
+      } finally {
+        if (await isFuseMount(mnt)) await fusermountU(mnt);
+        await waitFor("daemon exit", async () => (await processesMentioning(mnt)).length === 0);
+      }
+      assertEquals((await Deno.stat(mnt)).mode! & 0o777, 0o700);
+    });
+  },
+});
+
+Deno.test({
   name: "mount --recovery-code-file: an existing file is refused before anything is created",
   ignore: !fuseAvailable(),
   fn: async () => {

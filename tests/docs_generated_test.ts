@@ -58,7 +58,7 @@ async function complete(...words: string[]): Promise<string[]> {
 }
 
 Deno.test("bash completion completes commands, options and option values", async () => {
-  assertEquals(await complete(""), ["mount", "init", "passwd", "fsck", "help"]);
+  assertEquals(await complete(""), ["mount", "init", "passwd", "fsck", "info", "help"]);
   assertEquals(await complete("mount", "--data"), ["--data-dir"]);
   assertEquals(await complete("--log-level", "DEBUG", "fsck", "--re"), [
     "--repair",

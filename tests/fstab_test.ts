@@ -43,7 +43,15 @@ async function withDataDir(
     const p = { dataDir: `${tmp}/data`, mnt: `${tmp}/mnt`, passFile: `${tmp}/pass`, tmp };
     await Deno.mkdir(p.mnt);
     await Deno.writeTextFile(p.passFile, `${PASSWORD}\n`, { mode: 0o600 });
-    const init = await rencfs(["init", "--data-dir", p.dataDir, "--password-file", p.passFile]);
+    const init = await rencfs([
+      "init",
+      "--data-dir",
+      p.dataDir,
+      "--password-file",
+      p.passFile,
+      "--recovery-code-file",
+      "-",
+    ]);
     assertEquals(init.code, 0, init.stderr);
     await fn(p);
   });

@@ -103,7 +103,7 @@ export async function mountRoundTrip(
   for (const p of [`${tmp}/pass`, `${tmp}/mnt`]) await Deno.chown(p, uid, uid === 0 ? 0 : USER.gid);
   try {
     const init = await run(
-      `"$R" init --data-dir "$T/data" --password-file "$T/pass" >"$T/recovery"`,
+      `"$R" init --data-dir "$T/data" --password-file "$T/pass" --recovery-code-file "$T/recovery"`,
     );
     assertEquals(init.code, 0, init.stderr);
 

@@ -84,6 +84,8 @@ Deno.test({
         env.DATA_DIR,
         "--password-file",
         `${credentials}/password`,
+        "--recovery-code-file",
+        "-",
       ]);
       assertEquals(init.code, 0, init.stderr);
 

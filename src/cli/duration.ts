@@ -3,19 +3,27 @@
 const UNIT_MS: Readonly<Record<string, number>> = {
   ms: 1,
   s: 1000,
+  sec: 1000,
   m: 60_000,
+  min: 60_000,
   h: 3_600_000,
+  hr: 3_600_000,
+  hour: 3_600_000,
+  hours: 3_600_000,
   d: 86_400_000,
+  day: 86_400_000,
+  days: 86_400_000,
 };
 
 /**
- * Milliseconds of `text`: one or more `<number><unit>` parts (units ms, s, m, h, d), or a bare
- * number of seconds. Undefined when it does not parse.
+ * Milliseconds of `text`: one or more `<number><unit>` parts (units ms, s, m, h, d, and the
+ * systemd spellings sec, min, hr, hour(s), day(s), as fstab options use), or a bare number of
+ * seconds. Undefined when it does not parse.
  */
 export function parseDuration(text: string): number | undefined {
   const t = text.trim().toLowerCase();
   if (/^\d+(\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
-  const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/y;
+  const part = /(\d+(?:\.\d+)?)(ms|min|sec|s|m|hours|hour|hr|h|days|day|d)/y;
   let total = 0;
   let at = 0;
   while (at < t.length) {

@@ -36,6 +36,11 @@ export interface MountPointOptions {
   umountOnStart: boolean;
   /** Accept a directory that is not empty (the mount hides its contents). */
   nonempty: boolean;
+  /**
+   * A missing mount point whose folder exists is acceptable: the caller creates it (first run on
+   * a terminal, where the user is asked). Otherwise it is an error (a typo).
+   */
+  mayCreate?: boolean;
 }
 
 /** How long a mount point may take to answer before it counts as hung (and is left alone). */
@@ -80,6 +85,8 @@ export interface MountPointCheck {
    * for long.
    */
   deadMount?: MountEntry;
+  /** Missing, to be created by the caller ({@link MountPointOptions.mayCreate}). */
+  create?: boolean;
 }
 
 /**
@@ -118,8 +125,36 @@ export async function checkMountPoint(
     // What lies below is checked once it is cleared.
     return { path: canonical, deadMount: entry };
   }
+  if (opts.mayCreate && await missingIn(canonical)) return { path: canonical, create: true };
   await checkDirectory(path, canonical, opts.nonempty);
   return { path: canonical };
+}
+
+// Whether `path` is missing while its folder exists.
+async function missingIn(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return false;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) return false;
+    try {
+      return (await Deno.stat(dirname(path))).isDirectory;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** Creates the mount point that {@link checkMountPoint} accepted as missing (0700). */
+export async function createMountPoint(path: string): Promise<void> {
+  try {
+    await Deno.mkdir(path, { mode: 0o700 });
+  } catch (e) {
+    throw new CliError(
+      ExitCode.MOUNT_POINT,
+      `cannot create mount point ${path}: ${(e as Error).message}`,
+    );
+  }
 }
 
 /**

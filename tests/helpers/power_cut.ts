@@ -289,7 +289,9 @@ export async function crashSeries(opts: CrashOptions): Promise<CrashSeries> {
     dev = await must("losetup", "--find", "--show", img);
     await must("mkfs.ext4", "-q", dev);
     await must("mount", dev, ext4);
-    const init = await rencfs(["init", "-d", dataDir], { env: { RENCFS_PASSWORD: PASSWORD } });
+    const init = await rencfs(["init", "-d", dataDir, "--recovery-code-file", "-"], {
+      env: { RENCFS_PASSWORD: PASSWORD },
+    });
     if (init.code !== 0) throw new Error(`rencfs init failed: ${init.stderr}`);
 
     if (direct) {

@@ -18,6 +18,7 @@ import {
   checkMountPoint,
   checkNotNested,
   clearDeadMount,
+  createMountPoint,
   type MountPointCheck,
 } from "../preflight.ts";
 import {
@@ -57,9 +58,12 @@ export async function runMount(
   }
   if (state !== "missing") checkDataDirFree(args.dataDir, args.readOnly);
   await checkFuse();
+  // First run on a terminal: one question creates the data dir and a missing mount point.
+  const asking = isNew && !args.init;
   const checked = await checkMountPoint(args.mountPoint, {
     umountOnStart: args.umountOnStart,
     nonempty: args.nonempty,
+    mayCreate: asking,
   });
   const mountPoint = checked.path;
   await checkNotNested(mountPoint, args.dataDir);
@@ -72,13 +76,15 @@ export async function runMount(
   }
   if (isNew && !args.init) {
     // checkMayCreate made sure there is a terminal to ask on.
-    if (!(await confirm(`rencfs: create a new data dir at ${args.dataDir}?`))) {
+    const alsoMountPoint = checked.create ? ` and the mount point ${mountPoint}` : "";
+    if (!(await confirm(`rencfs: create a new data dir at ${args.dataDir}${alsoMountPoint}?`))) {
       throw new CliError(
         ExitCode.DATA_DIR,
         `no data dir created at ${args.dataDir}; nothing mounted`,
       );
     }
   }
+  if (checked.create) await createMountPoint(mountPoint);
   const password = await getPassword(args.password, isNew);
 
   if (args.background && !isDaemonChild()) {

@@ -238,3 +238,40 @@ Deno.test("a shrink drops chunk slots only once its record is durable, and regro
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("record updates after an fsync never overwrite the fsynced record slot", async () => {
+  const { fs, dir } = await freshFs();
+  const before = new Set(await walkFiles(dir));
+  const ino = await writeNew(fs, ROOT_INO, "f", "content");
+  const [file] = (await walkFiles(dir)).filter((p) => !before.has(p));
+  const fh = await fs.open(ino, 1);
+  await fs.setattr(ino, { mode: 0o600 });
+  await fs.fsync(ino, fh, false);
+  await fs.release(ino, fh);
+  const SLOT = 4088;
+  const slots = async () => {
+    const b = await Deno.readFile(file);
+    return [b.slice(16, 16 + SLOT), b.slice(16 + SLOT, 16 + 2 * SLOT)];
+  };
+  const synced = await slots();
+  // Updates that no sync follows: each alternating slot would overwrite the fsynced one.
+  for (const mode of [0o640, 0o604, 0o644]) await fs.setattr(ino, { mode });
+  const after = await slots();
+  const kept = synced.findIndex((s, k) => s.every((x, i) => x === after[k][i]));
+  assertEquals(kept >= 0, true, "the fsynced slot was overwritten");
+  await fs.close();
+  // A power cut that tears the other slot leaves the fsynced record.
+  const bytes = await Deno.readFile(file);
+  const other = kept === 0 ? 1 : 0;
+  bytes.fill(0x5a, 16 + other * SLOT + 4, 16 + other * SLOT + 200);
+  await Deno.writeFile(file, bytes);
+  const fs2 = await EncryptedFs.open(dir, { password: PASSWORD });
+  try {
+    const a = await fs2.lookup(ROOT_INO, n("f"));
+    assertEquals(a.mode & 0o777, 0o600);
+    assertEquals(await readText(fs2, ROOT_INO, "f"), "content");
+  } finally {
+    await fs2.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -225,6 +225,9 @@ export class EncryptedFs implements FileSystem {
     }
     const fs = EncryptedFs.#fromKey(dataDir, masterKey, header, opts);
     try {
+      // What a killed process left in the page cache is made durable first: records read now are
+      // the ones updates must never overwrite (see InodeTable.#target).
+      if (!fs.readOnly) await fs.#table.syncData();
       await fs.#table.get(ROOT_INO);
     } catch (e) {
       const what = e instanceof FsError && e.code === "ENOENT" ? "missing" : "damaged";

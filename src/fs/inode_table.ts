@@ -122,6 +122,14 @@ export class Inode {
 
   /** Which of the two record slots on disk holds the current version. */
   slot: 0 | 1;
+  /**
+   * The slot whose record a power cut cannot take away (known durable, or the one read or
+   * created first): never overwritten. Updates go to the other slot, again and again, until a
+   * sync makes that one durable (see InodeTable.#target).
+   */
+  keptSlot: 0 | 1;
+  /** InodeTable's count of syncs started when `slot` was last written. */
+  slotWrittenAt = -1;
 
   /** Slot size of the inode file (its content starts after two slots). */
   slotSize: number;
@@ -130,6 +138,7 @@ export class Inode {
     this.rec = rec;
     this.loc = loc;
     this.slot = slot;
+    this.keptSlot = slot;
     this.slotSize = slotSize;
     this.#seq = Number(rec.seq);
     this.#writtenSeq = this.#seq;
@@ -277,8 +286,8 @@ export class InodeTable {
       rec.seq = BigInt(seq);
       node.markWritten(seq);
       node.dirty = false;
-      const target = node.slot === 0 ? 1 : 0;
-      const before = { slot: node.slot, slotSize: node.slotSize };
+      const target = this.#target(node);
+      const before = { slot: node.slot, slotSize: node.slotSize, kept: node.keptSlot };
       const fromPlace = this.place(node);
       const toPlace = to
         ? this.records.entryPlace(to.parent, to.folder, to.file)
@@ -296,7 +305,8 @@ export class InodeTable {
           // The new place takes effect in the same synchronous step as the rename.
           () => node.loc = to,
         );
-        node.slot = moved.slot;
+        // The moved slot was synced before the move; the other one does not open there.
+        this.#wrote(node, moved.slot, true);
         node.slotSize = moved.slotSize;
       } catch (e) {
         node.dirty = true;
@@ -314,6 +324,7 @@ export class InodeTable {
         this.records.dropObject(node.ino);
         node.loc = from;
         node.slot = before.slot;
+        node.keptSlot = before.kept;
         node.slotSize = before.slotSize;
         node.dirty = true;
         throw e;
@@ -351,7 +362,7 @@ export class InodeTable {
         s.node.saveLock.run(async () => {
           // A newer snapshot already on disk makes this one obsolete.
           if (s.node.deleted || s.node.gone || !s.node.markWritten(s.seq)) return;
-          const target = s.node.slot === 0 ? 1 : 0;
+          const target = this.#target(s.node);
           const before = s.node.slotSize;
           s.node.slotSize = await this.records.update(
             s.rec,
@@ -360,9 +371,10 @@ export class InodeTable {
             this.place(s.node),
             { durable, name: s.node.loc?.name },
           );
-          s.node.slot = target;
-          // An outgrown record was rewritten as a new file renamed over the old one.
-          if (s.node.slotSize !== before) this.namespaceChanged();
+          // An outgrown record was rewritten (durably) as a new file renamed over the old one.
+          const rewritten = s.node.slotSize !== before;
+          this.#wrote(s.node, target, durable || rewritten);
+          if (rewritten) this.namespaceChanged();
         }).finally(() => s.node.dropIdleLocks()));
     } catch (e) {
       for (const s of snaps) s.node.dirty = true;
@@ -372,6 +384,28 @@ export class InodeTable {
 
   #syncRunning: Promise<void> | null = null;
   #syncQueued: Promise<void> | null = null;
+  /** syncfs calls started, and the count at the start of the last one that completed. */
+  #syncStarts = 0;
+  #syncedUpTo = 0;
+
+  // The slot a new version of `node`'s record goes to: never the kept one. Two updates in a row
+  // that alternated slots could otherwise overwrite the only durable version while the newer
+  // one is still in the page cache: a power cut then leaves no slot that opens (or an older
+  // record, with chunks a shrink has dropped since). The slot last written becomes the kept one
+  // once a sync that started after its write has completed.
+  #target(node: Inode): 0 | 1 {
+    if (node.slot !== node.keptSlot && node.slotWrittenAt >= 0) {
+      if (this.#syncedUpTo > node.slotWrittenAt) node.keptSlot = node.slot;
+    }
+    return node.keptSlot === 0 ? 1 : 0;
+  }
+
+  // Records that `slot` of `node` now holds its current record (synced if `durable`).
+  #wrote(node: Inode, slot: 0 | 1, durable: boolean): void {
+    node.slot = slot;
+    node.slotWrittenAt = this.#syncStarts;
+    if (durable) node.keptSlot = slot;
+  }
 
   /**
    * Makes everything written to the data dir so far durable. Callers arriving while a sync
@@ -380,8 +414,10 @@ export class InodeTable {
   syncData(): Promise<void> {
     if (!this.#syncRunning) {
       const names = this.#namesChanged;
+      const started = ++this.#syncStarts;
       this.#syncRunning = this.syncFs().then(() => {
         this.#namesSynced = Math.max(this.#namesSynced, names);
+        this.#syncedUpTo = Math.max(this.#syncedUpTo, started);
       }).finally(() => this.#syncRunning = null);
       return this.#syncRunning;
     }

@@ -64,8 +64,9 @@ would lose their unsynced data and leave a dead mount, cleared with -u).
 Options:
   -m, --mount-point MNT      Where to mount: an existing, empty directory
   -d, --data-dir DIR         Where the encrypted data lives
-  -c, --cipher NAME          Cipher of a new data dir: chacha20-poly1305 (default), aes-256-gcm,
-                             xchacha20-poly1305 (also ChaCha20Poly1305, Aes256Gcm);
+  -c, --cipher NAME          Cipher of a new data dir: xchacha20-poly1305 (default),
+                             chacha20-poly1305 or aes-256-gcm (also ChaCha20Poly1305,
+                             Aes256Gcm; 96-bit nonces: about 2^32 chunk writes per file);
                              an existing data dir's cipher must match
   -r, --read-only            Mount read-only
   -o, --allow-other          Let other users access the mount (needs user_allow_other in
@@ -91,8 +92,9 @@ the password is lost.
 
 Options:
   -d, --data-dir DIR         The data dir to create
-  -c, --cipher NAME          chacha20-poly1305 (default), aes-256-gcm, xchacha20-poly1305
-                             (also ChaCha20Poly1305, Aes256Gcm)
+  -c, --cipher NAME          xchacha20-poly1305 (default), chacha20-poly1305, aes-256-gcm
+                             (also ChaCha20Poly1305, Aes256Gcm; the last two: 96-bit nonces,
+                             about 2^32 chunk writes per file)
 ${PASSWORD_OPTIONS}
 ${COMMON_OPTIONS}
 

@@ -2,7 +2,7 @@
  * A data dir as a whole: telling ours from anything else, creating one, unlocking it, and
  * changing its password. Nothing here writes to a data dir it has not validated first.
  */
-import { mkdir, readdir, readFile, stat, unlink } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, stat, unlink } from "node:fs/promises";
 import { type CipherName, DEFAULT_CIPHER } from "../crypto/aead.ts";
 import {
   createKeyFile,
@@ -65,6 +65,40 @@ export async function inspectDataDir(dir: string): Promise<DataDirState> {
   }
   if (names.length === 0) return "empty";
   return names.includes(KEY_FILE) || names.includes(KEY_BACKUP) ? "rencfs" : "foreign";
+}
+
+/**
+ * What of a data dir other users can reach: one line per folder (the data dir, `o/`) or key
+ * file whose mode grants group or other users any access, with the command that fixes it.
+ * Nothing is changed: a group-shared data dir may be deliberate (a sync daemon running as
+ * another user), and rencfs creates its own folders 0700 and files 0600 whatever the umask.
+ */
+export async function permissionWarnings(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const checks: [string, number][] = [
+    [dir, 0o700],
+    [`${dir}/${OBJECTS_DIR}`, 0o700],
+    [`${dir}/${KEY_FILE}`, 0o600],
+    [`${dir}/${KEY_BACKUP}`, 0o600],
+  ];
+  for (const [path, want] of checks) {
+    let mode: number;
+    try {
+      mode = (await lstat(path)).mode & 0o7777;
+    } catch {
+      continue; // missing: other checks report that
+    }
+    if ((mode & 0o077) === 0) continue;
+    const octal = mode.toString(8).padStart(4, "0");
+    out.push(
+      `${path} is open to other users (mode ${octal}): they can see the structure ` +
+        `and sizes${
+          path.endsWith(KEY_FILE) || path.endsWith(KEY_BACKUP) ? " and try passwords offline" : ""
+        }; ` +
+        `chmod ${want.toString(8)} '${path}'`,
+    );
+  }
+  return out;
 }
 
 /** A key file as read from a data dir. */

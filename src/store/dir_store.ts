@@ -67,7 +67,7 @@ export class DirStore {
 
   /** Creates the (empty) entry folder of a new directory. */
   createFolder(folder: string): Promise<void> {
-    mkdirSync(folder, { recursive: true });
+    mkdirSync(folder, { recursive: true, mode: 0o700 });
     return Promise.resolve();
   }
 

@@ -316,7 +316,7 @@ export class RecordStore {
       return slotSize;
     }
     const p = { shard: place.folder, record: place.path };
-    if (!(await this.checkFolder(p.shard))) mkdirSync(p.shard, { recursive: true });
+    if (!(await this.checkFolder(p.shard))) mkdirSync(p.shard, { recursive: true, mode: 0o700 });
     // Written in place, not via a temporary file: until an entry points at this inode a torn
     // record is an unreachable orphan, and the entry is written only after this returns.
     const fd = openRaw(
@@ -415,7 +415,9 @@ export class RecordStore {
     } finally {
       sysClose(fd);
     }
-    if (!(await this.checkFolder(to.folder))) mkdirSync(to.folder, { recursive: true });
+    if (!(await this.checkFolder(to.folder))) {
+      mkdirSync(to.folder, { recursive: true, mode: 0o700 });
+    }
     if (how === "rename") {
       renameSync(from.path, to.path);
       onMoved();

@@ -35,7 +35,7 @@ export class Trash {
       this.#usable = st.isDirectory() && !st.isSymbolicLink();
     } catch (e) {
       if ((e as { code?: string }).code !== "ENOENT") throw e;
-      mkdirSync(this.#dir);
+      mkdirSync(this.#dir, { mode: 0o700 });
       this.#usable = true;
     }
     return this.#usable;

@@ -15,6 +15,10 @@ import {
 } from "./keyfile.ts";
 import { fsyncDir, TMP_MARK, writeFileAtomic } from "./atomic_file.ts";
 import { KEY_FILE, OBJECTS_DIR } from "./layout.ts";
+import { settleFolder, settleMadeFolders } from "./backing_times.ts";
+import { sysOpenObject } from "./object_io.ts";
+import { sysClose, sysError, sysFstat, sysPread } from "../../ffi/sysio.ts";
+import { constants } from "node:fs";
 import { StoreKeys } from "./keys.ts";
 import { RecordStore } from "./record_store.ts";
 import { newRecord } from "./inode_record.ts";
@@ -147,13 +151,32 @@ export async function readHeader(dir: string): Promise<KeyFileRead> {
 }
 
 async function readKeyFileBytes(path: string): Promise<Uint8Array | undefined> {
+  // O_NOATIME: reading the key file at every open must not leave the time of each mount.
+  const fd = sysOpenObject(path, constants.O_RDONLY);
+  if (fd === -2) return undefined; // ENOENT
+  if (fd < 0) return await readFile(path); // any other failure: report it as node:fs does
   try {
-    return await readFile(path);
-  } catch (e) {
-    if ((e as { code?: string }).code === "ENOENT") return undefined;
-    throw e;
+    const st = sysFstat(fd);
+    if (typeof st === "number") throw sysError(st, "fstat", path);
+    if (st.size > MAX_KEY_FILE) {
+      throw new DamagedKeyFileError("the key file is damaged: it is far too large");
+    }
+    const buf = new Uint8Array(st.size);
+    let got = 0;
+    while (got < buf.length) {
+      const r = sysPread(fd, buf.subarray(got), got);
+      if (r < 0) throw sysError(r, "read", path);
+      if (r === 0) break;
+      got += r;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    sysClose(fd);
   }
 }
+
+/** Larger than any key file rencfs writes (under 1 KiB) by far; a bigger one is not read. */
+const MAX_KEY_FILE = 1 << 20;
 
 /** Whether `bytes` is an intact key file. */
 function intact(bytes: Uint8Array | undefined): bytes is Uint8Array {
@@ -200,6 +223,7 @@ async function removeKeyFileLeftovers(dir: string): Promise<string[]> {
     });
     removed.push(name);
   }
+  settleFolder(dir); // listed (atime) and perhaps changed
   return removed;
 }
 
@@ -286,7 +310,8 @@ export async function createDataDir(
     version: opts.formatVersion,
   });
   // Owner only: names, sizes and times of the objects are nobody else's business.
-  await mkdir(`${dir}/${OBJECTS_DIR}`, { recursive: true, mode: 0o700 });
+  const objects = `${dir}/${OBJECTS_DIR}`;
+  settleMadeFolders(objects, await mkdir(objects, { recursive: true, mode: 0o700 }));
   await createRoot(dir, made.masterKey, made.header);
   // The key files last: a data dir without them is just an interrupted creation.
   await writeKeyFiles(dir, made.bytes);
@@ -303,7 +328,8 @@ async function createRoot(dir: string, master: Uint8Array, header: KeyFileHeader
     const rec = newRecord(ROOT_INO, S_IFDIR | 0o755, owner, now, randomBytes(16));
     rec.parent = ROOT_INO;
     rec.nlink = 2;
-    await mkdir(records.paths(ROOT_INO).entries, { recursive: true, mode: 0o700 });
+    const folder = records.paths(ROOT_INO).entries;
+    settleMadeFolders(folder, await mkdir(folder, { recursive: true, mode: 0o700 }));
     await records.create(rec, records.objectPlace(ROOT_INO), { durable: true });
   } finally {
     keys.wipe();

@@ -11,6 +11,7 @@ import { mkdirSync, opendirSync } from "node:fs";
 import { sysAdvise, sysClose, sysPrefetch } from "../../ffi/sysio.ts";
 import { NotAnObjectError, openObject, readHeadOf } from "./object_io.ts";
 import { TMP_MARK, writeFileAtomic } from "./atomic_file.ts";
+import { settleFolder, settleMadeFolders } from "./backing_times.ts";
 import type { StoreKeys } from "./keys.ts";
 import {
   DamagedObjectError,
@@ -67,7 +68,7 @@ export class DirStore {
 
   /** Creates the (empty) entry folder of a new directory. */
   createFolder(folder: string): Promise<void> {
-    mkdirSync(folder, { recursive: true, mode: 0o700 });
+    settleMadeFolders(folder, mkdirSync(folder, { recursive: true, mode: 0o700 }));
     return Promise.resolve();
   }
 
@@ -122,6 +123,8 @@ export class DirStore {
     } catch (e) {
       if ((e as { code?: string }).code === "ENOENT") return [];
       throw e;
+    } finally {
+      settleFolder(folder); // a listing may have set its atime
     }
   }
 
@@ -200,6 +203,7 @@ export class DirStore {
       return Promise.resolve(true);
     } finally {
       d.closeSync();
+      settleFolder(folder); // a listing may have set its atime
     }
   }
 

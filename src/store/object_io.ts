@@ -11,6 +11,7 @@
 import { constants } from "node:fs";
 import { lstatSync } from "node:fs";
 import { errnoName, sysClose, sysError, sysOpen, sysPread, sysPwrite } from "../../ffi/sysio.ts";
+import { NO_ATIME } from "./backing_times.ts";
 
 // Most objects are a few hundred bytes: one read into this buffer tells the size.
 const scratch = new Uint8Array(64 * 1024);
@@ -41,9 +42,19 @@ export function readHead(
   }
 }
 
+/**
+ * open(2) of an object or folder of the data dir, `O_NOATIME` so that reads leave no access
+ * times (backing_times.ts); without it where the kernel refuses it (a data dir owned by another
+ * user). The descriptor, or -errno.
+ */
+export function sysOpenObject(path: string, flags: number, mode = 0): number {
+  const fd = sysOpen(path, flags | NO_ATIME, mode);
+  return fd === -1 /* EPERM */ ? sysOpen(path, flags, mode) : fd;
+}
+
 /** Opens an object for reading (see {@link readHead}); null when it does not exist. */
 export function openObject(path: string): number | null {
-  const fd = sysOpen(path, constants.O_RDONLY | SAFE_OPEN);
+  const fd = sysOpenObject(path, constants.O_RDONLY | SAFE_OPEN);
   if (fd >= 0) return fd;
   const code = errnoName(fd);
   if (code === "ENOENT") return null;
@@ -101,7 +112,7 @@ export function writeAllSync(fd: number, data: Uint8Array, pos: number, path = "
  * (`code`) on failure.
  */
 export function openRaw(path: string, flags: number, mode = 0): number {
-  const fd = sysOpen(path, flags, mode);
+  const fd = sysOpenObject(path, flags, mode);
   if (fd < 0) throw sysError(fd, "open", path);
   return fd;
 }

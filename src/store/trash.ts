@@ -10,6 +10,7 @@ import { linkSync, lstatSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { errnoName, sysError, sysRename } from "../../ffi/sysio.ts";
 import { randomBytes } from "../crypto/random.ts";
 import { base32 } from "../util/base32.ts";
+import { folderOf, settleFolder } from "./backing_times.ts";
 
 /** The trash folder of a data dir. */
 export const TRASH_DIR = "t";
@@ -36,6 +37,8 @@ export class Trash {
     } catch (e) {
       if ((e as { code?: string }).code !== "ENOENT") throw e;
       mkdirSync(this.#dir, { mode: 0o700 });
+      settleFolder(this.#dir);
+      settleFolder(folderOf(this.#dir));
       this.#usable = true;
     }
     return this.#usable;
@@ -45,6 +48,7 @@ export class Trash {
   sweep(): void {
     if (!this.#check()) return;
     for (const n of readdirSync(this.#dir)) this.#queue.push(`${this.#dir}/${n}`);
+    settleFolder(this.#dir);
     this.#kick();
   }
 
@@ -62,7 +66,10 @@ export class Trash {
       kept = null;
     }
     if (kept) this.release(kept);
-    else if (!this.#usable) rmSync(path, { recursive: true, force: true }); // no usable trash
+    else if (!this.#usable) {
+      rmSync(path, { recursive: true, force: true }); // no usable trash
+      settleFolder(folderOf(path));
+    }
   }
 
   /**
@@ -77,6 +84,7 @@ export class Trash {
     if (how === "link") {
       try {
         linkSync(path, to);
+        settleFolder(this.#dir);
         return to;
       } catch (e) {
         if ((e as { code?: string }).code === "ENOENT") return null;
@@ -88,6 +96,8 @@ export class Trash {
       if (errnoName(r) === "ENOENT") return null;
       throw sysError(r, "rename", path);
     }
+    settleFolder(folderOf(path));
+    settleFolder(this.#dir);
     return to;
   }
 
@@ -106,6 +116,7 @@ export class Trash {
         // One runtime op per object (node:fs `rm` costs an lstat and several promise layers
         // more on the JS thread, which `rm -rf` of a tree keeps busy).
         for (const p of batch) await Deno.remove(p, { recursive: true }).catch(() => {});
+        settleFolder(this.#dir);
       }
     })().finally(() => {
       this.#running = null;

@@ -20,7 +20,7 @@ export function cipherNamesText(): string {
 /**
  * The warning to print when a new data dir is created with `cipher`, or undefined. Random
  * 96-bit nonces under one per-file key collide with probability about q²/2⁹⁷ after q chunk
- * writes to that file (1 in 2³³ at 2³² writes, ½ near 2⁴⁸·⁵), and a collision lets that file
+ * writes to that file (1 in 2³³ at 2³² writes, ½ near 2⁴⁸), and a collision lets that file
  * be forged; 192-bit nonces (xchacha20-poly1305, the default) take that limit away. The bound is
  * stated rather than worked around with per-write subkeys: that would be a format change for
  * ciphers kept for compatibility and hardware AES.

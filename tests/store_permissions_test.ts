@@ -1,7 +1,7 @@
 /**
  * Other local users reach nothing of a data dir: every folder rencfs makes is 0700 and every
  * file 0600 whatever the umask, and opening a data dir whose top folders or key files are open
- * to others says so.
+ * to others says so (as does creating one with a cipher whose nonces bound the writes per file).
  */
 import process from "node:process";
 import { ok as assert } from "node:assert/strict";
@@ -10,6 +10,7 @@ import { freshFs, n, PASSWORD, ROOT_CALLER, writeNew } from "./helpers/store.ts"
 import { ROOT_INO } from "../src/fs/types.ts";
 import { permissionWarnings } from "../src/store/datadir.ts";
 import { fsck } from "../src/fsck/fsck.ts";
+import { rencfs } from "./cli_helpers.ts";
 import { EncryptedFs } from "../src/fs/encrypted_fs.ts";
 
 /** Every path under `dir` (itself included) with its permission bits. */
@@ -81,4 +82,22 @@ Deno.test("a data dir or key file open to other users is reported, and nothing e
   await again.close();
   assertEquals((Deno.statSync(dir).mode ?? 0) & 0o777, 0o755);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("rencfs init warns about a folder open to others and a 96-bit-nonce cipher, else not", async () => {
+  const parent = await Deno.makeTempDir({ prefix: "rencfs-test-" });
+  const env = { RENCFS_PASSWORD: PASSWORD };
+  // An empty folder the user made with mode 0755, and a cipher with 96-bit nonces.
+  Deno.mkdirSync(`${parent}/open`);
+  Deno.chmodSync(`${parent}/open`, 0o755);
+  const open = await rencfs(["init", "-d", `${parent}/open`, "-c", "aes-256-gcm"], { env });
+  assertEquals(open.code, 0, open.stderr);
+  assert(open.stderr.includes(`${parent}/open is open to other users (mode 0755)`), open.stderr);
+  assert(open.stderr.includes("aes-256-gcm uses random 96-bit nonces"), open.stderr);
+  // Made by rencfs, default cipher: nothing to warn about.
+  const quiet = await rencfs(["init", "-d", `${parent}/made`], { env });
+  assertEquals(quiet.code, 0, quiet.stderr);
+  assert(!/open to other users|96-bit/.test(quiet.stderr), quiet.stderr);
+  assertEquals((Deno.statSync(`${parent}/made`).mode ?? 0) & 0o777, 0o700);
+  await Deno.remove(parent, { recursive: true });
 });

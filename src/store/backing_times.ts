@@ -11,9 +11,10 @@
  *   scanner) take a file whose size and mtime are unchanged for an unchanged file, and most
  *   writes here keep the size (record slots and chunks rewritten in place).
  *
- * Reads never touch atimes: objects are opened `O_NOATIME` ({@link NO_ATIME}), and a folder's
- * atime, which a listing may update, is set back after it. ctime and the birth time cannot be set
- * by a process: they still show when each object was made and last changed (threat-model.md).
+ * Reads leave no time at all: objects are opened and folders listed `O_NOATIME` ({@link NO_ATIME},
+ * `listFolder`), so neither an atime changes nor, as setting one back would, a ctime. ctime and
+ * the birth time cannot be set by a process: they still show when each object was made and last
+ * changed (threat-model.md).
  * Every call here is best effort: a time that cannot be set (a read-only or foreign folder) is
  * no reason to fail the operation.
  */

@@ -2,7 +2,7 @@
  * A data dir as a whole: telling ours from anything else, creating one, unlocking it, and
  * changing its password. Nothing here writes to a data dir it has not validated first.
  */
-import { lstat, mkdir, readdir, readFile, stat, unlink } from "node:fs/promises";
+import { lstat, mkdir, readFile, stat, unlink } from "node:fs/promises";
 import { type CipherName, DEFAULT_CIPHER } from "../crypto/aead.ts";
 import {
   createKeyFile,
@@ -16,7 +16,7 @@ import {
 import { fsyncDir, TMP_MARK, writeFileAtomic } from "./atomic_file.ts";
 import { KEY_FILE, OBJECTS_DIR } from "./layout.ts";
 import { settleFolder, settleMadeFolders } from "./backing_times.ts";
-import { sysOpenObject } from "./object_io.ts";
+import { listFolder, sysOpenObject } from "./object_io.ts";
 import { sysClose, sysError, sysFstat, sysPread } from "../../ffi/sysio.ts";
 import { constants } from "node:fs";
 import { StoreKeys } from "./keys.ts";
@@ -62,7 +62,8 @@ export async function inspectDataDir(dir: string): Promise<DataDirState> {
   let names: string[];
   try {
     if (!(await stat(dir)).isDirectory()) return "foreign";
-    names = await readdir(dir);
+    // O_NOATIME: looking leaves no access time on the data dir.
+    names = (await listFolder(dir, { follow: true })) ?? [];
   } catch (e) {
     if ((e as { code?: string }).code === "ENOENT") return "missing";
     throw e;
@@ -216,14 +217,14 @@ async function writeKeyFiles(dir: string, bytes: Uint8Array): Promise<void> {
 async function removeKeyFileLeftovers(dir: string): Promise<string[]> {
   const prefixes = [`${KEY_FILE}${TMP_MARK}`, `${KEY_BACKUP}${TMP_MARK}`];
   const removed: string[] = [];
-  for (const name of await readdir(dir)) {
+  for (const name of await listFolder(dir, { follow: true }) ?? []) {
     if (!prefixes.some((p) => name.startsWith(p))) continue;
     await unlink(`${dir}/${name}`).catch((e) => {
       if ((e as { code?: string }).code !== "ENOENT") throw e;
     });
     removed.push(name);
   }
-  settleFolder(dir); // listed (atime) and perhaps changed
+  if (removed.length) settleFolder(dir);
   return removed;
 }
 

@@ -59,10 +59,10 @@ const dec = new TextDecoder();
 
 /**
  * The names in a folder (without `.` and `..`; only up to the first for which `enough` is
- * true, when given), or null when it does not exist. A symlink is refused (ELOOP) unless
- * `follow` (the data dir itself may be one). Read with
- * getdents64 on a descriptor opened `O_NOATIME`, off the JS thread: a listing leaves neither an
- * atime nor (as setting it back would) a ctime behind. Other failures throw.
+ * true, when given), or null when it does not exist; other failures throw. A symlink is refused
+ * (ELOOP) unless `follow` (the data dir itself may be one). Read with getdents64 on a descriptor
+ * opened `O_NOATIME`, off the JS thread: a listing leaves neither an atime nor (as setting it
+ * back would) a ctime behind.
  */
 export async function listFolder(
   path: string,

@@ -53,7 +53,7 @@ export function sysOpenObject(path: string, flags: number, mode = 0): number {
   return fd === -1 /* EPERM */ ? sysOpen(path, flags, mode) : fd;
 }
 
-const SYS_GETDENTS64 = 217n; // x86_64
+const SYS_GETDENTS64 = Deno.build.arch === "aarch64" ? 61n : 217n; // syscall numbers
 const LIST_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 const dec = new TextDecoder();
 

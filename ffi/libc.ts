@@ -35,6 +35,22 @@ const SYMBOLS = {
   unlink: { parameters: ["buffer"], result: "i32" },
   rename: { parameters: ["buffer", "buffer"], result: "i32" },
   posix_fadvise: { parameters: ["i32", "i64", "i64", "i32"], result: "i32" },
+  // Backing times of the store's files and folders (src/store/backing_times.ts).
+  utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+  futimens: { parameters: ["i32", "buffer"], result: "i32" },
+  // getdents64(2) through syscall(2) (variadic; fixed-argument passing on LP64), on a worker
+  // thread: lists a folder opened O_NOATIME, which node:fs cannot do.
+  getdents64: {
+    name: "syscall",
+    parameters: ["i64", "i32", "buffer", "usize"],
+    result: "i64",
+    nonblocking: true,
+  },
+  getdents64_sync: {
+    name: "syscall",
+    parameters: ["i64", "i32", "buffer", "usize"],
+    result: "i64",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The bound libc symbols. */

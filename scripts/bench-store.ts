@@ -1,17 +1,17 @@
 // Library-level benchmark of the encrypted store (no FUSE): sequential write and read MB/s,
 // random 4 KiB read and write IOPS, and the peak resident memory of the process.
 //   deno run -A scripts/bench-store.ts [--size-mib 1024] [--chunk-size 65536]
-//     [--cipher chacha20-poly1305] [--seconds 10] [--dir /var/tmp]
+//     [--cipher xchacha20-poly1305] [--seconds 10] [--dir /var/tmp]
 import { parseArgs } from "node:util";
 import { EncryptedFs } from "../mod.ts";
-import { type CipherName, isCipherName } from "../src/crypto/aead.ts";
+import { type CipherName, DEFAULT_CIPHER, isCipherName } from "../src/crypto/aead.ts";
 import { ROOT_INO } from "../src/fs/types.ts";
 
 const { values } = parseArgs({
   options: {
     "size-mib": { type: "string", default: "1024" },
     "chunk-size": { type: "string", default: "65536" },
-    cipher: { type: "string", default: "chacha20-poly1305" },
+    cipher: { type: "string", default: DEFAULT_CIPHER },
     seconds: { type: "string", default: "10" },
     dir: { type: "string", default: "/var/tmp" },
     "in-flight": { type: "string", default: "16" },

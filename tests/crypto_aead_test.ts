@@ -48,7 +48,7 @@ function prng(seed: number): () => number {
 
 Deno.test("cipher names", () => {
   assertEquals([...CIPHERS], ["chacha20-poly1305", "aes-256-gcm", "xchacha20-poly1305"]);
-  assertEquals(DEFAULT_CIPHER, "chacha20-poly1305");
+  assertEquals(DEFAULT_CIPHER, "xchacha20-poly1305");
   assert(isCipherName("aes-256-gcm"));
   assert(!isCipherName("aes-128-gcm"));
   assert(!isCipherName("toString"));

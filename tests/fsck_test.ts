@@ -38,7 +38,11 @@ interface Sample {
  * /docs/a.txt (4 chunks), /docs/sub/ (empty), /b hard-linked as /docs/b-link, /sl -> docs/a.txt.
  */
 async function sample(formatVersion: 1 | 2 = 2): Promise<Sample & { recoveryCode: string }> {
-  const { fs, dir, recoveryCode } = await freshFs({ chunkSize: CS, formatVersion });
+  const { fs, dir, recoveryCode } = await freshFs({
+    chunkSize: CS,
+    formatVersion,
+    cipher: "chacha20-poly1305",
+  });
   const docs = (await fs.mkdir(ROOT_INO, n("docs"), 0o755, ROOT_CALLER)).ino;
   const sub = (await fs.mkdir(docs, n("sub"), 0o755, ROOT_CALLER)).ino;
   const a = await writeNew(fs, docs, "a.txt", A_TEXT);

@@ -11,7 +11,7 @@ const SLOT = 4 + 12 + CS + 16; // chacha20-poly1305: length, nonce, chunk, tag
 const BASE = 16 + 2 * 4088; // header and two record slots of a regular file's inode file
 
 async function setup() {
-  const { fs, dir } = await freshFs({ chunkSize: CS });
+  const { fs, dir } = await freshFs({ chunkSize: CS, cipher: "chacha20-poly1305" });
   const put = async (name: string, data: Uint8Array) => {
     const { attr, fh } = await fs.create(ROOT_INO, n(name), 0o644, 2, ROOT_CALLER);
     await fs.write(attr.ino, fh, 0, data);

@@ -2,11 +2,20 @@
 import type { CipherName } from "../crypto/aead.ts";
 import { EncryptedFs } from "../fs/encrypted_fs.ts";
 import { kdfCostFromEnv } from "./kdf.ts";
+import { nonceBoundWarning } from "./cipher.ts";
+import { permissionWarnings } from "../store/datadir.ts";
 import { log } from "./log.ts";
 
 /** Damaged objects are worth a warning each, not a failed mount. */
 function onDamaged(path: string, reason: string): void {
   log("store").warn("damaged object {path}: {reason}", { path, reason });
+}
+
+/** Warns about each part of the data dir that other users can reach. */
+async function warnPermissions(dataDir: string): Promise<void> {
+  for (const warning of await permissionWarnings(dataDir)) {
+    log("store").warn("{warning}", { warning });
+  }
 }
 
 /** Creates a data dir in an empty or missing `dataDir` and opens it; the caller closes it. */
@@ -15,11 +24,15 @@ export async function createAndOpen(
   password: string,
   cipher: CipherName | undefined,
 ): Promise<{ fs: EncryptedFs; recoveryCode: string }> {
-  return await EncryptedFs.create(dataDir, password, {
+  const warning = cipher && nonceBoundWarning(cipher);
+  if (warning) log("store").warn("{warning}", { warning });
+  const made = await EncryptedFs.create(dataDir, password, {
     cipher,
     kdfCost: kdfCostFromEnv(),
     onDamaged,
   });
+  await warnPermissions(dataDir);
+  return made;
 }
 
 /**
@@ -42,5 +55,7 @@ export async function openExisting(
   password: string,
   readOnly: boolean,
 ): Promise<EncryptedFs> {
-  return await EncryptedFs.open(dataDir, { password }, { readOnly, onDamaged });
+  const fs = await EncryptedFs.open(dataDir, { password }, { readOnly, onDamaged });
+  await warnPermissions(dataDir);
+  return fs;
 }

@@ -73,8 +73,9 @@ cleared with -u).
 Options:
   -m, --mount-point MNT      Where to mount: an existing, empty directory
   -d, --data-dir DIR         Where the encrypted data lives
-  -c, --cipher NAME          Cipher of a new data dir: chacha20-poly1305 (default), aes-256-gcm,
-                             xchacha20-poly1305 (also ChaCha20Poly1305, Aes256Gcm);
+  -c, --cipher NAME          Cipher of a new data dir: xchacha20-poly1305 (default),
+                             chacha20-poly1305 or aes-256-gcm (also ChaCha20Poly1305,
+                             Aes256Gcm; 96-bit nonces: about 2^32 chunk writes per file);
                              an existing data dir's cipher must match
   -r, --read-only            Mount read-only
   -o, --allow-other          Let other users access the mount (needs user_allow_other in
@@ -110,8 +111,9 @@ password is lost.
 
 Options:
   -d, --data-dir DIR         The data dir to create
-  -c, --cipher NAME          chacha20-poly1305 (default), aes-256-gcm, xchacha20-poly1305
-                             (also ChaCha20Poly1305, Aes256Gcm)
+  -c, --cipher NAME          xchacha20-poly1305 (default), chacha20-poly1305, aes-256-gcm
+                             (also ChaCha20Poly1305, Aes256Gcm; the last two: 96-bit nonces,
+                             about 2^32 chunk writes per file)
       --recovery-code-file FILE
                              Write the recovery code to FILE (created 0600; an existing FILE
                              is refused); - writes it to stdout even when not a terminal

@@ -305,7 +305,7 @@ export class Checker {
     if (oldExists) this.#act("remove", () => this.#q(rel), [problem]);
     const folder = this.#records.paths(ino).entries;
     if (kindOf(folder) === "missing") {
-      this.#act("mkdir", () => mkdirSync(folder, { recursive: true }), [problem]);
+      this.#act("mkdir", () => mkdirSync(folder, { recursive: true, mode: 0o700 }), [problem]);
     }
     this.#add({ ino, rec, place, path, names, fresh: true });
     // The record itself is written with the other records, once its counts are known.
@@ -319,7 +319,7 @@ export class Checker {
       const rel = this.#rel(folder);
       const steps: [Phase, () => unknown][] = [];
       if (kind !== "missing") steps.push(["remove", () => this.#q(rel)]);
-      steps.push(["mkdir", () => mkdirSync(folder, { recursive: true })]);
+      steps.push(["mkdir", () => mkdirSync(folder, { recursive: true, mode: 0o700 })]);
       this.#problem(
         "damaged",
         d.path,
@@ -722,7 +722,7 @@ export class Checker {
     };
     const folder = this.#records.paths(ino).entries;
     const rootFolder = this.#records.paths(ROOT_INO).entries;
-    this.#act("mkdir", () => mkdirSync(folder, { recursive: true }));
+    this.#act("mkdir", () => mkdirSync(folder, { recursive: true, mode: 0o700 }));
     this.#act(
       "link",
       () => this.#dirs.put(ROOT_INO, rootFolder, LOST_FOUND, { ino, type: S_IFDIR }),

@@ -37,7 +37,7 @@ export function quarantine(root: string, rel: string): string | null {
   const q = `${root}/${QUARANTINE_DIR}`;
   // A symlink planted as `q` would have objects moved wherever it points.
   if (exists(q) && !lstatSync(q).isDirectory()) throw new Error(`${q} is not a real directory`);
-  mkdirSync(q, { recursive: true });
+  mkdirSync(q, { recursive: true, mode: 0o700 });
   const base = rel.replaceAll("/", "_");
   let to = `${QUARANTINE_DIR}/${base}`;
   for (let k = 1; exists(`${root}/${to}`); k++) to = `${QUARANTINE_DIR}/${base}.${k}`;

@@ -8,6 +8,7 @@ import { openRaw, writeAllSync } from "./object_io.ts";
 import { sysClose, sysError, sysRename, sysUnlink } from "../../ffi/sysio.ts";
 import { randomBytes } from "../crypto/random.ts";
 import { base32 } from "../util/base32.ts";
+import { folderOf, settleFile, settleFolder } from "./backing_times.ts";
 
 /** Suffix marker of temporary files; anything containing it is debris of an interrupted write. */
 export const TMP_MARK = ".tmp-";
@@ -27,6 +28,7 @@ export async function writeFileAtomic(
   const fh = await open(tmp, "wx", 0o600);
   try {
     await fh.writeFile(data);
+    settleFile(fh.fd);
     if (durable) await fh.sync();
   } catch (e) {
     await fh.close().catch(() => {});
@@ -40,13 +42,15 @@ export async function writeFileAtomic(
     await unlink(tmp).catch(() => {});
     throw e;
   }
-  if (durable) await fsyncDir(path.slice(0, path.lastIndexOf("/")) || "/");
+  settleFolder(folderOf(path));
+  if (durable) await fsyncDir(folderOf(path));
 }
 
 function writeSmallAtomic(tmp: string, path: string, data: Uint8Array): void {
   const fd = openRaw(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   try {
     writeAllSync(fd, data, 0, tmp);
+    settleFile(fd);
   } catch (e) {
     sysClose(fd);
     sysUnlink(tmp);
@@ -58,6 +62,7 @@ function writeSmallAtomic(tmp: string, path: string, data: Uint8Array): void {
     sysUnlink(tmp);
     throw sysError(r, "rename", tmp);
   }
+  settleFolder(folderOf(path));
 }
 
 /** fsyncs a directory so that renames and creations in it are durable. */

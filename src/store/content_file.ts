@@ -20,11 +20,11 @@ import {
   sysFstat,
   sysFsync,
   sysFtruncate,
-  sysOpen,
   sysPread,
 } from "../../ffi/sysio.ts";
+import { settleFile } from "./backing_times.ts";
 import { S_IFMT, S_IFREG } from "../fs/types.ts";
-import { SAFE_OPEN, writeAllSync } from "./object_io.ts";
+import { SAFE_OPEN, sysOpenObject, writeAllSync } from "./object_io.ts";
 import { adPrefix, type StoreKeys } from "./keys.ts";
 import { DamagedObjectError } from "./record_store.ts";
 import { concat, u64le } from "../util/codec.ts";
@@ -107,7 +107,10 @@ export class ContentFile {
     base: number,
     writable: boolean,
   ): ContentFile {
-    const fd = sysOpen(path, (writable ? constants.O_RDWR : constants.O_RDONLY) | SAFE_OPEN);
+    const fd = sysOpenObject(
+      path,
+      (writable ? constants.O_RDWR : constants.O_RDONLY) | SAFE_OPEN,
+    );
     if (fd < 0) {
       const code = errnoName(fd);
       if (code === "ELOOP") throw new DamagedObjectError(path, "is a symlink, not an object");
@@ -213,6 +216,7 @@ export class ContentFile {
       LEN_BYTES + n,
     );
     writeAllSync(this.#fd, out, this.#base + i * this.#slot, this.path);
+    settleFile(this.#fd);
   }
 
   /**
@@ -243,10 +247,10 @@ export class ContentFile {
    */
   async write(first: number, plain: Uint8Array, lengths: number[]): Promise<void> {
     if (lengths.length === 1) return this.#writeOne(first, plain, lengths[0]);
-    await this.#tracked(
-      "pwrite",
-      () => this.#keys.chunks.write(this.#batch(first), plain, lengths),
-    );
+    await this.#tracked("pwrite", async () => {
+      await this.#keys.chunks.write(this.#batch(first), plain, lengths);
+      settleFile(this.#fd); // while still in flight: the descriptor cannot be closed yet
+    });
   }
 
   /** Drops every slot from chunk `count` on (the file was shortened). */
@@ -257,6 +261,7 @@ export class ContentFile {
     if (st.size > want) {
       const r = sysFtruncate(this.#fd, want);
       if (r < 0) return Promise.reject(sysError(r, "ftruncate", this.path));
+      settleFile(this.#fd);
     }
     return Promise.resolve();
   }

@@ -2,7 +2,7 @@
  * A data dir as a whole: telling ours from anything else, creating one, unlocking it, and
  * changing its password. Nothing here writes to a data dir it has not validated first.
  */
-import { mkdir, readdir, readFile, stat, unlink } from "node:fs/promises";
+import { lstat, mkdir, readFile, stat, unlink } from "node:fs/promises";
 import { type CipherName, DEFAULT_CIPHER } from "../crypto/aead.ts";
 import {
   createKeyFile,
@@ -15,6 +15,10 @@ import {
 } from "./keyfile.ts";
 import { fsyncDir, TMP_MARK, writeFileAtomic } from "./atomic_file.ts";
 import { KEY_FILE, OBJECTS_DIR } from "./layout.ts";
+import { settleFolder, settleMadeFolders } from "./backing_times.ts";
+import { listFolder, sysOpenObject } from "./object_io.ts";
+import { sysClose, sysError, sysFstat, sysPread } from "../../ffi/sysio.ts";
+import { constants } from "node:fs";
 import { StoreKeys } from "./keys.ts";
 import { RecordStore } from "./record_store.ts";
 import { newRecord } from "./inode_record.ts";
@@ -58,13 +62,48 @@ export async function inspectDataDir(dir: string): Promise<DataDirState> {
   let names: string[];
   try {
     if (!(await stat(dir)).isDirectory()) return "foreign";
-    names = await readdir(dir);
+    // O_NOATIME: looking leaves no access time on the data dir.
+    names = (await listFolder(dir, { follow: true })) ?? [];
   } catch (e) {
     if ((e as { code?: string }).code === "ENOENT") return "missing";
     throw e;
   }
   if (names.length === 0) return "empty";
   return names.includes(KEY_FILE) || names.includes(KEY_BACKUP) ? "rencfs" : "foreign";
+}
+
+/**
+ * What of a data dir other users can reach: one line per folder (the data dir, `o/`) or key
+ * file whose mode grants group or other users any access, with the command that fixes it.
+ * Nothing is changed: a group-shared data dir may be deliberate (a sync daemon running as
+ * another user), and rencfs creates its own folders 0700 and files 0600 whatever the umask.
+ */
+export async function permissionWarnings(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const checks: [string, number][] = [
+    [dir, 0o700],
+    [`${dir}/${OBJECTS_DIR}`, 0o700],
+    [`${dir}/${KEY_FILE}`, 0o600],
+    [`${dir}/${KEY_BACKUP}`, 0o600],
+  ];
+  for (const [path, want] of checks) {
+    let mode: number;
+    try {
+      mode = (await lstat(path)).mode & 0o7777;
+    } catch {
+      continue; // missing: other checks report that
+    }
+    if ((mode & 0o077) === 0) continue;
+    const octal = mode.toString(8).padStart(4, "0");
+    out.push(
+      `${path} is open to other users (mode ${octal}): they can see the structure ` +
+        `and sizes${
+          path.endsWith(KEY_FILE) || path.endsWith(KEY_BACKUP) ? " and try passwords offline" : ""
+        }; ` +
+        `chmod ${want.toString(8)} '${path}'`,
+    );
+  }
+  return out;
 }
 
 /** A key file as read from a data dir. */
@@ -113,13 +152,32 @@ export async function readHeader(dir: string): Promise<KeyFileRead> {
 }
 
 async function readKeyFileBytes(path: string): Promise<Uint8Array | undefined> {
+  // O_NOATIME: reading the key file at every open must not leave the time of each mount.
+  const fd = sysOpenObject(path, constants.O_RDONLY);
+  if (fd === -2) return undefined; // ENOENT
+  if (fd < 0) return await readFile(path); // any other failure: report it as node:fs does
   try {
-    return await readFile(path);
-  } catch (e) {
-    if ((e as { code?: string }).code === "ENOENT") return undefined;
-    throw e;
+    const st = sysFstat(fd);
+    if (typeof st === "number") throw sysError(st, "fstat", path);
+    if (st.size > MAX_KEY_FILE) {
+      throw new DamagedKeyFileError("the key file is damaged: it is far too large");
+    }
+    const buf = new Uint8Array(st.size);
+    let got = 0;
+    while (got < buf.length) {
+      const r = sysPread(fd, buf.subarray(got), got);
+      if (r < 0) throw sysError(r, "read", path);
+      if (r === 0) break;
+      got += r;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    sysClose(fd);
   }
 }
+
+/** Larger than any key file rencfs writes (under 1 KiB) by far; a bigger one is not read. */
+const MAX_KEY_FILE = 1 << 20;
 
 /** Whether `bytes` is an intact key file. */
 function intact(bytes: Uint8Array | undefined): bytes is Uint8Array {
@@ -159,13 +217,14 @@ async function writeKeyFiles(dir: string, bytes: Uint8Array): Promise<void> {
 async function removeKeyFileLeftovers(dir: string): Promise<string[]> {
   const prefixes = [`${KEY_FILE}${TMP_MARK}`, `${KEY_BACKUP}${TMP_MARK}`];
   const removed: string[] = [];
-  for (const name of await readdir(dir)) {
+  for (const name of await listFolder(dir, { follow: true }) ?? []) {
     if (!prefixes.some((p) => name.startsWith(p))) continue;
     await unlink(`${dir}/${name}`).catch((e) => {
       if ((e as { code?: string }).code !== "ENOENT") throw e;
     });
     removed.push(name);
   }
+  if (removed.length) settleFolder(dir);
   return removed;
 }
 
@@ -252,7 +311,8 @@ export async function createDataDir(
     version: opts.formatVersion,
   });
   // Owner only: names, sizes and times of the objects are nobody else's business.
-  await mkdir(`${dir}/${OBJECTS_DIR}`, { recursive: true, mode: 0o700 });
+  const objects = `${dir}/${OBJECTS_DIR}`;
+  settleMadeFolders(objects, await mkdir(objects, { recursive: true, mode: 0o700 }));
   await createRoot(dir, made.masterKey, made.header);
   // The key files last: a data dir without them is just an interrupted creation.
   await writeKeyFiles(dir, made.bytes);
@@ -269,7 +329,8 @@ async function createRoot(dir: string, master: Uint8Array, header: KeyFileHeader
     const rec = newRecord(ROOT_INO, S_IFDIR | 0o755, owner, now, randomBytes(16));
     rec.parent = ROOT_INO;
     rec.nlink = 2;
-    await mkdir(records.paths(ROOT_INO).entries, { recursive: true, mode: 0o700 });
+    const folder = records.paths(ROOT_INO).entries;
+    settleMadeFolders(folder, await mkdir(folder, { recursive: true, mode: 0o700 }));
     await records.create(rec, records.objectPlace(ROOT_INO), { durable: true });
   } finally {
     keys.wipe();

@@ -6,11 +6,11 @@
  * inode with one name only (not a directory), the inode file itself (see record_store.ts), so
  * such a file is one backing file and one read.
  */
-import { readdir } from "node:fs/promises";
-import { mkdirSync, opendirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { sysAdvise, sysClose, sysPrefetch } from "../../ffi/sysio.ts";
-import { NotAnObjectError, openObject, readHeadOf } from "./object_io.ts";
+import { listFolder, NotAnObjectError, openObject, readHeadOf } from "./object_io.ts";
 import { TMP_MARK, writeFileAtomic } from "./atomic_file.ts";
+import { settleMadeFolders } from "./backing_times.ts";
 import type { StoreKeys } from "./keys.ts";
 import {
   DamagedObjectError,
@@ -67,7 +67,7 @@ export class DirStore {
 
   /** Creates the (empty) entry folder of a new directory. */
   createFolder(folder: string): Promise<void> {
-    mkdirSync(folder, { recursive: true });
+    settleMadeFolders(folder, mkdirSync(folder, { recursive: true, mode: 0o700 }));
     return Promise.resolve();
   }
 
@@ -117,12 +117,7 @@ export class DirStore {
   /** The entry file names of a directory's folder (one directory read, nothing decrypted). */
   async names(folder: string): Promise<string[]> {
     if (!(await this.checkFolder(folder))) return [];
-    try {
-      return (await readdir(folder)).filter((f) => !f.includes(TMP_MARK));
-    } catch (e) {
-      if ((e as { code?: string }).code === "ENOENT") return [];
-      throw e;
-    }
+    return ((await listFolder(folder)) ?? []).filter((f) => !f.includes(TMP_MARK));
   }
 
   /**
@@ -184,23 +179,10 @@ export class DirStore {
   }
 
   /** Whether the folder holds no entry (temporary debris aside). */
-  isEmpty(folder: string): Promise<boolean> {
+  async isEmpty(folder: string): Promise<boolean> {
     // Reads only until the first real entry, however large the folder.
-    let d;
-    try {
-      d = opendirSync(folder);
-    } catch (e) {
-      if ((e as { code?: string }).code === "ENOENT") return Promise.resolve(true);
-      return Promise.reject(e);
-    }
-    try {
-      for (let e = d.readSync(); e; e = d.readSync()) {
-        if (!e.name.includes(TMP_MARK)) return Promise.resolve(false);
-      }
-      return Promise.resolve(true);
-    } finally {
-      d.closeSync();
-    }
+    const real = (f: string) => !f.includes(TMP_MARK);
+    return !((await listFolder(folder, { enough: real })) ?? []).some(real);
   }
 
   // The entry file at `path`: its bytes (a pointer, or an inode file's header and slots), or

@@ -11,7 +11,7 @@
  * {
  *   "format": "rencfs",
  *   "version": 2,
- *   "cipher": "chacha20-poly1305",          // content AEAD, one of CIPHERS
+ *   "cipher": "xchacha20-poly1305",         // content AEAD, one of CIPHERS
  *   "chunkSize": 262144,                    // plaintext bytes per chunk, multiple of 512,
  *                                           // 512 .. 64 MiB
  *   "created": "2025-01-01T00:00:00.000Z",  // ISO 8601, UTC

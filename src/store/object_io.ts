@@ -11,6 +11,8 @@
 import { constants } from "node:fs";
 import { lstatSync } from "node:fs";
 import { errnoName, sysClose, sysError, sysOpen, sysPread, sysPwrite } from "../../ffi/sysio.ts";
+import { NO_ATIME } from "./backing_times.ts";
+import { libc } from "../../ffi/libc.ts";
 
 // Most objects are a few hundred bytes: one read into this buffer tells the size.
 const scratch = new Uint8Array(64 * 1024);
@@ -41,9 +43,97 @@ export function readHead(
   }
 }
 
+/**
+ * open(2) of an object or folder of the data dir, `O_NOATIME` so that reads leave no access
+ * times (backing_times.ts); without it where the kernel refuses it (a data dir owned by another
+ * user). The descriptor, or -errno.
+ */
+export function sysOpenObject(path: string, flags: number, mode = 0): number {
+  const fd = sysOpen(path, flags | NO_ATIME, mode);
+  return fd === -1 /* EPERM */ ? sysOpen(path, flags, mode) : fd;
+}
+
+const SYS_GETDENTS64 = Deno.build.arch === "aarch64" ? 61n : 217n; // syscall numbers
+const LIST_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+const dec = new TextDecoder();
+
+/**
+ * The names in a folder (without `.` and `..`; only up to the first for which `enough` is
+ * true, when given), or null when it does not exist; other failures throw. A symlink is refused
+ * (ELOOP) unless `follow` (the data dir itself may be one). Read with getdents64 on a descriptor
+ * opened `O_NOATIME`, off the JS thread: a listing leaves neither an atime nor (as setting it
+ * back would) a ctime behind.
+ */
+export async function listFolder(
+  path: string,
+  opts: { enough?: (name: string) => boolean; follow?: boolean } = {},
+): Promise<string[] | null> {
+  const fd = openFolder(path, opts.follow);
+  if (fd === null) return null;
+  const names: string[] = [];
+  try {
+    const buf = new Uint8Array(64 * 1024);
+    for (;;) {
+      const n = Number(await libc().getdents64(SYS_GETDENTS64, fd, buf, BigInt(buf.length)));
+      if (parseDents(buf, n, names, path, opts.enough)) return names;
+    }
+  } finally {
+    sysClose(fd);
+  }
+}
+
+/** {@link listFolder} on this thread, for small folders (the trash at open). */
+export function listFolderSync(path: string): string[] | null {
+  const fd = openFolder(path);
+  if (fd === null) return null;
+  const names: string[] = [];
+  try {
+    const buf = new Uint8Array(64 * 1024);
+    for (;;) {
+      const n = Number(libc().getdents64_sync(SYS_GETDENTS64, fd, buf, BigInt(buf.length)));
+      if (parseDents(buf, n, names, path)) return names;
+    }
+  } finally {
+    sysClose(fd);
+  }
+}
+
+function openFolder(path: string, follow = false): number | null {
+  const fd = sysOpenObject(path, follow ? LIST_FLAGS & ~constants.O_NOFOLLOW : LIST_FLAGS);
+  if (fd >= 0) return fd;
+  if (errnoName(fd) === "ENOENT") return null;
+  throw sysError(fd, "opendir", path);
+}
+
+// Appends the names of the `n` bytes of linux_dirent64 records in `buf` (d_reclen at 16, the
+// NUL-terminated name at 19); true when the listing is done (end of folder, or `enough`).
+function parseDents(
+  buf: Uint8Array,
+  n: number,
+  names: string[],
+  path: string,
+  enough?: (name: string) => boolean,
+): boolean {
+  if (n < 0) throw sysError(-5, "getdents64", path);
+  if (n === 0) return true;
+  const dv = new DataView(buf.buffer, buf.byteOffset);
+  for (let at = 0; at < n;) {
+    const reclen = dv.getUint16(at + 16, true);
+    const end = buf.indexOf(0, at + 19);
+    const name = dec.decode(
+      buf.subarray(at + 19, end < 0 || end > at + reclen ? at + reclen : end),
+    );
+    at += reclen;
+    if (name === "." || name === "..") continue;
+    names.push(name);
+    if (enough?.(name)) return true;
+  }
+  return false;
+}
+
 /** Opens an object for reading (see {@link readHead}); null when it does not exist. */
 export function openObject(path: string): number | null {
-  const fd = sysOpen(path, constants.O_RDONLY | SAFE_OPEN);
+  const fd = sysOpenObject(path, constants.O_RDONLY | SAFE_OPEN);
   if (fd >= 0) return fd;
   const code = errnoName(fd);
   if (code === "ENOENT") return null;
@@ -101,7 +191,7 @@ export function writeAllSync(fd: number, data: Uint8Array, pos: number, path = "
  * (`code`) on failure.
  */
 export function openRaw(path: string, flags: number, mode = 0): number {
-  const fd = sysOpen(path, flags, mode);
+  const fd = sysOpenObject(path, flags, mode);
   if (fd < 0) throw sysError(fd, "open", path);
   return fd;
 }

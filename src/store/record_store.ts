@@ -13,6 +13,7 @@
  * grow by rewriting the file.
  */
 import { constants, linkSync, mkdirSync, renameSync } from "node:fs";
+import { settleFile, settleFolder, settleMadeFolders } from "./backing_times.ts";
 import {
   FolderGuard,
   NotAnObjectError,
@@ -316,7 +317,9 @@ export class RecordStore {
       return slotSize;
     }
     const p = { shard: place.folder, record: place.path };
-    if (!(await this.checkFolder(p.shard))) mkdirSync(p.shard, { recursive: true });
+    if (!(await this.checkFolder(p.shard))) {
+      settleMadeFolders(p.shard, mkdirSync(p.shard, { recursive: true, mode: 0o700 }));
+    }
     // Written in place, not via a temporary file: until an entry points at this inode a torn
     // record is an unreachable orphan, and the entry is written only after this returns.
     const fd = openRaw(
@@ -326,10 +329,12 @@ export class RecordStore {
     );
     try {
       writeAllSync(fd, file, 0, p.record);
+      settleFile(fd);
       if (durable) await sysFdatasync(fd, p.record);
     } finally {
       sysClose(fd);
     }
+    settleFolder(p.shard);
     return slotSize;
   }
 
@@ -357,6 +362,7 @@ export class RecordStore {
         const img = this.#slotImage(blob);
         const at = HEADER_BYTES + slot * slotSize;
         writeAllSync(fd, img, at, p.record);
+        settleFile(fd);
         if (durable) await sysFdatasync(fd, p.record);
         return slotSize;
       } finally {
@@ -409,15 +415,20 @@ export class RecordStore {
     const fd = openRaw(from.path, constants.O_RDWR | SAFE_OPEN);
     try {
       writeAllSync(fd, this.#slotImage(blob), HEADER_BYTES + slot * size, from.path);
+      settleFile(fd);
       // The slot must be on disk before the rename or link is: otherwise a power cut could
       // keep the move and lose the slot, and the file would open nowhere.
       await sysFdatasync(fd, from.path);
     } finally {
       sysClose(fd);
     }
-    if (!(await this.checkFolder(to.folder))) mkdirSync(to.folder, { recursive: true });
+    if (!(await this.checkFolder(to.folder))) {
+      settleMadeFolders(to.folder, mkdirSync(to.folder, { recursive: true, mode: 0o700 }));
+    }
     if (how === "rename") {
       renameSync(from.path, to.path);
+      settleFolder(from.folder);
+      settleFolder(to.folder);
       onMoved();
       return { slot, slotSize: size };
     }
@@ -430,13 +441,16 @@ export class RecordStore {
       if (r < 0) throw sysError(r, "unlink", to.path);
       linkSync(from.path, to.path);
     }
+    settleFolder(to.folder);
     onMoved();
     return { slot, slotSize: size };
   }
 
   /** Unlinks the object place file of `ino` (a twin left by a conversion that was undone). */
   dropObject(ino: bigint): void {
-    sysUnlink(this.paths(ino).record);
+    const p = this.paths(ino);
+    sysUnlink(p.record);
+    settleFolder(p.shard);
   }
 
   /** Deletes every object of an inode (record last, so a crash leaves nothing half-deleted). */

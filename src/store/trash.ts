@@ -6,10 +6,12 @@
  * thread. Whatever a crash leaves in `t/` is deleted at the next writable open. Everything in
  * `t/` is ciphertext nobody refers to any more.
  */
-import { linkSync, lstatSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { linkSync, lstatSync, mkdirSync, rmSync } from "node:fs";
+import { listFolderSync } from "./object_io.ts";
 import { errnoName, sysError, sysRename } from "../../ffi/sysio.ts";
 import { randomBytes } from "../crypto/random.ts";
 import { base32 } from "../util/base32.ts";
+import { folderOf, settleFolder } from "./backing_times.ts";
 
 /** The trash folder of a data dir. */
 export const TRASH_DIR = "t";
@@ -35,7 +37,9 @@ export class Trash {
       this.#usable = st.isDirectory() && !st.isSymbolicLink();
     } catch (e) {
       if ((e as { code?: string }).code !== "ENOENT") throw e;
-      mkdirSync(this.#dir);
+      mkdirSync(this.#dir, { mode: 0o700 });
+      settleFolder(this.#dir);
+      settleFolder(folderOf(this.#dir));
       this.#usable = true;
     }
     return this.#usable;
@@ -44,7 +48,8 @@ export class Trash {
   /** Deletes, in the background, whatever an earlier session left in the trash. */
   sweep(): void {
     if (!this.#check()) return;
-    for (const n of readdirSync(this.#dir)) this.#queue.push(`${this.#dir}/${n}`);
+    // O_NOATIME: an open with nothing to delete leaves no trace on `t`.
+    for (const n of listFolderSync(this.#dir) ?? []) this.#queue.push(`${this.#dir}/${n}`);
     this.#kick();
   }
 
@@ -62,7 +67,10 @@ export class Trash {
       kept = null;
     }
     if (kept) this.release(kept);
-    else if (!this.#usable) rmSync(path, { recursive: true, force: true }); // no usable trash
+    else if (!this.#usable) {
+      rmSync(path, { recursive: true, force: true }); // no usable trash
+      settleFolder(folderOf(path));
+    }
   }
 
   /**
@@ -77,6 +85,7 @@ export class Trash {
     if (how === "link") {
       try {
         linkSync(path, to);
+        settleFolder(this.#dir);
         return to;
       } catch (e) {
         if ((e as { code?: string }).code === "ENOENT") return null;
@@ -88,6 +97,8 @@ export class Trash {
       if (errnoName(r) === "ENOENT") return null;
       throw sysError(r, "rename", path);
     }
+    settleFolder(folderOf(path));
+    settleFolder(this.#dir);
     return to;
   }
 
@@ -106,6 +117,7 @@ export class Trash {
         // One runtime op per object (node:fs `rm` costs an lstat and several promise layers
         // more on the JS thread, which `rm -rf` of a tree keeps busy).
         for (const p of batch) await Deno.remove(p, { recursive: true }).catch(() => {});
+        settleFolder(this.#dir);
       }
     })().finally(() => {
       this.#running = null;

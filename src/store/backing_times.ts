@@ -1,0 +1,71 @@
+/**
+ * The access and modification times of the data dir's own files and folders. Left to the
+ * kernel they tell when each object was made and changed: a new directory's `.m` and its
+ * pointer entry are born milliseconds apart, and a rename stamps both folders with one instant,
+ * so an observer of the backing files can pair them and rebuild the tree. The store therefore
+ * sets them itself right after each change it makes:
+ *
+ * - folders (the data dir, `o/`, shards, `.d` folders, `t/`): atime = mtime = the epoch;
+ * - files: atime = mtime = a fresh random instant (2000–2034) at every creation and change.
+ *   Random rather than constant because sync and backup tools (rsync's quick check, Syncthing's
+ *   scanner) take a file whose size and mtime are unchanged for an unchanged file, and most
+ *   writes here keep the size (record slots and chunks rewritten in place).
+ *
+ * Reads leave no time at all: objects are opened and folders listed `O_NOATIME` ({@link NO_ATIME},
+ * `listFolder`), so neither an atime changes nor, as setting one back would, a ctime. ctime and
+ * the birth time cannot be set by a process: they still show when each object was made and last
+ * changed (threat-model.md).
+ * Every call here is best effort: a time that cannot be set (a read-only or foreign folder) is
+ * no reason to fail the operation.
+ */
+import { constants } from "node:fs";
+import { cString, libc } from "../../ffi/libc.ts";
+
+/** `open(2)` flag that keeps reads from updating atimes (owner or CAP_FOWNER only). */
+export const NO_ATIME: number = constants.O_NOATIME ?? 0o1000000;
+
+const AT_FDCWD = -100;
+const AT_SYMLINK_NOFOLLOW = 0x100;
+/** Folder times: the epoch, for atime and mtime (two `struct timespec`, all zero). */
+const EPOCH = new BigInt64Array(4);
+/** Random file times are drawn from [FROM, FROM + 2^30) seconds: 2000-01-01 to 2034. */
+const FROM = 946_684_800n;
+const times = new BigInt64Array(4);
+const rnd = new Uint32Array(2);
+
+/** A fresh random instant for atime and mtime, as two `struct timespec`. */
+function randomTimes(): BigInt64Array<ArrayBuffer> {
+  crypto.getRandomValues(rnd);
+  const sec = FROM + BigInt(rnd[0] >>> 2);
+  const nsec = BigInt(rnd[1] % 1_000_000_000);
+  times[0] = times[2] = sec;
+  times[1] = times[3] = nsec;
+  return times;
+}
+
+/** Sets a folder's atime and mtime to the epoch (never follows a symlink). */
+export function settleFolder(path: string): void {
+  libc().utimensat(AT_FDCWD, cString(path), EPOCH, AT_SYMLINK_NOFOLLOW);
+}
+
+/** Gives an open file a fresh random atime and mtime: it was just made or changed. */
+export function settleFile(fd: number): void {
+  libc().futimens(fd, randomTimes());
+}
+
+/**
+ * After `mkdirSync(folder, { recursive: true })` returned `first` (the first folder it made, or
+ * undefined): settles every folder it made and the one they were made in.
+ */
+export function settleMadeFolders(folder: string, first: string | undefined): void {
+  if (first === undefined) return;
+  settleFolder(first.slice(0, first.lastIndexOf("/")) || "/");
+  for (let p = folder; p.length >= first.length; p = p.slice(0, p.lastIndexOf("/"))) {
+    settleFolder(p);
+  }
+}
+
+/** The folder holding `path`. */
+export function folderOf(path: string): string {
+  return path.slice(0, path.lastIndexOf("/")) || "/";
+}

@@ -137,8 +137,40 @@ export class SecretBuffer {
    * change of a key. No-op without FFI. {@link dispose} makes them writable again to zero them.
    */
   makeReadOnly(): void {
+    this.#protect(PROT_READ);
+  }
+
+  /**
+   * Makes the pages inaccessible (mprotect PROT_NONE) until {@link expose}: while a key is not
+   * in use, a stray read (an out-of-bounds bug, a debugger's careless dump) faults instead of
+   * finding it. Touching `bytes` meanwhile is a SIGSEGV, not an exception: use {@link use}.
+   * No-op without FFI.
+   */
+  noAccess(): void {
+    this.#protect(PROT_NONE);
+  }
+
+  /** Makes the pages readable and writable again (after {@link noAccess} or makeReadOnly). */
+  expose(): void {
+    this.#protect(PROT_READ | PROT_WRITE);
+  }
+
+  /**
+   * Runs `fn` with the bytes accessible and makes the pages inaccessible again afterwards
+   * (also when `fn` throws). `fn` must be synchronous and must not keep `bytes`.
+   */
+  use<T>(fn: (bytes: Uint8Array) => T): T {
+    this.expose();
+    try {
+      return fn(this.#bytes);
+    } finally {
+      this.noAccess();
+    }
+  }
+
+  #protect(prot: number): void {
     if (this.#disposed) throw new Error("SecretBuffer used after dispose");
-    if (libc && this.#ptr) libc.mprotect(this.#ptr, BigInt(this.#mapLength), PROT_READ);
+    if (libc && this.#ptr) libc.mprotect(this.#ptr, BigInt(this.#mapLength), prot);
   }
 
   /** Zeroes the bytes, unlocks and unmaps the pages, and detaches `bytes`. Idempotent. */

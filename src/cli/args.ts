@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import type { CipherName } from "../crypto/aead.ts";
 import { cipherNamesText, parseCipherName } from "./cipher.ts";
 import { UsageError } from "./errors.ts";
+import { DEFAULT_KEY_IDLE_MS, parseDuration } from "./duration.ts";
 import { type CommandName, isCommandName } from "./help.ts";
 import { type LogLevelName, parseLogLevel } from "./log.ts";
 
@@ -28,6 +29,8 @@ export interface MountArgs {
   /** Mount over a mount point that is not empty (its contents are hidden while mounted). */
   nonempty: boolean;
   background: boolean;
+  /** Milliseconds without key use after which key material leaves the process (0: never). */
+  keyIdleMs: number;
   password: PasswordOptions;
 }
 
@@ -96,6 +99,7 @@ const MOUNT_SPEC = {
   "umount-on-start": { type: "boolean", short: "u" },
   nonempty: { type: "boolean" },
   background: { type: "boolean" },
+  "key-idle": { type: "string" },
   ...PASSWORD_SPEC,
   ...COMMON_SPEC,
 } satisfies OptionSpec;
@@ -160,6 +164,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
         umountOnStart: o["umount-on-start"] ?? false,
         nonempty: o.nonempty ?? false,
         background: o.background ?? false,
+        keyIdleMs: keyIdleOption(o["key-idle"], name),
         password: passwordOptions(o, name),
       });
     }
@@ -192,6 +197,15 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
       });
     }
   }
+}
+
+function keyIdleOption(value: string | undefined, command: CommandName): number {
+  if (value === undefined) return DEFAULT_KEY_IDLE_MS;
+  const ms = parseDuration(value);
+  if (ms === null) {
+    throw new UsageError(`--key-idle: '${value}' is not a duration (10m, 90s, 1h, off)`, command);
+  }
+  return ms;
 }
 
 function run(

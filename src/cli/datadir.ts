@@ -14,11 +14,13 @@ export async function createAndOpen(
   dataDir: string,
   password: string,
   cipher: CipherName | undefined,
+  keyIdleMs = 0,
 ): Promise<{ fs: EncryptedFs; recoveryCode: string }> {
   return await EncryptedFs.create(dataDir, password, {
     cipher,
     kdfCost: kdfCostFromEnv(),
     onDamaged,
+    keyIdleMs,
   });
 }
 
@@ -41,6 +43,7 @@ export async function openExisting(
   dataDir: string,
   password: string,
   readOnly: boolean,
+  keyIdleMs = 0,
 ): Promise<EncryptedFs> {
-  return await EncryptedFs.open(dataDir, { password }, { readOnly, onDamaged });
+  return await EncryptedFs.open(dataDir, { password }, { readOnly, onDamaged, keyIdleMs });
 }

@@ -21,6 +21,8 @@ import {
 } from "../preflight.ts";
 import { printRecoveryCode } from "../recovery.ts";
 import { SignalQueue } from "../signals.ts";
+import { keyringAvailable } from "../../../ffi/keyring.ts";
+import { collectGarbage } from "../../util/gc.ts";
 
 const logger = log("mount");
 
@@ -52,7 +54,9 @@ export async function runMount(args: MountArgs, logLevel: LogLevelName): Promise
       );
     }
   }
-  const password = await getPassword(args.password, isNew);
+  // `let`, and dropped right after the unlock: this async function's frame lives as long as the
+  // mount, and a JS string cannot be zeroed, only left for the garbage collector.
+  let password: string | undefined = await getPassword(args.password, isNew);
 
   if (args.background && !isDaemonChild()) {
     return await startDaemon(childArgv(args, mountPoint, logLevel), password);
@@ -63,14 +67,23 @@ export async function runMount(args: MountArgs, logLevel: LogLevelName): Promise
   if (notHardened.length) {
     logger.warn("process hardening incomplete: {steps}", { steps: notHardened });
   }
-  let fs: EncryptedFs;
-  if (isNew) {
-    const created = await createAndOpen(args.dataDir, password, args.cipher);
-    printRecoveryCode(created.recoveryCode, false);
-    fs = created.fs;
-  } else {
-    fs = await openExisting(args.dataDir, password, args.readOnly);
+  if (args.keyIdleMs > 0 && !keyringAvailable()) {
+    logger.warn("no kernel keyring here: --key-idle is ignored, the keys stay in memory");
   }
+  let fs: EncryptedFs;
+  try {
+    if (isNew) {
+      const created = await createAndOpen(args.dataDir, password, args.cipher, args.keyIdleMs);
+      printRecoveryCode(created.recoveryCode, false);
+      fs = created.fs;
+    } else {
+      fs = await openExisting(args.dataDir, password, args.readOnly, args.keyIdleMs);
+    }
+  } finally {
+    password = undefined;
+  }
+  // The password's strings and the KDF's buffers are garbage now: collect them before serving.
+  collectGarbage();
   return await serve(fs, checked, args);
 }
 
@@ -84,6 +97,7 @@ function childArgv(args: MountArgs, mountPoint: string, logLevel: LogLevelName):
   // The child checks the mount point again, and clears a dead mount there right before mounting.
   if (args.umountOnStart) argv.push("--umount-on-start");
   if (args.nonempty) argv.push("--nonempty");
+  argv.push("--key-idle", `${args.keyIdleMs}ms`);
   argv.push("--background");
   return argv;
 }

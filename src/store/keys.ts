@@ -13,12 +13,13 @@
  * {@link StoreKeys.wipe}); the kernel drops it when the process ends, however it ends.
  */
 import { type Aead, aead, type AeadKey, type CipherName, smallAead } from "../crypto/aead.ts";
-import { SecretBuffer } from "../../ffi/memory.ts";
+import { SecretBuffer, wipeDeadStack } from "../../ffi/memory.ts";
 import { keyringAvailable, ProcessKey } from "../../ffi/keyring.ts";
 import { deriveSubkeys, hkdf, KeyedHasher, type Subkeys } from "../crypto/subkeys.ts";
 import { base32 } from "../util/base32.ts";
 import { concat, u64le } from "../util/codec.ts";
 import { ChunkIo } from "./chunk_io.ts";
+import { collectGarbage } from "../util/gc.ts";
 
 const enc = new TextEncoder();
 
@@ -162,7 +163,12 @@ export class StoreKeys {
     if (!this.#parked || this.#wiped) return;
     this.#forget();
     for (const h of this.#holders) h.forgetKey();
+    // Dead cipher and HMAC objects still hold key copies in native memory until collected,
+    // here and in the chunk workers (trim collects there).
     this.chunks.trim();
+    collectGarbage();
+    // Native cipher code leaves key copies in dead stack frames of this thread.
+    wipeDeadStack();
     this.idleWipes++;
   }
 

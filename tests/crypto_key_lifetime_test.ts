@@ -102,8 +102,9 @@ Deno.test({
       const fileId = crypto.getRandomValues(new Uint8Array(16));
       const expected = hkdf(sub.content, "rencfs v1 file", concat(u64le(7n), fileId));
       const fk = keys.fileKey(7n, fileId);
-      assertEquals(fk.bytes, expected);
-      fk.dispose();
+      assertEquals(fk, expected);
+      keys.releaseFileKey(fk);
+      assert(fk.every((b) => b === 0), "released file keys are zeroed");
       const entry = keys.entryName(1n, new TextEncoder().encode("a name"));
       const meta = await keys.metaAead.seal(
         await keys.metaKey(new Uint8Array(8)),
@@ -126,8 +127,8 @@ Deno.test({
       );
       assertEquals(again, meta);
       const fk2 = keys.fileKey(7n, fileId);
-      assertEquals(fk2.bytes, expected);
-      fk2.dispose();
+      assertEquals(fk2, expected);
+      keys.releaseFileKey(fk2);
       assert(!keys.dormant);
     } finally {
       keys.wipe();

@@ -26,7 +26,6 @@ import {
 import { S_IFMT, S_IFREG } from "../fs/types.ts";
 import { SAFE_OPEN, writeAllSync } from "./object_io.ts";
 import { adPrefix, type KeyHolder, type StoreKeys } from "./keys.ts";
-import type { SecretBuffer } from "../../ffi/memory.ts";
 import { DamagedObjectError } from "./record_store.ts";
 import { concat, u64le } from "../util/codec.ts";
 import { ChunkIoError } from "./chunk_io.ts";
@@ -71,7 +70,7 @@ export function slotSize(g: Geometry): number {
 export class ContentFile implements KeyHolder {
   readonly #fd: number;
   readonly #keys: StoreKeys;
-  #key: SecretBuffer | null = null;
+  #key: Uint8Array | null = null;
   readonly #ino: bigint;
   readonly #fileId: Uint8Array;
   readonly #ad: Uint8Array;
@@ -137,12 +136,12 @@ export class ContentFile implements KeyHolder {
       this.#key = this.#keys.fileKey(this.#ino, this.#fileId);
       this.#keys.hold(this);
     }
-    return this.#key.bytes;
+    return this.#key;
   }
 
   /** Zeroes the file's key (the keys went idle); the next chunk derives it again. */
   forgetKey(): void {
-    this.#key?.dispose();
+    if (this.#key) this.#keys.releaseFileKey(this.#key);
     this.#key = null;
     this.#keys.release(this);
   }

@@ -13,7 +13,7 @@
  * {@link StoreKeys.wipe}); the kernel drops it when the process ends, however it ends.
  */
 import { type Aead, aead, type AeadKey, type CipherName, smallAead } from "../crypto/aead.ts";
-import { SecretBuffer, wipeDeadStack } from "../../ffi/memory.ts";
+import { SecretBuffer, SecretSlab, wipeDeadStack } from "../../ffi/memory.ts";
 import { keyringAvailable, ProcessKey } from "../../ffi/keyring.ts";
 import { deriveSubkeys, hkdf, KeyedHasher, type Subkeys } from "../crypto/subkeys.ts";
 import { base32 } from "../util/base32.ts";
@@ -68,6 +68,8 @@ export class StoreKeys {
   readonly #objectNames = new Map<bigint, string>();
   readonly #parked: ProcessKey | null;
   readonly #holders = new Set<KeyHolder>();
+  // Per-file keys of open files, in locked pages.
+  readonly #fileKeys = new SecretSlab(32);
   readonly #idleMs: number;
   #lastUse = performance.now();
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -218,15 +220,23 @@ export class StoreKeys {
   }
 
   /**
-   * The raw key of one file's chunks (per-file keys keep random-nonce reuse negligible), in
-   * locked memory: the caller disposes it.
+   * The raw key of one file's chunks (per-file keys keep random-nonce reuse negligible), in a
+   * locked slot: hand it back with {@link releaseFileKey} once the file closes.
    */
-  fileKey(ino: bigint, fileId: Uint8Array): SecretBuffer {
+  fileKey(ino: bigint, fileId: Uint8Array): Uint8Array {
     const { secret } = this.#keys();
     const raw = secret.use((b) =>
       hkdf(b.subarray(0, 32), "rencfs v1 file", concat(u64le(ino), fileId))
     );
-    return SecretBuffer.takeFrom(raw);
+    const slot = this.#fileKeys.take();
+    slot.set(raw);
+    raw.fill(0);
+    return slot;
+  }
+
+  /** Zeroes a key from {@link fileKey} and frees its slot. */
+  releaseFileKey(key: Uint8Array): void {
+    this.#fileKeys.give(key);
   }
 
   /** On-disk name of an inode's objects: keyed, so it reveals nothing about the inode number. */
@@ -256,6 +266,7 @@ export class StoreKeys {
     this.#forget();
     for (const h of this.#holders) h.forgetKey();
     this.#holders.clear();
+    this.#fileKeys.dispose();
     this.#objectNames.clear();
     this.#parked?.destroy();
     this.#wiped = true;

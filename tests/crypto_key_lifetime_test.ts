@@ -10,6 +10,9 @@ import { keyringAvailable, KeyringError, ProcessKey } from "../ffi/keyring.ts";
 import { KeysUnavailableError, StoreKeys } from "../src/store/keys.ts";
 import { deriveSubkeys, hkdf } from "../src/crypto/subkeys.ts";
 import { concat, u64le } from "../src/util/codec.ts";
+import { parseCommandLine } from "../src/cli/args.ts";
+import { parseDuration } from "../src/cli/duration.ts";
+import { UsageError } from "../src/cli/errors.ts";
 
 const linux = Deno.build.os === "linux";
 
@@ -202,4 +205,21 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("mount --key-idle: durations parse, default 10m, off disables, junk is a usage error", () => {
+  const idle = (...extra: string[]) => {
+    const inv = parseCommandLine(["mount", "-m", "/mnt/x", "-d", "/data/x", ...extra]);
+    assert(inv.kind === "run" && inv.args.command === "mount");
+    return inv.args.keyIdleMs;
+  };
+  assertEquals(idle(), 10 * 60_000);
+  assertEquals(idle("--key-idle", "90s"), 90_000);
+  assertEquals(idle("--key-idle", "2m"), 120_000);
+  assertEquals(idle("--key-idle", "500ms"), 500);
+  assertEquals(idle("--key-idle", "off"), 0);
+  assertEquals(idle("--key-idle", "0"), 0);
+  throws(() => idle("--key-idle", "soon"), UsageError);
+  assertEquals(parseDuration("1h"), 3_600_000);
+  assertEquals(parseDuration("-5s"), null);
 });

@@ -13,6 +13,7 @@ import { concat, u64le } from "../src/util/codec.ts";
 import { parseCommandLine } from "../src/cli/args.ts";
 import { parseDuration } from "../src/cli/duration.ts";
 import { UsageError } from "../src/cli/errors.ts";
+import { rencfs } from "./cli_helpers.ts";
 
 const linux = Deno.build.os === "linux";
 
@@ -222,4 +223,26 @@ Deno.test("mount --key-idle: durations parse, default 10m, off disables, junk is
   throws(() => idle("--key-idle", "soon"), UsageError);
   assertEquals(parseDuration("1h"), 3_600_000);
   assertEquals(parseDuration("-5s"), null);
+});
+
+Deno.test("--password-file readable by others draws a warning; a 0600 one does not", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rencfs-pwfile-" });
+  try {
+    const file = `${dir}/pw`;
+    await Deno.writeTextFile(file, "a password in a file\n");
+    const init = async (mode: number, data: string) => {
+      await Deno.chmod(file, mode);
+      return await rencfs(["init", "-d", `${dir}/${data}`, "--password-file", file]);
+    };
+    const shared = await init(0o644, "d1");
+    assertEquals(shared.code, 0, shared.stderr);
+    assert(/readable by every user \(mode 644\)/.test(shared.stderr), shared.stderr);
+    const group = await init(0o640, "d2");
+    assert(/readable by its group/.test(group.stderr), group.stderr);
+    const own = await init(0o600, "d3");
+    assertEquals(own.code, 0, own.stderr);
+    assert(!/readable by/.test(own.stderr), own.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -34,6 +34,7 @@ const SYMBOLS = {
   getcontext: { parameters: ["buffer"], result: "i32" },
   pthread_sigmask: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   explicit_bzero: { parameters: ["pointer", "usize"], result: "void" },
+  malloc_trim: { parameters: ["usize"], result: "i32" },
 } as const;
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -257,6 +258,15 @@ export class SecretSlab {
     this.#pages = [];
     this.#free = [];
   }
+}
+
+/**
+ * Hands free malloc memory back to the kernel (glibc `malloc_trim`, every arena): whole free
+ * pages are discarded, so freed key copies on them (cipher contexts, key schedules) are gone
+ * rather than waiting to be overwritten. Smaller free chunks on pages still in use stay.
+ */
+export function trimFreedMemory(): void {
+  libc?.malloc_trim(0n);
 }
 
 // x86_64 glibc ucontext_t: uc_flags, uc_link, uc_stack (24 bytes), then gregs[], REG_RSP = 15.

@@ -20,7 +20,7 @@ import type {
   WriteRequest,
 } from "./chunk_io.ts";
 import { collectGarbage } from "../util/gc.ts";
-import { wipeDeadStack } from "../../ffi/memory.ts";
+import { trimFreedMemory, wipeDeadStack } from "../../ffi/memory.ts";
 import {
   CHUNK_DAMAGED,
   chunkAd,
@@ -229,6 +229,7 @@ self.onmessage = async (ev: MessageEvent<ChunkRequest | ShareMessage | TrimMessa
   if (m.op === "trim") {
     images.clear();
     collectGarbage();
+    trimFreedMemory(); // pages of freed cipher contexts (key schedules)
     wipeDeadStack(); // key copies that native cipher code left in dead frames
     return;
   }

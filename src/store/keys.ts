@@ -13,7 +13,7 @@
  * {@link StoreKeys.wipe}); the kernel drops it when the process ends, however it ends.
  */
 import { type Aead, aead, type AeadKey, type CipherName, smallAead } from "../crypto/aead.ts";
-import { SecretBuffer, SecretSlab, wipeDeadStack } from "../../ffi/memory.ts";
+import { SecretBuffer, SecretSlab, trimFreedMemory, wipeDeadStack } from "../../ffi/memory.ts";
 import { keyringAvailable, ProcessKey } from "../../ffi/keyring.ts";
 import { deriveSubkeys, hkdf, KeyedHasher, type Subkeys } from "../crypto/subkeys.ts";
 import { base32 } from "../util/base32.ts";
@@ -169,6 +169,7 @@ export class StoreKeys {
     // here and in the chunk workers (trim collects there).
     this.chunks.trim();
     collectGarbage();
+    trimFreedMemory();
     // Native cipher code leaves key copies in dead stack frames of this thread.
     wipeDeadStack();
     this.idleWipes++;

@@ -31,6 +31,10 @@ const SYMBOLS = {
   madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
   mprotect: { parameters: ["pointer", "usize", "i32"], result: "i32" },
   sysconf: { parameters: ["i32"], result: "i64" },
+  getcontext: { parameters: ["buffer"], result: "i32" },
+  pthread_sigmask: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  explicit_bzero: { parameters: ["pointer", "usize"], result: "void" },
+  malloc_trim: { parameters: ["usize"], result: "i32" },
 } as const;
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -137,8 +141,40 @@ export class SecretBuffer {
    * change of a key. No-op without FFI. {@link dispose} makes them writable again to zero them.
    */
   makeReadOnly(): void {
+    this.#protect(PROT_READ);
+  }
+
+  /**
+   * Makes the pages inaccessible (mprotect PROT_NONE) until {@link expose}: while a key is not
+   * in use, a stray read (an out-of-bounds bug, a debugger's careless dump) faults instead of
+   * finding it. Touching `bytes` meanwhile is a SIGSEGV, not an exception: use {@link use}.
+   * No-op without FFI.
+   */
+  noAccess(): void {
+    this.#protect(PROT_NONE);
+  }
+
+  /** Makes the pages readable and writable again (after {@link noAccess} or makeReadOnly). */
+  expose(): void {
+    this.#protect(PROT_READ | PROT_WRITE);
+  }
+
+  /**
+   * Runs `fn` with the bytes accessible and makes the pages inaccessible again afterwards
+   * (also when `fn` throws). `fn` must be synchronous and must not keep `bytes`.
+   */
+  use<T>(fn: (bytes: Uint8Array) => T): T {
+    this.expose();
+    try {
+      return fn(this.#bytes);
+    } finally {
+      this.noAccess();
+    }
+  }
+
+  #protect(prot: number): void {
     if (this.#disposed) throw new Error("SecretBuffer used after dispose");
-    if (libc && this.#ptr) libc.mprotect(this.#ptr, BigInt(this.#mapLength), PROT_READ);
+    if (libc && this.#ptr) libc.mprotect(this.#ptr, BigInt(this.#mapLength), prot);
   }
 
   /** Zeroes the bytes, unlocks and unmaps the pages, and detaches `bytes`. Idempotent. */
@@ -171,4 +207,123 @@ export class SecretBuffer {
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+/**
+ * Many small secrets (per-file keys) in shared locked pages: taking and giving back a slot costs
+ * no system call, where a {@link SecretBuffer} per key costs five (mmap, mlock, two madvise,
+ * munmap) and about 90 µs per file. Pages are added as needed and unmapped by {@link dispose}.
+ */
+export class SecretSlab {
+  #pages: SecretBuffer[] = [];
+  #free: Uint8Array[] = [];
+
+  /** A slab of `slotSize`-byte slots (1..pageSize). */
+  constructor(readonly slotSize: number) {
+    if (!Number.isInteger(slotSize) || slotSize < 1 || slotSize > pageSize) {
+      throw new RangeError("slot size must be 1..page size");
+    }
+  }
+
+  /** A zeroed slot; give it back with {@link give}, exactly once. */
+  take(): Uint8Array {
+    let slot = this.#free.pop();
+    if (slot === undefined) {
+      const page = SecretBuffer.alloc(pageSize);
+      this.#pages.push(page);
+      const n = Math.floor(page.bytes.length / this.slotSize);
+      for (let i = n - 1; i >= 0; i--) {
+        this.#free.push(page.bytes.subarray(i * this.slotSize, (i + 1) * this.slotSize));
+      }
+      slot = this.#free.pop() as Uint8Array;
+    }
+    return slot;
+  }
+
+  /** Zeroes a slot and makes it free again. */
+  give(slot: Uint8Array): void {
+    slot.fill(0);
+    this.#free.push(slot);
+  }
+
+  /** Slots in use (taken and not given back). */
+  get inUse(): number {
+    const per = Math.floor(pageSize / this.slotSize);
+    return this.#pages.length * per - this.#free.length;
+  }
+
+  /** Zeroes and unmaps every page (slots still taken become detached). */
+  dispose(): void {
+    for (const p of this.#pages) p.dispose();
+    this.#pages = [];
+    this.#free = [];
+  }
+}
+
+/**
+ * Hands free malloc memory back to the kernel (glibc `malloc_trim`, every arena): whole free
+ * pages are discarded, so freed key copies on them (cipher contexts, key schedules) are gone
+ * rather than waiting to be overwritten. Smaller free chunks on pages still in use stay.
+ */
+export function trimFreedMemory(): void {
+  libc?.malloc_trim(0n);
+}
+
+// x86_64 glibc ucontext_t: uc_flags, uc_link, uc_stack (24 bytes), then gregs[], REG_RSP = 15.
+const UCONTEXT_BYTES = 1024;
+const RSP_OFFSET = 40 + 15 * 8;
+const SIG_BLOCK = 0;
+const SIG_SETMASK = 2;
+/** Left alone below the stack pointer: the frames of the calls that do the wiping. */
+const STACK_MARGIN = 4096;
+/** How far below the stack pointer the stack is wiped. */
+const STACK_WIPE = 256 * 1024;
+
+/**
+ * Zeroes the dead part of the calling thread's stack (up to 256 KiB below the current frame).
+ * Native cipher and HMAC code copies keys into stack locals that nobody clears: they stay there
+ * until deeper calls happen to overwrite them. Signals are blocked meanwhile, so no handler
+ * frame lands in the range being zeroed. Returns the bytes zeroed (0 where unsupported).
+ */
+export function wipeDeadStack(): number {
+  if (!libc || Deno.build.arch !== "x86_64") return 0;
+  const ctx = new Uint8Array(UCONTEXT_BYTES);
+  const all = new Uint8Array(128).fill(0xff);
+  const old = new Uint8Array(128);
+  if (libc.pthread_sigmask(SIG_BLOCK, all, old) !== 0) return 0;
+  try {
+    if (libc.getcontext(ctx) !== 0) return 0;
+    const sp = new DataView(ctx.buffer).getBigUint64(RSP_OFFSET, true);
+    const low = mappingStart(sp);
+    if (low === null) return 0;
+    const top = sp - BigInt(STACK_MARGIN);
+    let from = top - BigInt(STACK_WIPE);
+    if (from < low) from = low;
+    if (from >= top) return 0;
+    libc.explicit_bzero(Deno.UnsafePointer.create(from), top - from);
+    return Number(top - from);
+  } finally {
+    libc.pthread_sigmask(SIG_SETMASK, old, null);
+  }
+}
+
+// Start of the mapping that holds `addr` (the stack's lowest mapped byte), from /proc/self/maps.
+function mappingStart(addr: bigint): bigint | null {
+  let maps: string;
+  try {
+    maps = Deno.readTextFileSync("/proc/self/maps");
+  } catch {
+    return null;
+  }
+  for (const line of maps.split("\n")) {
+    const dash = line.indexOf("-");
+    const space = line.indexOf(" ");
+    if (dash < 0 || space < dash) continue;
+    const start = BigInt(`0x${line.slice(0, dash)}`);
+    const end = BigInt(`0x${line.slice(dash + 1, space)}`);
+    if (start <= addr && addr < end) {
+      return line.slice(space + 1, space + 3) === "rw" ? start : null;
+    }
+  }
+  return null;
 }

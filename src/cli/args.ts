@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import type { CipherName } from "../crypto/aead.ts";
 import { cipherNamesText, parseCipherName } from "./cipher.ts";
-import { parseDuration } from "./duration.ts";
+import { DEFAULT_KEY_IDLE_MS, parseDuration } from "./duration.ts";
 import { UsageError } from "./errors.ts";
 import { type CommandName, isCommandName } from "./help.ts";
 import { type LogLevelName, parseLogLevel } from "./log.ts";
@@ -29,6 +29,8 @@ export interface MountArgs {
   /** Mount over a mount point that is not empty (its contents are hidden while mounted). */
   nonempty: boolean;
   background: boolean;
+  /** Milliseconds without key use after which key material leaves the process (0: never). */
+  keyIdleMs: number;
   password: PasswordOptions;
   /** Create a missing or empty data dir without asking (else: ask on a terminal, or refuse). */
   init: boolean;
@@ -122,6 +124,7 @@ const MOUNT_SPEC = {
   "recovery-code-file": { type: "string" },
   "log-names": { type: "boolean" },
   idle: { type: "string" },
+  "key-idle": { type: "string" },
   ...PASSWORD_SPEC,
   ...COMMON_SPEC,
 } satisfies OptionSpec;
@@ -194,6 +197,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
         umountOnStart: o["umount-on-start"] ?? false,
         nonempty: o.nonempty ?? false,
         background: o.background ?? false,
+        keyIdleMs: keyIdleOption(o["key-idle"], name),
         password: passwordOptions(o, name),
         init: o.init ?? false,
         recoveryCodeFile: recoveryCodeFile(o["recovery-code-file"], false, name),
@@ -239,6 +243,16 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
       });
     }
   }
+}
+
+function keyIdleOption(value: string | undefined, command: CommandName): number {
+  if (value === undefined) return DEFAULT_KEY_IDLE_MS;
+  if (/^(off|never)$/i.test(value.trim())) return 0;
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    throw new UsageError(`--key-idle: '${value}' is not a duration (10m, 90s, 1h, off)`, command);
+  }
+  return ms;
 }
 
 function run(

@@ -23,6 +23,7 @@ export async function createAndOpen(
   dataDir: string,
   password: string,
   cipher: CipherName | undefined,
+  keyIdleMs = 0,
 ): Promise<{ fs: EncryptedFs; recoveryCode: string }> {
   const warning = cipher && nonceBoundWarning(cipher);
   if (warning) log("store").warn("{warning}", { warning });
@@ -30,6 +31,7 @@ export async function createAndOpen(
     cipher,
     kdfCost: kdfCostFromEnv(),
     onDamaged,
+    keyIdleMs,
   });
   await warnPermissions(dataDir);
   return made;
@@ -54,8 +56,9 @@ export async function openExisting(
   dataDir: string,
   password: string,
   readOnly: boolean,
+  keyIdleMs = 0,
 ): Promise<EncryptedFs> {
-  const fs = await EncryptedFs.open(dataDir, { password }, { readOnly, onDamaged });
+  const fs = await EncryptedFs.open(dataDir, { password }, { readOnly, onDamaged, keyIdleMs });
   await warnPermissions(dataDir);
   return fs;
 }

@@ -49,3 +49,6 @@ export function formatDuration(ms: number): string {
   }
   return parts.join("");
 }
+
+/** The `mount --key-idle` default: key material leaves the process after 10 idle minutes. */
+export const DEFAULT_KEY_IDLE_MS = 10 * 60_000;

@@ -84,6 +84,8 @@ Options:
   -u, --umount-on-start      Clear a dead mount left at MNT by a crash or kill -9 (a live
                              mount is never unmounted)
       --nonempty             Mount even if MNT is not empty (hides its contents)
+      --key-idle DURATION    Wipe keys from memory after this long unused (default 10m;
+                             off: never); they come back from the kernel keyring
       --background           Detach once mounted; exit 0 when the mount is ready; logs then
                              go to syslog (tag rencfs) unless --log-file is given
       --init                 Create the data dir when it is missing or empty

@@ -6,6 +6,7 @@ import type { PasswordOptions } from "./args.ts";
 import { CliError } from "./errors.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { firstLine, promptSecret, readStdinLine, stdinIsTerminal } from "./prompt.ts";
+import { log } from "./log.ts";
 
 /** Environment variable holding the (current) password, for scripts. */
 export const PASSWORD_ENV = "RENCFS_PASSWORD";
@@ -23,14 +24,14 @@ const NO_SOURCE = "set RENCFS_PASSWORD, use --password-file or --extpass, or run
 export async function getPassword(opts: PasswordOptions, confirm: boolean): Promise<string> {
   if (opts.passwordFile !== undefined) return await fromFile(opts.passwordFile);
   if (opts.extpass !== undefined) return await fromCommand(opts.extpass);
-  const env = Deno.env.get(PASSWORD_ENV);
+  const env = takeEnv(PASSWORD_ENV);
   if (env !== undefined) return nonEmpty(env, PASSWORD_ENV);
   return await interactive("Password: ", confirm ? "Repeat password: " : undefined, NO_SOURCE);
 }
 
 /** The new password for `rencfs passwd`: RENCFS_NEW_PASSWORD, else asked twice. */
 export async function getNewPassword(): Promise<string> {
-  const env = Deno.env.get(NEW_PASSWORD_ENV);
+  const env = takeEnv(NEW_PASSWORD_ENV);
   if (env !== undefined) return nonEmpty(env, NEW_PASSWORD_ENV);
   return await interactive(
     "New password: ",
@@ -41,7 +42,7 @@ export async function getNewPassword(): Promise<string> {
 
 /** The recovery code for `rencfs passwd --recovery-code`: RENCFS_RECOVERY_CODE, else asked. */
 export async function getRecoveryCode(): Promise<string> {
-  const env = Deno.env.get(RECOVERY_CODE_ENV);
+  const env = takeEnv(RECOVERY_CODE_ENV);
   const code = env ?? await interactive(
     "Recovery code: ",
     undefined,
@@ -67,8 +68,61 @@ async function interactive(
   return first;
 }
 
+/**
+ * Reads a secret from the environment and removes it: the value is zeroed where the process's
+ * environment block holds it (which `/proc/PID/environ` shows and `unsetenv` alone leaves in
+ * place), then unset, so a long-running mount keeps no copy there.
+ */
+function takeEnv(name: string): string | undefined {
+  const value = Deno.env.get(name);
+  if (value === undefined) return undefined;
+  zeroEnvValue(name);
+  Deno.env.delete(name);
+  return value;
+}
+
+function zeroEnvValue(name: string): void {
+  try {
+    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return;
+    const lib = Deno.dlopen("libc.so.6", {
+      getenv: { parameters: ["buffer"], result: "pointer" },
+      strlen: { parameters: ["pointer"], result: "usize" },
+    });
+    try {
+      const p = lib.symbols.getenv(new TextEncoder().encode(`${name}\0`));
+      if (p === null) return;
+      const len = Number(lib.symbols.strlen(p));
+      if (len > 0) new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, len)).fill(0);
+    } finally {
+      lib.close();
+    }
+  } catch {
+    // best effort: the variable is still unset below
+  }
+}
+
+/** Warns when a password file can be read by other users (its group, or everyone). */
+function warnIfShared(path: string): void {
+  try {
+    const mode = Deno.statSync(path).mode;
+    if (mode !== null && (mode & 0o044) !== 0) {
+      log("password").warn(
+        "password file {path} is readable by {who} (mode {mode}): chmod 600 it",
+        {
+          path,
+          who: (mode & 0o004) !== 0 ? "every user" : "its group",
+          mode: (mode & 0o777).toString(8).padStart(3, "0"),
+        },
+      );
+    }
+  } catch {
+    // reading it reports the problem
+  }
+}
+
 async function fromFile(path: string): Promise<string> {
   let text: string;
+  warnIfShared(path);
   try {
     text = await Deno.readTextFile(path);
   } catch (e) {

@@ -60,6 +60,11 @@ export interface OpenOptions {
   cipher?: CipherName;
   /** Milliseconds between background writes of dirty records (default 5000). */
   flushIntervalMs?: number;
+  /**
+   * Milliseconds without key use after which the process's key material is wiped, to be read
+   * back from the kernel keyring on the next use (`StoreKeys`); 0 or absent: never.
+   */
+  keyIdleMs?: number;
 }
 
 // Answers on hot paths (every create starts with a failed lookup; the kernel asks for
@@ -248,7 +253,9 @@ export class EncryptedFs implements FileSystem {
       const lock = DirLock.acquire(dataDir, opts.readOnly ?? false);
       let keys: StoreKeys | undefined;
       try {
-        keys = StoreKeys.derive(masterKey, header.cipher as CipherName);
+        keys = StoreKeys.derive(masterKey, header.cipher as CipherName, {
+          idleMs: opts.keyIdleMs,
+        });
         return new EncryptedFs(dataDir, keys, header, lock, opts);
       } catch (e) {
         // Setting up failed (the trash could not be made, say): leave nothing held.

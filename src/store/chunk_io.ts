@@ -29,7 +29,7 @@ import { SharedBuffers } from "../util/shared_buffers.ts";
 /** Where a batch lives and how it is sealed (shared by reads and writes). */
 interface Batch {
   cipher: CipherName;
-  /** Raw file key; a copy travels with each request and is zeroed by the worker. */
+  /** Raw file key; a copy moves (transferred) with each request and is zeroed by the worker. */
   key: Uint8Array;
   /** A libc descriptor of the content file. */
   fd: number;
@@ -227,6 +227,9 @@ export class ChunkIo {
     const transfer = shared === undefined && image.buffer instanceof ArrayBuffer
       ? [image.buffer]
       : [];
+    // The key copy moves rather than being cloned: no copy of it stays behind on this thread
+    // (nor in the message's serialized form); the worker zeroes it once the batch is done.
+    if (req.key.buffer instanceof ArrayBuffer) transfer.push(req.key.buffer);
     return new Promise<ChunkReply>((resolve) => {
       this.#pending.set(id, { resolve, bytes, worker: w });
       this.#workers[w].postMessage(msg, { transfer });

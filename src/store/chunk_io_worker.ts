@@ -20,6 +20,7 @@ import type {
   WriteRequest,
 } from "./chunk_io.ts";
 import { collectGarbage } from "../util/gc.ts";
+import { trimFreedMemory, wipeDeadStack } from "../../ffi/memory.ts";
 import {
   CHUNK_DAMAGED,
   chunkAd,
@@ -228,6 +229,8 @@ self.onmessage = async (ev: MessageEvent<ChunkRequest | ShareMessage | TrimMessa
   if (m.op === "trim") {
     images.clear();
     collectGarbage();
+    trimFreedMemory(); // pages of freed cipher contexts (key schedules)
+    wipeDeadStack(); // key copies that native cipher code left in dead frames
     return;
   }
   if (m.op === "share") {

@@ -32,6 +32,8 @@ import { SignalQueue } from "../signals.ts";
 import { writeStderr } from "../output.ts";
 import { traced } from "../trace.ts";
 import { watchIdle } from "../idle.ts";
+import { keyringAvailable } from "../../../ffi/keyring.ts";
+import { collectGarbage } from "../../util/gc.ts";
 
 const logger = log("mount");
 
@@ -85,7 +87,9 @@ export async function runMount(
     }
   }
   if (checked.create) await createMountPoint(mountPoint);
-  const password = await getPassword(args.password, isNew);
+  // `let`, and dropped right after the unlock: this async function's frame lives as long as the
+  // mount, and a JS string cannot be zeroed, only left for the garbage collector.
+  let password: string | undefined = await getPassword(args.password, isNew);
 
   if (args.background && !isDaemonChild()) {
     // Created here, where the terminal is: the detached child only ever opens it.
@@ -101,9 +105,19 @@ export async function runMount(
   if (notHardened.length) {
     logger.warn("process hardening incomplete: {steps}", { steps: notHardened });
   }
-  const fs = target
-    ? (await create(args, password, target, true))!
-    : await openExisting(args.dataDir, password, args.readOnly);
+  if (args.keyIdleMs > 0 && !keyringAvailable()) {
+    logger.warn("no kernel keyring here: --key-idle is ignored, the keys stay in memory");
+  }
+  let fs: EncryptedFs;
+  try {
+    fs = target
+      ? (await create(args, password, target, true))!
+      : await openExisting(args.dataDir, password, args.readOnly, args.keyIdleMs);
+  } finally {
+    password = undefined;
+  }
+  // The password's strings and the KDF's buffers are garbage now: collect them before serving.
+  collectGarbage();
   return await serve(fs, checked, args);
 }
 
@@ -140,7 +154,7 @@ async function create(
   const sink = await RecoveryCodeSink.open(target);
   let created: { fs: EncryptedFs; recoveryCode: string };
   try {
-    created = await createAndOpen(args.dataDir, password, args.cipher);
+    created = await createAndOpen(args.dataDir, password, args.cipher, args.keyIdleMs);
   } catch (e) {
     await sink.abort();
     throw e;
@@ -176,6 +190,7 @@ function childArgv(
   if (args.nonempty) argv.push("--nonempty");
   if (args.logNames) argv.push("--log-names");
   if (args.idleMs !== undefined) argv.push("--idle", `${args.idleMs}ms`);
+  argv.push("--key-idle", `${args.keyIdleMs}ms`);
   argv.push("--background");
   return argv;
 }

@@ -28,6 +28,7 @@ _rencfs() {
     -m|--mount-point) mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
     -d|--data-dir) mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
     -c|--cipher) mapfile -t COMPREPLY < <(compgen -W "chacha20-poly1305 aes-256-gcm xchacha20-poly1305" -- "$cur"); return ;;
+    --key-idle) return ;;
     --recovery-code-file) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
     --idle) return ;;
     --password-file) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
@@ -35,7 +36,7 @@ _rencfs() {
     -l|--log-level) mapfile -t COMPREPLY < <(compgen -W "TRACE DEBUG INFO WARN ERROR" -- "$cur"); return ;;
     --log-file) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
     esac
-    opts="-m --mount-point -d --data-dir -c --cipher -r --read-only -o --allow-other -s --allow-root -u --umount-on-start --nonempty --background --init --recovery-code-file --idle --log-names --password-file --extpass -l --log-level --log-file -h --help" ;;
+    opts="-m --mount-point -d --data-dir -c --cipher -r --read-only -o --allow-other -s --allow-root -u --umount-on-start --nonempty --key-idle --background --init --recovery-code-file --idle --log-names --password-file --extpass -l --log-level --log-file -h --help" ;;
   init)
     case $prev in
     -d|--data-dir) mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;

@@ -232,7 +232,15 @@ Deno.test("--password-file readable by others draws a warning; a 0600 one does n
     await Deno.writeTextFile(file, "a password in a file\n");
     const init = async (mode: number, data: string) => {
       await Deno.chmod(file, mode);
-      return await rencfs(["init", "-d", `${dir}/${data}`, "--password-file", file]);
+      return await rencfs([
+        "init",
+        "-d",
+        `${dir}/${data}`,
+        "--password-file",
+        file,
+        "--recovery-code-file",
+        "-",
+      ]);
     };
     const shared = await init(0o644, "d1");
     assertEquals(shared.code, 0, shared.stderr);

@@ -164,7 +164,9 @@ Deno.test({
       const mnt = `${tmp}/mnt`;
       const dir = `${tmp}/data`;
       await Deno.mkdir(mnt);
-      const init = await rencfs(["init", "-d", dir], { env: { RENCFS_PASSWORD: PASSWORD } });
+      const init = await rencfs(["init", "-d", dir, "--recovery-code-file", "-"], {
+        env: { RENCFS_PASSWORD: PASSWORD },
+      });
       assertEquals(init.code, 0, init.stderr);
       const master = decodeRecoveryCode(init.stdout.trim());
       const sub = deriveSubkeys(master);

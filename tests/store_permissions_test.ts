@@ -90,12 +90,22 @@ Deno.test("rencfs init warns about a folder open to others and a 96-bit-nonce ci
   // An empty folder the user made with mode 0755, and a cipher with 96-bit nonces.
   Deno.mkdirSync(`${parent}/open`);
   Deno.chmodSync(`${parent}/open`, 0o755);
-  const open = await rencfs(["init", "-d", `${parent}/open`, "-c", "aes-256-gcm"], { env });
+  const open = await rencfs([
+    "init",
+    "-d",
+    `${parent}/open`,
+    "-c",
+    "aes-256-gcm",
+    "--recovery-code-file",
+    "-",
+  ], { env });
   assertEquals(open.code, 0, open.stderr);
   assert(open.stderr.includes(`${parent}/open is open to other users (mode 0755)`), open.stderr);
   assert(open.stderr.includes("aes-256-gcm uses random 96-bit nonces"), open.stderr);
   // Made by rencfs, default cipher: nothing to warn about.
-  const quiet = await rencfs(["init", "-d", `${parent}/made`], { env });
+  const quiet = await rencfs(["init", "-d", `${parent}/made`, "--recovery-code-file", "-"], {
+    env,
+  });
   assertEquals(quiet.code, 0, quiet.stderr);
   assert(!/open to other users|96-bit/.test(quiet.stderr), quiet.stderr);
   assertEquals((Deno.statSync(`${parent}/made`).mode ?? 0) & 0o777, 0o700);

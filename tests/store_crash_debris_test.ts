@@ -275,3 +275,28 @@ Deno.test("record updates after an fsync never overwrite the fsynced record slot
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("until a rename is durable, record updates keep the record of the old name", async () => {
+  const { fs, dir } = await freshFs();
+  const before = new Set(await walkFiles(dir));
+  const ino = await writeNew(fs, ROOT_INO, "old", "renamed content");
+  const fh = await fs.open(ino, 1);
+  await fs.fsync(ino, fh, false);
+  await fs.release(ino, fh);
+  const [oldPath] = (await walkFiles(dir)).filter((p) => !before.has(p));
+  await fs.rename(ROOT_INO, n("old"), ROOT_INO, n("new"), 0);
+  for (const mode of [0o600, 0o640, 0o604]) await fs.setattr(ino, { mode });
+  const [newPath] = (await walkFiles(dir)).filter((p) => !before.has(p));
+  const bytes = await Deno.readFile(newPath);
+  await fs.close();
+  // A power cut that undoes the rename: the file is back at its old path, as it is now.
+  await Deno.remove(newPath);
+  await Deno.writeFile(oldPath, bytes);
+  const fs2 = await EncryptedFs.open(dir, { password: PASSWORD });
+  try {
+    assertEquals(await readText(fs2, ROOT_INO, "old"), "renamed content");
+  } finally {
+    await fs2.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -330,13 +330,14 @@ export class EncryptedFs implements FileSystem {
     return this.#records.paths(ino).entries;
   }
 
-  // Persists a record change. A record that also covers chunks not yet synced would need a
-  // syncfs first: unless `now` (ordering matters, as before dropping chunks), it is left to
-  // the background flush, which syncs once for every such record (tar sets the times of each
-  // file it just wrote: one syncfs per file would be ruinous).
+  // Persists a record change. A record that also covers chunks not yet synced, or of a file
+  // whose last move is not yet durable (InodeTable.writableNow), would need a syncfs first:
+  // unless `now` (ordering matters, as before dropping chunks), it is left to the background
+  // flush, which syncs once for every such record (tar sets the times of each file it just
+  // wrote: one syncfs per file would be ruinous).
   async #save(node: Inode, now = false): Promise<void> {
     node.dirty = true;
-    if (!now && node.growth !== node.syncedGrowth) return;
+    if (!now && !this.#table.writableNow(node)) return;
     await this.#table.save(node);
   }
 
@@ -1072,7 +1073,7 @@ export class EncryptedFs implements FileSystem {
     return this.#io("flush", async () => {
       this.#fileHandle(ino, fh);
       const node = this.#table.peek(ino);
-      if (node?.dirty && node.growth === node.syncedGrowth) await this.#table.save(node);
+      if (node?.dirty && this.#table.writableNow(node)) await this.#table.save(node);
     });
   }
 
@@ -1109,7 +1110,7 @@ export class EncryptedFs implements FileSystem {
       if (node.opens > 0) return;
       // A record that grew waits for the background flush (one syncfs for many files).
       node.dropReadAhead();
-      if (node.dirty && node.rec.nlink > 0 && node.growth === node.syncedGrowth) {
+      if (node.dirty && node.rec.nlink > 0 && this.#table.writableNow(node)) {
         await this.#table.save(node);
       }
       await this.#data.closeContent(node);

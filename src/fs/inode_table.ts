@@ -130,6 +130,12 @@ export class Inode {
   keptSlot: 0 | 1;
   /** InodeTable's count of syncs started when `slot` was last written. */
   slotWrittenAt = -1;
+  /**
+   * InodeTable's count of syncs started when the inode file last moved (rename, hard link):
+   * until a sync started after that completes, the move may be undone by a power cut, and both
+   * slots (the record for the old place and the one for the new) must stay as they are.
+   */
+  movedAt = -1;
 
   /** Slot size of the inode file (its content starts after two slots). */
   slotSize: number;
@@ -186,6 +192,18 @@ export class InodeTable {
   /** True when every name change so far is on stable storage. */
   get namespaceSynced(): boolean {
     return this.#namesSynced === this.#namesChanged;
+  }
+
+  /**
+   * Whether `node`'s record can be written without a syncfs first: it covers no chunks that are
+   * not yet durable, and its last move is durable (see Inode.movedAt).
+   */
+  writableNow(node: Inode): boolean {
+    return node.growth === node.syncedGrowth && !this.#moveUnsynced(node);
+  }
+
+  #moveUnsynced(node: Inode): boolean {
+    return node.movedAt >= 0 && this.#syncedUpTo <= node.movedAt;
   }
 
   /** The live inode, loading it if needed; ENOENT if it does not exist, EIO if damaged. */
@@ -274,7 +292,7 @@ export class InodeTable {
   ): Promise<void> {
     const from = node.loc;
     if (!from) throw new Error("relocate: not in an entry file");
-    if (node.growth !== node.syncedGrowth) {
+    if (!this.writableNow(node)) {
       const growth = node.growth;
       await this.syncData();
       node.syncedGrowth = Math.max(node.syncedGrowth, growth);
@@ -305,8 +323,10 @@ export class InodeTable {
           // The new place takes effect in the same synchronous step as the rename.
           () => node.loc = to,
         );
-        // The moved slot was synced before the move; the other one does not open there.
+        // The moved slot was synced before the move; the other one does not open there, but
+        // holds the record for the old place until the move is durable.
         this.#wrote(node, moved.slot, true);
+        node.movedAt = this.#syncStarts;
         node.slotSize = moved.slotSize;
       } catch (e) {
         node.dirty = true;
@@ -352,7 +372,7 @@ export class InodeTable {
       return snap;
     });
     try {
-      if (snaps.some((s) => s.growth > s.node.syncedGrowth)) {
+      if (snaps.some((s) => s.growth > s.node.syncedGrowth || this.#moveUnsynced(s.node))) {
         await this.syncData();
         for (const s of snaps) s.node.syncedGrowth = Math.max(s.node.syncedGrowth, s.growth);
       }

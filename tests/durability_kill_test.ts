@@ -8,13 +8,7 @@
  * and RENCFS_CRASH_SEED override rounds and seed, RENCFS_KEEP_CRASH_IMAGES=1 keeps the image of
  * a failed run.
  */
-import {
-  crashSeries,
-  crashSkipReason,
-  describeRound,
-  roundsFromEnv,
-  seedFromEnv,
-} from "./helpers/power_cut.ts";
+import { assertCrashSeries, crashSkipReason } from "./helpers/power_cut.ts";
 
 const skip = await crashSkipReason();
 if (skip) console.warn(`kill tests skipped: ${skip}`);
@@ -22,27 +16,5 @@ if (skip) console.warn(`kill tests skipped: ${skip}`);
 Deno.test({
   name: "after kill -9 of the daemon the data dir opens, reads without EIO and keeps every fsync",
   ignore: skip !== undefined,
-  fn: async () => {
-    const seed = seedFromEnv();
-    const series = await crashSeries({
-      mode: "kill",
-      rounds: roundsFromEnv(8),
-      seed,
-      stopOnFailure: true,
-      keepImages: Deno.env.get("RENCFS_KEEP_CRASH_IMAGES") === "1",
-    });
-    const bad = series.rounds.filter((r) =>
-      r.openError || r.violations.length > 0 || r.damaged.length > 0
-    );
-    if (bad.length === 0 && series.removeError) {
-      throw new Error(`after the rounds (series seed ${seed}): ${series.removeError}`);
-    }
-    if (bad.length > 0) {
-      throw new Error(
-        `kill -9 broke the durability contract (series seed ${seed}):\n` +
-          bad.map((r) => describeRound(r)).join("\n") +
-          (series.keptIn ? `\nimage and journals kept in ${series.keptIn}` : ""),
-      );
-    }
-  },
+  fn: () => assertCrashSeries("kill", "kill -9"),
 });

@@ -7,13 +7,7 @@
  * and FUSE; RENCFS_CRASH_ROUNDS and RENCFS_CRASH_SEED override rounds and seed,
  * RENCFS_KEEP_CRASH_IMAGES=1 keeps the image of a failed run.
  */
-import {
-  crashSeries,
-  crashSkipReason,
-  describeRound,
-  roundsFromEnv,
-  seedFromEnv,
-} from "./helpers/power_cut.ts";
+import { assertCrashSeries, crashSkipReason } from "./helpers/power_cut.ts";
 
 const skip = await crashSkipReason();
 if (skip) console.warn(`power-cut tests skipped: ${skip}`);
@@ -21,27 +15,5 @@ if (skip) console.warn(`power-cut tests skipped: ${skip}`);
 Deno.test({
   name: "after power cuts the data dir opens, lists, reads without EIO and keeps every fsync",
   ignore: skip !== undefined,
-  fn: async () => {
-    const seed = seedFromEnv();
-    const series = await crashSeries({
-      mode: "power",
-      rounds: roundsFromEnv(8),
-      seed,
-      stopOnFailure: true,
-      keepImages: Deno.env.get("RENCFS_KEEP_CRASH_IMAGES") === "1",
-    });
-    const bad = series.rounds.filter((r) =>
-      r.openError || r.violations.length > 0 || r.damaged.length > 0
-    );
-    if (bad.length === 0 && series.removeError) {
-      throw new Error(`after the rounds (series seed ${seed}): ${series.removeError}`);
-    }
-    if (bad.length > 0) {
-      throw new Error(
-        `power cut broke the durability contract (series seed ${seed}):\n` +
-          bad.map((r) => describeRound(r)).join("\n") +
-          (series.keptIn ? `\nimage and journals kept in ${series.keptIn}` : ""),
-      );
-    }
-  },
+  fn: () => assertCrashSeries("power", "power cut"),
 });

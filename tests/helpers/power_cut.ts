@@ -593,3 +593,31 @@ export function seedFromEnv(): number {
   const v = Number(Deno.env.get("RENCFS_CRASH_SEED"));
   return Number.isInteger(v) && v >= 0 ? v >>> 0 : crypto.getRandomValues(new Uint32Array(1))[0];
 }
+
+/**
+ * One crash test: a series of `mode` rounds (RENCFS_CRASH_ROUNDS, default 8; seed from
+ * RENCFS_CRASH_SEED) that stops at the first failed round and throws its account.
+ */
+export async function assertCrashSeries(mode: CrashMode, what: string): Promise<void> {
+  const seed = seedFromEnv();
+  const series = await crashSeries({
+    mode,
+    rounds: roundsFromEnv(8),
+    seed,
+    stopOnFailure: true,
+    keepImages: Deno.env.get("RENCFS_KEEP_CRASH_IMAGES") === "1",
+  });
+  const bad = series.rounds.filter((r) =>
+    r.openError || r.violations.length > 0 || r.damaged.length > 0
+  );
+  if (bad.length === 0 && series.removeError) {
+    throw new Error(`after the rounds (series seed ${seed}): ${series.removeError}`);
+  }
+  if (bad.length > 0) {
+    throw new Error(
+      `${what} broke the durability contract (series seed ${seed}):\n` +
+        bad.map((r) => describeRound(r)).join("\n") +
+        (series.keptIn ? `\nimage and journals kept in ${series.keptIn}` : ""),
+    );
+  }
+}

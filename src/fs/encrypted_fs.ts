@@ -686,7 +686,7 @@ export class EncryptedFs implements FileSystem {
       // its entry file moves to its object place first (with the new count).
       try {
         if (node.loc) await this.#toObject(node);
-        else await this.#save(node, true);
+        else await this.#table.save(node, { durable: true, force: true });
       } catch (e) {
         node.rec.nlink--;
         throw e;
@@ -841,72 +841,86 @@ export class EncryptedFs implements FileSystem {
       if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)) throw fsError("EINVAL");
       checkName(newName);
       if (name.length > NAME_MAX) throw fsError("ENAMETOOLONG");
-      await this.#dirLocks.runAll([parent, newParent], async () => {
-        const src = await this.#dir(parent);
-        const dst = await this.#dir(newParent);
-        const srcFolder = this.#folder(parent);
-        const dstFolder = this.#folder(newParent);
-        const a = await this.#entry(parent, srcFolder, name);
-        const aNode = a && await this.#entryNode(parent, srcFolder, a);
-        if (!a || !aNode) throw fsError("ENOENT");
-        let b = await this.#entry(newParent, dstFolder, newName);
-        // A dangling pointer (see #entryNode) is no name: it is simply replaced.
-        const bFound = b && await this.#entryNode(newParent, dstFolder, b);
-        if (!bFound) b = null;
-        if (isDir(aNode.rec) && parent !== newParent) await this.#checkNotInside(a.ino, newParent);
-        const now = nowNs();
-        const target = (n: Inode) => ({ ino: n.ino, type: n.rec.mode & S_IFMT });
-        if (flags & RENAME_EXCHANGE) {
-          if (!b || !bFound) throw fsError("ENOENT");
-          const bNode = bFound;
-          if (isDir(bNode.rec) && parent !== newParent) {
-            await this.#checkNotInside(b.ino, parent);
-          }
-          if (b.ino === a.ino) return;
-          // Inodes in entry files move to their object places first: then both names are
-          // pointers, and swapping them rewrites two small files.
-          if (this.#inEntry(aNode, parent, a)) await this.#toObject(aNode);
-          if (this.#inEntry(bNode, newParent, b)) await this.#toObject(bNode);
-          await this.#dirs.put(newParent, dstFolder, newName, target(aNode));
-          await this.#dirs.put(parent, srcFolder, name, target(bNode));
-          this.#table.namespaceChanged();
-          await this.#moved(aNode, src, dst, now);
-          await this.#moved(bNode, dst, src, now);
-          return;
-        }
-        let bNode: Inode | null = null;
-        if (b && bFound) {
-          if (flags & RENAME_NOREPLACE) throw fsError("EEXIST");
-          if (b.ino === a.ino) return; // two names of one inode: rename does nothing
-          bNode = bFound;
-          if (isDir(aNode.rec)) {
-            if (!isDir(bNode.rec)) throw fsError("ENOTDIR");
-            if (await this.#holdsNames(b.ino)) throw fsError("ENOTEMPTY");
-          } else if (isDir(bNode.rec)) throw fsError("EISDIR");
-        }
-        const bInEntry = !!b && !!bNode && this.#inEntry(bNode, newParent, b);
-        let saved = false;
-        const move = async () => {
-          if (this.#inEntry(aNode, parent, a)) {
-            // The inode file itself moves (replacing whatever the new name held).
-            aNode.rec.ctimeNs = now;
-            await this.#table.relocate(aNode, this.#loc(newParent, dstFolder, newName));
-            saved = true;
-          } else {
-            await this.#dirs.put(newParent, dstFolder, newName, target(aNode));
-            await this.#dirs.remove(parent, srcFolder, name);
-          }
-        };
-        if (bNode && bInEntry) await this.#retire(bNode, "replace", move);
-        else await move();
+      // Counted whatever happens: a rename that failed half-way (an exchange's second entry,
+      // a pointer's removal) changed names too.
+      try {
+        await this.#renameLocked(parent, name, newParent, newName, flags);
+      } finally {
         this.#table.namespaceChanged();
-        if (bNode) {
-          if (isDir(bNode.rec)) dst.rec.subdirs = Math.max(0, dst.rec.subdirs - 1);
-          dst.rec.entries = Math.max(0, dst.rec.entries - 1);
+      }
+    });
+  }
+
+  async #renameLocked(
+    parent: bigint,
+    name: Uint8Array,
+    newParent: bigint,
+    newName: Uint8Array,
+    flags: number,
+  ): Promise<void> {
+    await this.#dirLocks.runAll([parent, newParent], async () => {
+      const src = await this.#dir(parent);
+      const dst = await this.#dir(newParent);
+      const srcFolder = this.#folder(parent);
+      const dstFolder = this.#folder(newParent);
+      const a = await this.#entry(parent, srcFolder, name);
+      const aNode = a && await this.#entryNode(parent, srcFolder, a);
+      if (!a || !aNode) throw fsError("ENOENT");
+      let b = await this.#entry(newParent, dstFolder, newName);
+      // A dangling pointer (see #entryNode) is no name: it is simply replaced.
+      const bFound = b && await this.#entryNode(newParent, dstFolder, b);
+      if (!bFound) b = null;
+      if (isDir(aNode.rec) && parent !== newParent) await this.#checkNotInside(a.ino, newParent);
+      const now = nowNs();
+      const target = (n: Inode) => ({ ino: n.ino, type: n.rec.mode & S_IFMT });
+      if (flags & RENAME_EXCHANGE) {
+        if (!b || !bFound) throw fsError("ENOENT");
+        const bNode = bFound;
+        if (isDir(bNode.rec) && parent !== newParent) {
+          await this.#checkNotInside(b.ino, parent);
         }
-        await this.#moved(aNode, src, dst, now, saved);
-        if (bNode) await this.#dropLink(bNode, now);
-      });
+        if (b.ino === a.ino) return;
+        // Inodes in entry files move to their object places first: then both names are
+        // pointers, and swapping them rewrites two small files.
+        if (this.#inEntry(aNode, parent, a)) await this.#toObject(aNode);
+        if (this.#inEntry(bNode, newParent, b)) await this.#toObject(bNode);
+        await this.#dirs.put(newParent, dstFolder, newName, target(aNode));
+        await this.#dirs.put(parent, srcFolder, name, target(bNode));
+        await this.#moved(aNode, src, dst, now);
+        await this.#moved(bNode, dst, src, now);
+        return;
+      }
+      let bNode: Inode | null = null;
+      if (b && bFound) {
+        if (flags & RENAME_NOREPLACE) throw fsError("EEXIST");
+        if (b.ino === a.ino) return; // two names of one inode: rename does nothing
+        bNode = bFound;
+        if (isDir(aNode.rec)) {
+          if (!isDir(bNode.rec)) throw fsError("ENOTDIR");
+          if (await this.#holdsNames(b.ino)) throw fsError("ENOTEMPTY");
+        } else if (isDir(bNode.rec)) throw fsError("EISDIR");
+      }
+      const bInEntry = !!b && !!bNode && this.#inEntry(bNode, newParent, b);
+      let saved = false;
+      const move = async () => {
+        if (this.#inEntry(aNode, parent, a)) {
+          // The inode file itself moves (replacing whatever the new name held).
+          aNode.rec.ctimeNs = now;
+          await this.#table.relocate(aNode, this.#loc(newParent, dstFolder, newName));
+          saved = true;
+        } else {
+          await this.#dirs.put(newParent, dstFolder, newName, target(aNode));
+          await this.#dirs.remove(parent, srcFolder, name);
+        }
+      };
+      if (bNode && bInEntry) await this.#retire(bNode, "replace", move);
+      else await move();
+      if (bNode) {
+        if (isDir(bNode.rec)) dst.rec.subdirs = Math.max(0, dst.rec.subdirs - 1);
+        dst.rec.entries = Math.max(0, dst.rec.entries - 1);
+      }
+      await this.#moved(aNode, src, dst, now, saved);
+      if (bNode) await this.#dropLink(bNode, now);
     });
   }
 
@@ -1082,7 +1096,9 @@ export class EncryptedFs implements FileSystem {
       this.#fileHandle(ino, fh);
       const node = await this.#table.get(ino);
       const growth = node.growth;
-      await node.content?.sync(dataOnly);
+      // Chunks written through a content file closed since are synced by a syncfs.
+      if (node.content) await node.content.sync(dataOnly);
+      else if (growth !== node.syncedGrowth) await this.#table.syncData();
       node.syncedGrowth = Math.max(node.syncedGrowth, growth);
       // Size and holes live in the record: it must be durable for the data to be reachable.
       await this.#durable(node, node.dirty || !dataOnly);
@@ -1291,16 +1307,29 @@ export class EncryptedFs implements FileSystem {
   // records durable (see FileData.truncate).
   async #trimShrunk(): Promise<void> {
     if (this.#toTrim.size === 0) return;
-    const pending = [...this.#toTrim].map((node) => ({ node, keep: node.trimTo }));
+    const pending = [...this.#toTrim].map((node) => ({
+      node,
+      keep: node.trimTo,
+      shrinks: node.shrinks,
+    }));
     this.#toTrim.clear();
     await this.#table.syncData();
-    for (const { node, keep } of pending) {
-      if (keep === null) continue;
-      // A later shrink (its record not yet durable) stays pending for the next pass.
-      if (node.trimTo === keep) node.trimTo = null;
-      else this.#toTrim.add(node);
+    for (const { node, keep, shrinks } of pending) {
+      if (keep === null || node.deleted) continue;
+      // Shrunk again since (its record not yet durable, and a record in between may cover more
+      // than the size now): left whole for the next pass.
+      if (node.shrinks !== shrinks) {
+        this.#toTrim.add(node);
+        continue;
+      }
+      node.trimTo = null;
       await this.#data.trim(node, keep).catch((e) => {
         if (e instanceof DamagedObjectError) this.#report(e);
+        else if (!node.deleted && !node.gone) {
+          // Closed under it, say: tried again by the next pass.
+          node.trimTo = Math.min(node.trimTo ?? Infinity, keep);
+          this.#toTrim.add(node);
+        }
       });
     }
   }

@@ -383,7 +383,9 @@ export class FileData {
 
   /**
    * Drops the chunk slots a shrink left behind, down to `keep` (a `trimTo` taken before the
-   * caller made the records on disk durable) but never below what the current size needs.
+   * caller made the records on disk durable) but never below what the current size needs. The
+   * caller makes sure no shrink happened since (see EncryptedFs #trimShrunk): then every record
+   * written meanwhile has a size the current one covers.
    */
   async trim(node: Inode, keep: number): Promise<void> {
     await node.resizeLock.exclusive(async () => {
@@ -442,6 +444,7 @@ export class FileData {
           await persist();
           if (this.writable && node.rec.size === newSize) {
             node.trimTo = Math.min(node.trimTo ?? Infinity, keepChunks);
+            node.shrinks++;
             this.onShrunk(node);
           }
         } catch (e) {

@@ -98,6 +98,8 @@ export class Inode {
    * FileData.truncate); null when none is pending.
    */
   trimTo: number | null = null;
+  /** Shrinks so far: a trim taken before a later shrink waits for that one's record too. */
+  shrinks = 0;
   /** Bumped whenever the record starts to cover newly stored chunks (size grew, hole filled). */
   growth = 0;
   /** The `growth` up to which those chunks are known to be on stable storage. */
@@ -204,6 +206,13 @@ export class InodeTable {
 
   #moveUnsynced(node: Inode): boolean {
     return node.movedAt >= 0 && this.#syncedUpTo <= node.movedAt;
+  }
+
+  // Nothing about `node` on disk waits for a sync (its last record write, its last move, a
+  // trim): only such an inode may be forgotten, since a reload takes the newest slot as kept.
+  #settled(node: Inode): boolean {
+    const slotSynced = node.slot === node.keptSlot || this.#syncedUpTo > node.slotWrittenAt;
+    return slotSynced && !this.#moveUnsynced(node) && node.trimTo === null;
   }
 
   /** The live inode, loading it if needed; ENOENT if it does not exist, EIO if damaged. */
@@ -329,6 +338,9 @@ export class InodeTable {
         node.movedAt = this.#syncStarts;
         node.slotSize = moved.slotSize;
       } catch (e) {
+        // The free slot may now hold a record for the place the file did not reach: only the
+        // kept one is known to open where it is.
+        node.slot = node.keptSlot;
         node.dirty = true;
         throw e;
       }
@@ -343,7 +355,7 @@ export class InodeTable {
         // still opens there); the object twin goes.
         this.records.dropObject(node.ino);
         node.loc = from;
-        node.slot = before.slot;
+        node.slot = before.kept;
         node.keptSlot = before.kept;
         node.slotSize = before.slotSize;
         node.dirty = true;
@@ -378,10 +390,16 @@ export class InodeTable {
       }
       // A few at a time: a background pass after an untar saves thousands of records, and all
       // at once held every one's sealing buffers together (daemon RSS jumped by ~40 MiB).
+      let overtaken = false;
       await forEachBounded(snaps, SAVE_CONCURRENCY, (s) =>
         s.node.saveLock.run(async () => {
-          // A newer snapshot already on disk makes this one obsolete.
-          if (s.node.deleted || s.node.gone || !s.node.markWritten(s.seq)) return;
+          if (s.node.deleted || s.node.gone) return;
+          // A newer snapshot already written makes this one obsolete; a durable save must
+          // still make that newer one durable (below).
+          if (!s.node.markWritten(s.seq)) {
+            overtaken = true;
+            return;
+          }
           const target = this.#target(s.node);
           const before = s.node.slotSize;
           s.node.slotSize = await this.records.update(
@@ -396,6 +414,7 @@ export class InodeTable {
           this.#wrote(s.node, target, durable || rewritten);
           if (rewritten) this.namespaceChanged();
         }).finally(() => s.node.dropIdleLocks()));
+      if (durable && overtaken) await this.syncData();
     } catch (e) {
       for (const s of snaps) s.node.dirty = true;
       throw e;
@@ -463,7 +482,6 @@ export class InodeTable {
   /** Deletes an inode's objects and forgets it; no record write can land afterwards. */
   async delete(node: Inode): Promise<void> {
     this.#live.delete(node.ino);
-    this.namespaceChanged();
     node.deleted = true;
     node.dirty = false;
     if (node.gone) {
@@ -471,7 +489,11 @@ export class InodeTable {
       node.keptPath = null;
       return;
     }
-    await node.saveLock.run(() => this.records.remove(node.ino, isDir(node.rec)));
+    try {
+      await node.saveLock.run(() => this.records.remove(node.ino, isDir(node.rec)));
+    } finally {
+      this.namespaceChanged();
+    }
   }
 
   get size(): number {
@@ -498,7 +520,7 @@ export class InodeTable {
       if (this.#live.size <= INODE_CACHE_LIMIT * 0.9) break;
       if (
         !node.dirty && !node.referenced && !node.content && !node.contentOpening &&
-        node.touched < idleBefore
+        node.touched < idleBefore && this.#settled(node)
       ) {
         this.#live.delete(ino);
       }

@@ -12,6 +12,9 @@
  * open for writing are invalidated, so every `write()` asks; below the floor, that GETATTR of
  * a handle open for writing answers ENOSPC, and `write()` returns it. Everything `write()`
  * accepted before still fits under the floor, so it reaches the disk and sizes stay true.
+ * The kernel asks the same GETATTR for `fstat`, `lseek(SEEK_END)` and reads past its cached
+ * end: below the floor those fail with ENOSPC too on a handle open for writing (O_RDWR included),
+ * while read-only handles and `stat` by path are not affected.
  *
  * @module
  */

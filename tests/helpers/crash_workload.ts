@@ -42,9 +42,6 @@ export type JournalLine =
   | { t: "err"; d: string }
   | { t: "end" };
 
-/** Deterministic generator (the tests' mulberry32). */
-export const rng: (seed: number) => () => number = prng;
-
 /** SHA-256 of `bytes`, hex. */
 export function sha(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
@@ -123,7 +120,7 @@ class Workload {
   constructor(root: string, journal: Deno.FsFile, seed: number) {
     this.#root = root;
     this.#journal = journal;
-    this.#rand = rng(seed);
+    this.#rand = prng(seed);
   }
 
   #log(line: JournalLine): void {

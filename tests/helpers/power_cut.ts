@@ -16,7 +16,8 @@ import {
   verifyUnchanged,
   type Violation,
 } from "./crash_verify.ts";
-import { rng, type WalkState } from "./crash_workload.ts";
+import type { WalkState } from "./crash_workload.ts";
+import { prng } from "./prng.ts";
 
 export type { CrashMode, Violation };
 
@@ -305,7 +306,7 @@ export async function crashSeries(opts: CrashOptions): Promise<CrashSeries> {
     for (let k = 0; k < opts.rounds; k++) {
       const t0 = Date.now();
       const seed = roundSeed(opts.seed, k);
-      const rand = rng(seed ^ 0x5bd1e995);
+      const rand = prng(seed ^ 0x5bd1e995);
       const lo = opts.minDelayMs ?? 100;
       const delayMs = lo + Math.floor(rand() * ((opts.maxDelayMs ?? 2000) - lo + 1));
       const journalPath = `${tmp}/journal-${k}.jsonl`;

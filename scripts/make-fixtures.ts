@@ -47,7 +47,7 @@ async function writeFile(fs: EncryptedFs, parent: bigint, name: string, mode: nu
  *   /a/b/small.txt              one short chunk, xattrs user.fixture and user.empty
  *   /a/b/sparse.bin             chunks 0-1 written, 2-4 a hole, 5 partly written
  *   /a/hard-b                   hard link of /hard-a (nlink 2)
- *   /hard-a
+ *   /hard-a                     two chunks, the first rewritten twice
  *   /link                       symlink -> a/b/small.txt
  *   /L + 127 × "ö"              a 255-byte (UTF-8) name
  */
@@ -68,6 +68,12 @@ async function populate(fs: EncryptedFs): Promise<void> {
 
   const hard = await writeFile(fs, ROOT_INO, "hard-a", 0o644);
   await fs.write(hard.ino, hard.fh, 0, pattern(CHUNK + 17, 3));
+  // Chunk 0 rewritten twice after syncs (same final bytes): in format 3 both slots of its pair
+  // then hold a version, the newer with generation 3.
+  await fs.fsync(hard.ino, hard.fh, true);
+  await fs.write(hard.ino, hard.fh, 0, new Uint8Array(100));
+  await fs.fsync(hard.ino, hard.fh, true);
+  await fs.write(hard.ino, hard.fh, 0, pattern(CHUNK + 17, 3).subarray(0, 100));
   await fs.release(hard.ino, hard.fh);
   await fs.link(hard.ino, a, n("hard-b"));
 
@@ -116,7 +122,7 @@ const version = JSON.parse(
   await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
 ).version as string;
 
-for (const formatVersion of [1, 2] as const) {
+for (const formatVersion of [1, 2, 3] as const) {
   for (const cipher of CIPHERS) {
     const dir = `${values.out}/format${formatVersion}-${cipher}`;
     try {

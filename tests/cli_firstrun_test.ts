@@ -287,7 +287,7 @@ Deno.test("info shows format, cipher, chunk size, KDF, created, backup and lock,
     assertEquals(text.code, 0, text.stderr);
     for (
       const line of [
-        /^format version: +2$/m,
+        /^format version: +3$/m,
         /^cipher: +aes-256-gcm$/m,
         /^chunk size: +64 KiB$/m,
         /^key derivation: +argon2id, memory 8 MiB, 1 pass, parallelism 1$/m,
@@ -305,7 +305,7 @@ Deno.test("info shows format, cipher, chunk size, KDF, created, backup and lock,
       iterations: 1,
       parallelism: 1,
     });
-    assertEquals([json.formatVersion, json.chunkSize, json.backup], [2, 65536, "identical"]);
+    assertEquals([json.formatVersion, json.chunkSize, json.backup], [3, 65536, "identical"]);
     assertEquals(Date.parse(json.created) > 0, true);
 
     for (const [shared, state] of [[false, "read-write"], [true, "read-only"]] as const) {

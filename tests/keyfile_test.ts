@@ -183,16 +183,16 @@ Deno.test("truncation -> DamagedKeyFileError", async () => {
 
 Deno.test("newer version -> UnsupportedFormatError (checksum valid), Damaged otherwise", async () => {
   const v2 = edit(made.bytes, (o) => {
-    o.version = 3;
+    o.version = 4;
     o.newField = "something a later rencfs added";
   });
   const e = await errorOf(unlockKeyFile(v2, { password: PASSWORD }));
   assert(e instanceof UnsupportedFormatError);
   assertEquals(
     (e as Error).message,
-    "made by a newer rencfs: format version 3, this rencfs reads up to 2",
+    "made by a newer rencfs: format version 4, this rencfs reads up to 3",
   );
-  throws(() => parseKeyFile(edit(made.bytes, (o) => (o.version = 3), false)), DamagedKeyFileError);
+  throws(() => parseKeyFile(edit(made.bytes, (o) => (o.version = 4), false)), DamagedKeyFileError);
 });
 
 Deno.test("not a rencfs key file -> NotADataDirError", () => {

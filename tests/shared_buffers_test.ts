@@ -47,7 +47,8 @@ Deno.test("a lease on a shared buffer ends with its last view, and only then is 
 
 const CS = 65536;
 const NONCE = 12;
-const SLOT = slotBytes(NONCE, CS);
+const LAYOUT = { chunkSize: CS, nonceLength: NONCE, paired: false };
+const SLOT = slotBytes(LAYOUT, CS);
 
 function batch(fd: number, first: number) {
   return {
@@ -55,9 +56,7 @@ function batch(fd: number, first: number) {
     key: new Uint8Array(32).fill(3),
     fd,
     pos: first * SLOT,
-    slot: SLOT,
-    nonceLength: NONCE,
-    chunkSize: CS,
+    layout: LAYOUT,
     ad: new Uint8Array(24),
     first,
   };

@@ -192,6 +192,8 @@ export class EncryptedFs implements FileSystem {
       (node) => table.path(node),
       report,
       !this.readOnly,
+      header.version >= 3,
+      table.clock,
       (node) => this.#toTrim.add(node),
     );
     if (!this.readOnly) {

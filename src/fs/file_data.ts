@@ -9,6 +9,7 @@
  * - Every chunk below `rec.size` is either stored or inside a hole listed in the record.
  */
 import { ContentFile } from "../store/content_file.ts";
+import { ChunkPairs, type SyncClock } from "../store/chunk_pairs.ts";
 import {
   addHole,
   cutHoles,
@@ -38,6 +39,10 @@ export class FileData {
     readonly pathOf: (node: Inode) => string,
     readonly onDamaged: DamageReporter,
     readonly writable: boolean,
+    /** Two slots per chunk (format 3 on). */
+    readonly paired: boolean,
+    /** Counts the data dir's syncfs calls (for `paired`: when a written slot is durable). */
+    readonly clock: SyncClock,
     /** A shrink left chunk slots to drop (at `node.trimTo`) once its record is durable. */
     readonly onShrunk: (node: Inode) => void = () => {},
   ) {}
@@ -47,15 +52,21 @@ export class FileData {
     if (node.content) return node.content;
     if (!node.contentOpening) {
       node.contentOpening = this.prepare(node).then(() => {
+        if (this.paired && this.writable) node.pairs ??= new ChunkPairs(this.clock);
         // Path and open in one synchronous step: a rename cannot slip in between.
         const c = ContentFile.open(
           this.pathOf(node),
           this.keys,
           node.ino,
           node.rec.fileId,
-          { chunkSize: this.chunkSize, nonceLength: this.keys.aead.nonceLength },
+          {
+            chunkSize: this.chunkSize,
+            nonceLength: this.keys.aead.nonceLength,
+            paired: this.paired,
+          },
           contentBase(node.slotSize),
           this.writable,
+          node.pairs,
         );
         node.content = c;
         return c;

@@ -4,6 +4,7 @@
  * memory stays bounded; an unlinked inode is deleted from disk once nothing references it.
  */
 import type { ContentFile } from "../store/content_file.ts";
+import { type ChunkPairs, SyncClock } from "../store/chunk_pairs.ts";
 import { cloneRecord, type InodeRecord, isDir } from "../store/inode_record.ts";
 import {
   DamagedObjectError,
@@ -51,6 +52,8 @@ export class Inode {
   lookups = 0;
   opens = 0;
   content: ContentFile | null = null;
+  /** Which chunk slots hold durable versions (paired layout; made at the first content open). */
+  pairs: ChunkPairs | null = null;
   contentOpening: Promise<ContentFile> | null = null;
   /** Serialises the size and hole bookkeeping of writes that grow the file. */
   #extendLock?: Mutex;
@@ -205,14 +208,15 @@ export class InodeTable {
   }
 
   #moveUnsynced(node: Inode): boolean {
-    return node.movedAt >= 0 && this.#syncedUpTo <= node.movedAt;
+    return node.movedAt >= 0 && this.clock.syncedUpTo <= node.movedAt;
   }
 
   // Nothing about `node` on disk waits for a sync (its last record write, its last move, a
   // trim): only such an inode may be forgotten, since a reload takes the newest slot as kept.
   #settled(node: Inode): boolean {
-    const slotSynced = node.slot === node.keptSlot || this.#syncedUpTo > node.slotWrittenAt;
-    return slotSynced && !this.#moveUnsynced(node) && node.trimTo === null;
+    const slotSynced = node.slot === node.keptSlot || this.clock.syncedUpTo > node.slotWrittenAt;
+    return slotSynced && !this.#moveUnsynced(node) && node.trimTo === null &&
+      (node.pairs?.settled() ?? true);
   }
 
   /** The live inode, loading it if needed; ENOENT if it does not exist, EIO if damaged. */
@@ -335,7 +339,7 @@ export class InodeTable {
         // The moved slot was synced before the move; the other one does not open there, but
         // holds the record for the old place until the move is durable.
         this.#wrote(node, moved.slot, true);
-        node.movedAt = this.#syncStarts;
+        node.movedAt = this.clock.started;
         node.slotSize = moved.slotSize;
       } catch (e) {
         // The free slot may now hold a record for the place the file did not reach: only the
@@ -424,8 +428,7 @@ export class InodeTable {
   #syncRunning: Promise<void> | null = null;
   #syncQueued: Promise<void> | null = null;
   /** syncfs calls started, and the count at the start of the last one that completed. */
-  #syncStarts = 0;
-  #syncedUpTo = 0;
+  readonly clock = new SyncClock();
 
   // The slot a new version of `node`'s record goes to: never the kept one. Two updates in a row
   // that alternated slots could otherwise overwrite the only durable version while the newer
@@ -434,7 +437,7 @@ export class InodeTable {
   // once a sync that started after its write has completed.
   #target(node: Inode): 0 | 1 {
     if (node.slot !== node.keptSlot && node.slotWrittenAt >= 0) {
-      if (this.#syncedUpTo > node.slotWrittenAt) node.keptSlot = node.slot;
+      if (this.clock.syncedUpTo > node.slotWrittenAt) node.keptSlot = node.slot;
     }
     return node.keptSlot === 0 ? 1 : 0;
   }
@@ -442,7 +445,7 @@ export class InodeTable {
   // Records that `slot` of `node` now holds its current record (synced if `durable`).
   #wrote(node: Inode, slot: 0 | 1, durable: boolean): void {
     node.slot = slot;
-    node.slotWrittenAt = this.#syncStarts;
+    node.slotWrittenAt = this.clock.started;
     if (durable) node.keptSlot = slot;
   }
 
@@ -453,10 +456,10 @@ export class InodeTable {
   syncData(): Promise<void> {
     if (!this.#syncRunning) {
       const names = this.#namesChanged;
-      const started = ++this.#syncStarts;
+      const started = this.clock.begin();
       this.#syncRunning = this.syncFs().then(() => {
         this.#namesSynced = Math.max(this.#namesSynced, names);
-        this.#syncedUpTo = Math.max(this.#syncedUpTo, started);
+        this.clock.done(started);
       }).finally(() => this.#syncRunning = null);
       return this.#syncRunning;
     }

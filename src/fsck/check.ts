@@ -110,6 +110,7 @@ export class Checker {
   readonly #records: RecordStore;
   readonly #dirs: DirStore;
   readonly #chunkSize: number;
+  readonly #paired: boolean;
   readonly #opts: CheckOptions;
   readonly #actions: Action[] = [];
   readonly #inodes = new Map<bigint, Info>();
@@ -129,6 +130,7 @@ export class Checker {
     this.#records = new RecordStore(root, keys);
     this.#dirs = new DirStore(keys, this.#records);
     this.#chunkSize = header.chunkSize;
+    this.#paired = header.version >= 3;
     this.#opts = opts;
   }
 
@@ -522,7 +524,11 @@ export class Checker {
     try {
       c = await checkContent(
         this.#keys,
-        this.#chunkSize,
+        {
+          chunkSize: this.#chunkSize,
+          nonceLength: this.#keys.aead.nonceLength,
+          paired: this.#paired,
+        },
         info.place.path,
         r,
         info.loaded.slotSize,

@@ -4,7 +4,7 @@
  * mount's own reader, a batch at a time; a batch that fails is read again chunk by chunk to
  * tell which chunks are lost.
  */
-import { ContentFile } from "../store/content_file.ts";
+import { ContentFile, type SlotLayout } from "../store/content_file.ts";
 import { inHole } from "../store/holes.ts";
 import type { InodeRecord } from "../store/inode_record.ts";
 import type { StoreKeys } from "../store/keys.ts";
@@ -31,12 +31,12 @@ export interface ContentCheck {
  */
 export async function checkContent(
   keys: StoreKeys,
-  chunkSize: number,
+  layout: SlotLayout,
   path: string,
   rec: InodeRecord,
   slotSize: number,
 ): Promise<ContentCheck> {
-  const count = Math.ceil(rec.size / chunkSize);
+  const count = Math.ceil(rec.size / layout.chunkSize);
   const out: ContentCheck = { count, good: 0, bad: [], missing: [] };
   if (count === 0) return out;
   const cf = ContentFile.open(
@@ -44,7 +44,7 @@ export async function checkContent(
     keys,
     rec.ino,
     rec.fileId,
-    { chunkSize, nonceLength: keys.aead.nonceLength },
+    layout,
     contentBase(slotSize),
     false,
   );

@@ -22,6 +22,7 @@
  * the JS thread needs the other core).
  */
 import type { CipherName } from "../crypto/aead.ts";
+import type { SlotLayout } from "./chunk_slot.ts";
 import { BufferPool } from "../util/buffer_pool.ts";
 import { LeasePool } from "../util/lease_pool.ts";
 import { SharedBuffers } from "../util/shared_buffers.ts";
@@ -33,13 +34,10 @@ interface Batch {
   key: Uint8Array;
   /** A libc descriptor of the content file. */
   fd: number;
-  /** Byte position of the first slot of the batch. */
+  /** Byte position of the first chunk of the batch. */
   pos: number;
-  /** Bytes per chunk slot. */
-  slot: number;
-  nonceLength: number;
-  chunkSize: number;
-  /** Associated data with the last 8 bytes left for the chunk index (little endian). */
+  layout: SlotLayout;
+  /** Associated data with its last `adTail(layout)` bytes left for the index (and generation). */
   ad: Uint8Array;
   /** Index of the first chunk of the batch. */
   first: number;
@@ -57,6 +55,9 @@ export interface WriteRequest extends Batch {
   op: "write";
   plain: Plain;
   lengths: number[];
+  /** Paired layout: the slot (0 or 1) each chunk goes to, and its generation. */
+  slots?: number[];
+  gens?: number[];
 }
 
 /** Read and open `count` chunks into `plain` (chunk `k` at `k * chunkSize`). */
@@ -89,6 +90,9 @@ export interface ChunkReply {
   plain?: Uint8Array;
   /** Read: each chunk's plaintext length, or one of the CHUNK_* codes of `chunk_slot.ts`. */
   lengths?: Int32Array;
+  /** Read, paired layout: the slot each opened chunk came from and its generation. */
+  slots?: Uint8Array;
+  gens?: Float64Array;
   /** A failed system call (ENOSPC, EIO …). */
   errno?: number;
   /** Anything else that went wrong. */
@@ -106,6 +110,9 @@ export class ChunkIoError extends Error {
 export interface ReadResult {
   plain: Uint8Array;
   lengths: Int32Array;
+  /** Paired layout: the slot each opened chunk came from and its generation. */
+  slots?: Uint8Array;
+  gens?: Float64Array;
 }
 
 type Pending = { resolve: (r: ChunkReply) => void; bytes: number; worker: number };
@@ -161,7 +168,12 @@ export class ChunkIo {
   }
 
   /** Seals and writes; `plain` (an {@link image}) is taken over: not to be used afterwards. */
-  async write(b: Batch, plain: Uint8Array, lengths: number[]): Promise<void> {
+  async write(
+    b: Batch,
+    plain: Uint8Array,
+    lengths: number[],
+    targets?: { slots: number[]; gens: number[] },
+  ): Promise<void> {
     const reply = await this.#send({
       ...b,
       key: b.key.slice(),
@@ -169,6 +181,7 @@ export class ChunkIo {
       op: "write",
       plain,
       lengths,
+      ...targets,
     });
     this.recycle(reply.plain ?? plain);
     if (reply.errno !== undefined) throw new ChunkIoError(reply.errno, "pwrite");
@@ -180,7 +193,7 @@ export class ChunkIo {
    * lend it out (`readImages.lend`) and {@link release} its views.
    */
   async read(b: Batch, count: number): Promise<ReadResult> {
-    const image = this.readImages.take(count * b.chunkSize);
+    const image = this.readImages.take(count * b.layout.chunkSize);
     const reply = await this.#send({
       ...b,
       key: b.key.slice(),
@@ -196,7 +209,7 @@ export class ChunkIo {
       if (reply.errno !== undefined) throw new ChunkIoError(reply.errno, "pread");
       throw new Error(`chunk worker: ${reply.error ?? "no data"}`);
     }
-    return { plain: out, lengths: reply.lengths };
+    return { plain: out, lengths: reply.lengths, slots: reply.slots, gens: reply.gens };
   }
 
   /**
@@ -219,7 +232,7 @@ export class ChunkIo {
     // The least loaded worker (bytes in flight), starting one more while all are busy.
     let w = this.#load.indexOf(Math.min(...this.#load));
     if (this.#workers.length < this.#size && (w < 0 || this.#load[w] > 0)) w = this.#spawn();
-    const bytes = req.op === "write" ? image.length : req.count * req.slot;
+    const bytes = req.op === "write" ? image.length : req.count * req.layout.chunkSize;
     this.#load[w] += bytes;
     const msg: ChunkRequest = shared === undefined
       ? req

@@ -23,11 +23,17 @@ import { collectGarbage } from "../util/gc.ts";
 import { trimFreedMemory, wipeDeadStack } from "../../ffi/memory.ts";
 import {
   CHUNK_DAMAGED,
+  CHUNK_TRUNCATED,
+  CHUNK_UNWRITTEN,
   chunkAd,
-  LEN_BYTES,
+  chunkStride,
+  headerBytes,
+  pairCandidates,
   slotBytes,
+  type SlotLayout,
   slotLength,
   slotParts,
+  slotSize,
   startSlot,
 } from "./chunk_slot.ts";
 
@@ -100,28 +106,44 @@ function plainOf(p: Plain): Uint8Array {
 
 async function write(req: WriteRequest): Promise<ChunkReply> {
   const plain = plainOf(req.plain);
-  const n = req.nonceLength;
+  const l = req.layout;
   const count = req.lengths.length;
-  const cs = req.chunkSize;
-  // All slots but the last are padded to full size so that one pwrite covers the span.
-  const out = images.take((count - 1) * req.slot + slotBytes(n, req.lengths[count - 1]), false);
+  const cs = l.chunkSize;
+  const size = slotSize(l);
+  const stride = chunkStride(l);
+  const head = headerBytes(l) + l.nonceLength;
+  // Unpaired: all slots but the last are padded to full size so that one pwrite covers the
+  // span. Paired: each chunk's slot is written on its own (the other slot of each pair must
+  // not be touched), all at once.
+  const out = images.take((count - 1) * size + slotBytes(l, req.lengths[count - 1]), false);
   const direct = directAead(req.cipher);
   const jobs: Promise<Uint8Array>[] = [];
   for (let k = 0; k < count; k++) {
-    const off = k * req.slot;
+    const off = k * size;
     const len = req.lengths[k];
-    const nonce = startSlot(out, off, n, len);
+    const gen = req.gens?.[k] ?? 0;
+    const nonce = startSlot(out, off, l, len, gen);
     const pt = plain.subarray(k * cs, k * cs + len);
-    const ad = chunkAd(req.ad, req.first + k);
-    if (direct) direct.sealInto(req.key, nonce, pt, ad, out, off + LEN_BYTES + n);
+    const ad = chunkAd(req.ad, l, req.first + k, gen);
+    if (direct) direct.sealInto(req.key, nonce, pt, ad, out, off + head);
     else jobs.push(sealAsync(req, nonce, pt, ad));
   }
   if (!direct) {
     const sealed = await Promise.all(jobs);
-    for (let k = 0; k < count; k++) out.set(sealed[k], k * req.slot + LEN_BYTES + n);
+    for (let k = 0; k < count; k++) out.set(sealed[k], k * size + head);
   }
   try {
-    await pwriteAll(req.fd, out, req.pos);
+    if (!l.paired) await pwriteAll(req.fd, out, req.pos);
+    else {
+      const slots = req.slots ?? [];
+      await Promise.all(req.lengths.map((len, k) =>
+        pwriteAll(
+          req.fd,
+          out.subarray(k * size, k * size + slotBytes(l, len)),
+          req.pos + k * stride + (slots[k] ?? 0) * size,
+        )
+      ));
+    }
   } finally {
     images.give(out);
   }
@@ -167,34 +189,58 @@ function keyOf(req: ChunkRequest): Promise<AeadKey> {
 }
 
 async function read(req: ReadRequest): Promise<ChunkReply> {
-  const n = req.nonceLength;
-  const cs = req.chunkSize;
-  const span = images.take(req.count * req.slot, false);
+  const l = req.layout;
+  const cs = l.chunkSize;
+  const stride = chunkStride(l);
+  const span = images.take(req.count * stride, false);
   try {
     const got = await preadAll(req.fd, span, req.pos);
     // A chunk that fails leaves old bytes of a reused image in its place: its length says so.
     const plain = plainOf(req.plain);
     const lengths = new Int32Array(req.count);
+    const slots = l.paired ? new Uint8Array(req.count) : undefined;
+    const gens = l.paired ? new Float64Array(req.count) : undefined;
     const direct = directAead(req.cipher);
-    const pending: Promise<void>[] = [];
+    const opens: Promise<void>[] = [];
     for (let k = 0; k < req.count; k++) {
-      const off = k * req.slot;
-      const len = slotLength(span, off, got, n, cs);
-      lengths[k] = len;
-      if (len < 0) continue;
-      const { nonce, sealed } = slotParts(span, off, n, len);
-      const ad = chunkAd(req.ad, req.first + k);
-      const done = (ok: boolean) => void (ok || (lengths[k] = CHUNK_DAMAGED));
-      if (direct) done(direct.openInto(req.key, nonce, sealed, ad, plain, k * cs));
-      else pending.push(openAsync(req, nonce, sealed, ad, plain, k * cs).then(done));
+      const off = k * stride;
+      // Unpaired: the slot as it is (generation 0 in the associated data is never used).
+      const seen = l.paired ? pairCandidates(span, off, got, l) : single(span, off, got, l);
+      if (seen.tries.length === 0) {
+        lengths[k] = seen.truncated ? CHUNK_TRUNCATED : CHUNK_UNWRITTEN;
+        continue;
+      }
+      lengths[k] = CHUNK_DAMAGED;
+      const open = async () => {
+        for (const t of seen.tries) {
+          const { nonce, sealed } = slotParts(span, t.off, l, t.len);
+          const ad = chunkAd(req.ad, l, req.first + k, t.gen);
+          const ok = direct
+            ? direct.openInto(req.key, nonce, sealed, ad, plain, k * cs)
+            : await openAsync(req, nonce, sealed, ad, plain, k * cs);
+          if (!ok) continue;
+          lengths[k] = t.len;
+          if (slots && gens) {
+            slots[k] = t.off === off ? 0 : 1;
+            gens[k] = t.gen;
+          }
+          return;
+        }
+      };
+      opens.push(open());
     }
-    await Promise.all(pending);
-    return req.plain instanceof Uint8Array
-      ? { id: req.id, plain, lengths }
-      : { id: req.id, lengths };
+    await Promise.all(opens);
+    const out = { id: req.id, lengths, slots, gens };
+    return req.plain instanceof Uint8Array ? { ...out, plain } : out;
   } finally {
     images.give(span);
   }
+}
+
+// An unpaired slot as the one candidate of its chunk.
+function single(span: Uint8Array, off: number, got: number, l: SlotLayout) {
+  const len = slotLength(span, off, got, l);
+  return { tries: len < 0 ? [] : [{ off, len, gen: 0 }], truncated: len === CHUNK_TRUNCATED };
 }
 
 async function serve(req: ChunkRequest): Promise<ChunkReply> {
@@ -242,5 +288,7 @@ self.onmessage = async (ev: MessageEvent<ChunkRequest | ShareMessage | TrimMessa
   const transfer: ArrayBuffer[] = [];
   if (reply.plain?.buffer instanceof ArrayBuffer) transfer.push(reply.plain.buffer);
   if (reply.lengths) transfer.push(reply.lengths.buffer as ArrayBuffer);
+  if (reply.slots) transfer.push(reply.slots.buffer as ArrayBuffer);
+  if (reply.gens) transfer.push(reply.gens.buffer as ArrayBuffer);
   self.postMessage(reply, { transfer });
 };

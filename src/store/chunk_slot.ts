@@ -1,12 +1,20 @@
 /**
- * One chunk slot of a content file: `len(u32 LE) || nonce || ciphertext(len) || tag`, at a fixed
- * size per data dir (see `content_file.ts`). Shared by the JS thread (single chunks) and the
- * chunk worker (batches), so both read and write the same layout.
+ * One chunk slot of a content file, at a fixed size per data dir (see `content_file.ts`). Shared
+ * by the JS thread (single chunks) and the chunk worker (batches), so both read and write the
+ * same layout:
+ *
+ * - format 1–2, one slot per chunk: `len(u32 LE) || nonce || ciphertext(len) || tag`;
+ * - format 3, two slots per chunk (a pair): `len(u32 LE) || gen(u64 LE) || nonce || ciphertext ||
+ *   tag`. A rewrite goes to the slot that does not hold the durable version, so a power cut
+ *   during it leaves that version intact; a reader takes the slot with the higher generation
+ *   that opens. The generation is in the associated data.
  */
 import { randomBytes } from "../crypto/random.ts";
 
 /** Bytes of the length field at the start of every chunk slot. */
 export const LEN_BYTES = 4;
+/** Bytes of the generation field after the length (paired slots only). */
+const GEN_BYTES = 8;
 /** Bytes of the authentication tag after the ciphertext. */
 const TAG_BYTES = 16;
 /** {@link slotLength}: the slot was never written (zero length, or past the end of the file). */
@@ -15,27 +23,70 @@ export const CHUNK_UNWRITTEN = -1;
 export const CHUNK_TRUNCATED = -2;
 /** A read's chunk length: the chunk failed authentication. */
 export const CHUNK_DAMAGED = -3;
+/**
+ * Generations above this are never written (2^52: a chunk rewritten and synced a million times a
+ * second for a century stays below it), so a header claiming more is garbage, not a version.
+ */
+export const MAX_GEN = 2 ** 52;
 
-/** Bytes a slot holding `len` plaintext bytes occupies up to its tag. */
-export function slotBytes(nonceLength: number, len: number): number {
-  return LEN_BYTES + nonceLength + len + TAG_BYTES;
+/** Chunk geometry of a data dir. */
+export interface SlotLayout {
+  chunkSize: number;
+  nonceLength: number;
+  /** Two slots per chunk (format 3 on). */
+  paired: boolean;
 }
 
-/** The associated data of chunk `i`: `template` with its last 8 bytes set to `i` (LE). */
-export function chunkAd(template: Uint8Array, i: number): Uint8Array {
+/** Bytes before the nonce: the length, and the generation in paired slots. */
+export function headerBytes(l: SlotLayout): number {
+  return l.paired ? LEN_BYTES + GEN_BYTES : LEN_BYTES;
+}
+
+/** Bytes a slot holding `len` plaintext bytes occupies up to its tag. */
+export function slotBytes(l: SlotLayout, len: number): number {
+  return headerBytes(l) + l.nonceLength + len + TAG_BYTES;
+}
+
+/** Bytes one chunk slot occupies on disk. */
+export function slotSize(l: SlotLayout): number {
+  return slotBytes(l, l.chunkSize);
+}
+
+/** Bytes from one chunk's first slot to the next chunk's. */
+export function chunkStride(l: SlotLayout): number {
+  return l.paired ? 2 * slotSize(l) : slotSize(l);
+}
+
+/** Bytes of the associated data after the caller's prefix: the index, and the generation. */
+export function adTail(l: SlotLayout): number {
+  return l.paired ? 16 : 8;
+}
+
+/**
+ * The associated data of chunk `i`: `template` (ending in {@link adTail} free bytes) with the
+ * index (u64 LE) and, for paired slots, the generation after it.
+ */
+export function chunkAd(template: Uint8Array, l: SlotLayout, i: number, gen: number): Uint8Array {
   const ad = template.slice();
-  new DataView(ad.buffer).setBigUint64(ad.length - 8, BigInt(i), true);
+  const v = new DataView(ad.buffer);
+  const at = ad.length - adTail(l);
+  v.setBigUint64(at, BigInt(i), true);
+  if (l.paired) v.setBigUint64(at + 8, BigInt(gen), true);
   return ad;
 }
 
 /**
- * Starts the slot at `out[off..]` for `len` plaintext bytes: writes the length and a fresh random
- * nonce, and returns the nonce (a view). The sealed bytes go at `off + LEN_BYTES + nonceLength`.
+ * Starts the slot at `out[off..]` for `len` plaintext bytes of generation `gen`: writes the
+ * header and a fresh random nonce, and returns the nonce (a view). The sealed bytes go at
+ * `off + headerBytes + nonceLength`.
  */
-export function startSlot(out: Uint8Array, off: number, nonceLength: number, len: number) {
-  new DataView(out.buffer, out.byteOffset).setUint32(off, len, true);
-  const nonce = out.subarray(off + LEN_BYTES, off + LEN_BYTES + nonceLength);
-  nonce.set(randomBytes(nonceLength));
+export function startSlot(out: Uint8Array, off: number, l: SlotLayout, len: number, gen: number) {
+  const v = new DataView(out.buffer, out.byteOffset);
+  v.setUint32(off, len, true);
+  if (l.paired) v.setBigUint64(off + LEN_BYTES, BigInt(gen), true);
+  const at = off + headerBytes(l);
+  const nonce = out.subarray(at, at + l.nonceLength);
+  nonce.set(randomBytes(l.nonceLength));
   return nonce;
 }
 
@@ -43,25 +94,65 @@ export function startSlot(out: Uint8Array, off: number, nonceLength: number, len
  * The plaintext length of the slot at `span[off..]`, of which `got` bytes were read; or
  * {@link CHUNK_UNWRITTEN} / {@link CHUNK_TRUNCATED}.
  */
-export function slotLength(
-  span: Uint8Array,
-  off: number,
-  got: number,
-  nonceLength: number,
-  chunkSize: number,
-): number {
+export function slotLength(span: Uint8Array, off: number, got: number, l: SlotLayout): number {
   if (off + LEN_BYTES > got) return CHUNK_UNWRITTEN;
   const len = new DataView(span.buffer, span.byteOffset).getUint32(off, true);
   if (len === 0) return CHUNK_UNWRITTEN;
-  if (len > chunkSize || off + slotBytes(nonceLength, len) > got) return CHUNK_TRUNCATED;
+  if (len > l.chunkSize || off + slotBytes(l, len) > got) return CHUNK_TRUNCATED;
   return len;
 }
 
+/**
+ * The generation in the paired slot at `span[off..]` (its header read), or -1 when it is outside
+ * what a writer ever writes (the slot is garbage). Not authenticated until the slot opens.
+ */
+export function slotGen(span: Uint8Array, off: number): number {
+  const v = new DataView(span.buffer, span.byteOffset);
+  const lo = v.getUint32(off + LEN_BYTES, true);
+  const hi = v.getUint32(off + LEN_BYTES + 4, true);
+  const gen = hi * 2 ** 32 + lo;
+  return gen >= 1 && gen <= MAX_GEN ? gen : -1;
+}
+
 /** The nonce and `ciphertext || tag` of a slot whose plaintext length is `len` (views). */
-export function slotParts(span: Uint8Array, off: number, nonceLength: number, len: number) {
-  const at = off + LEN_BYTES;
+export function slotParts(span: Uint8Array, off: number, l: SlotLayout, len: number) {
+  const at = off + headerBytes(l);
   return {
-    nonce: span.subarray(at, at + nonceLength),
-    sealed: span.subarray(at + nonceLength, at + nonceLength + len + TAG_BYTES),
+    nonce: span.subarray(at, at + l.nonceLength),
+    sealed: span.subarray(at + l.nonceLength, at + l.nonceLength + len + TAG_BYTES),
   };
+}
+
+/** One slot of a pair as read: where it is in the span, its length (or code) and generation. */
+export interface SlotSeen {
+  off: number;
+  len: number;
+  gen: number;
+}
+
+/**
+ * The slots of the pair at `span[off..]` worth trying, best first: plausible (a length, and a
+ * generation a writer could have written), higher generation first. A reader takes the first
+ * that opens.
+ */
+export function pairCandidates(
+  span: Uint8Array,
+  off: number,
+  got: number,
+  l: SlotLayout,
+): { tries: SlotSeen[]; truncated: boolean } {
+  const size = slotSize(l);
+  const tries: SlotSeen[] = [];
+  let truncated = false;
+  for (const s of [0, 1]) {
+    const at = off + s * size;
+    const len = slotLength(span, at, got, l);
+    if (len === CHUNK_TRUNCATED) truncated = true;
+    if (len < 0) continue;
+    const gen = slotGen(span, at);
+    if (gen < 0) truncated = true;
+    else tries.push({ off: at, len, gen });
+  }
+  if (tries.length === 2 && tries[1].gen > tries[0].gen) tries.reverse();
+  return { tries, truncated };
 }

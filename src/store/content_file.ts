@@ -1,13 +1,15 @@
 /**
  * Content of a regular file, after the record slots of its inode file (`o/<sh>/<name>.m`):
  * fixed-size chunks, each sealed on its own with a fresh random nonce under the file's own key,
- * in a fixed-size slot so that a read or write at any offset touches only the chunks involved.
+ * at a fixed position so that a read or write at any offset touches only the chunks involved.
  *
- * Chunk slot `i` starts at `base + i * slotSize` and holds `len(u32 LE) || nonce || ciphertext(len) || tag`.
- * The associated data binds the format version, the inode number, the file id and `i`, so a
- * chunk moved to another position or file fails to open. A slot whose length field is zero was
- * never written (a sparse region of the backing file); whether that is a legitimate hole is for
- * the inode record to say.
+ * Chunk `i` starts at `base + i * stride`. Up to format 2 it has one slot (`stride` = slot
+ * size), rewritten in place; from format 3 on it has two (a pair), and a rewrite never touches
+ * the slot holding the durable version (`chunk_pairs.ts`), so a power cut cannot tear it. The
+ * associated data binds the format version, the inode number, the file id, `i` (and the
+ * generation), so a chunk moved to another position or file fails to open. A slot whose length
+ * field is zero was never written (a sparse region of the backing file); whether that is a
+ * legitimate hole is for the inode record to say.
  */
 import { constants } from "node:fs";
 import { singleChunkAead } from "../crypto/aead.ts";
@@ -30,16 +32,27 @@ import { DamagedObjectError } from "./record_store.ts";
 import { concat, u64le } from "../util/codec.ts";
 import { ChunkIoError } from "./chunk_io.ts";
 import {
+  adTail,
   CHUNK_DAMAGED,
   CHUNK_TRUNCATED,
   CHUNK_UNWRITTEN,
   chunkAd,
-  LEN_BYTES,
+  chunkStride,
+  headerBytes,
+  pairCandidates,
   slotBytes,
+  slotGen,
+  type SlotLayout,
   slotLength,
   slotParts,
+  type SlotSeen,
+  slotSize,
   startSlot,
 } from "./chunk_slot.ts";
+import type { ChunkPairs, SlotChoice } from "./chunk_pairs.ts";
+
+export type { SlotLayout } from "./chunk_slot.ts";
+export { slotSize } from "./chunk_slot.ts";
 
 // One chunk (a random 4 KiB read or write, a small file) is done right here with synchronous
 // calls: a round trip to a worker and its I/O thread cost more than the chunk's cipher call.
@@ -50,22 +63,11 @@ function scratchOf(bytes: number): Uint8Array<ArrayBuffer> {
   return scratch.subarray(0, bytes);
 }
 
-/** Chunk geometry of a data dir. */
-export interface Geometry {
-  chunkSize: number;
-  nonceLength: number;
-}
-
-/** Bytes one chunk slot occupies on disk. */
-export function slotSize(g: Geometry): number {
-  return slotBytes(g.nonceLength, g.chunkSize);
-}
-
 /**
  * An open content file. Its key (derived from K_content) lives in locked memory from the first
  * chunk read or written until the file closes or the keys go idle ({@link KeyHolder}); it is
  * derived again on the next use. It stays readable while held: an mprotect pair per chunk costs
- * about 5 µs, as much as sealing a 4 KiB chunk.
+ * about as much as sealing a 4 KiB chunk.
  */
 export class ContentFile implements KeyHolder {
   readonly #fd: number;
@@ -74,9 +76,14 @@ export class ContentFile implements KeyHolder {
   readonly #ino: bigint;
   readonly #fileId: Uint8Array;
   readonly #ad: Uint8Array;
-  readonly #g: Geometry;
+  readonly #l: SlotLayout;
   readonly #slot: number;
+  readonly #stride: number;
   readonly #base: number;
+  readonly #pairs: ChunkPairs | null;
+  // The backing file's size as far as this file knows (it alone writes it): a pair starting at
+  // or past it holds nothing, so a write there needs no look at the disk.
+  #eof: number;
   // Worker requests in flight on #fd: it is closed only once they are done, so that a late
   // pwrite can never land in another file that reused the descriptor number.
   #inFlight = 0;
@@ -89,8 +96,10 @@ export class ContentFile implements KeyHolder {
     keys: StoreKeys,
     ino: bigint,
     fileId: Uint8Array,
-    g: Geometry,
+    l: SlotLayout,
     base: number,
+    pairs: ChunkPairs | null,
+    eof: number,
   ) {
     this.path = path;
     this.#base = base;
@@ -98,22 +107,30 @@ export class ContentFile implements KeyHolder {
     this.#keys = keys;
     this.#ino = ino;
     this.#fileId = fileId.slice();
-    this.#g = g;
-    this.#slot = slotSize(g);
-    // prefix || ino || fileId || index(8, filled per chunk)
-    this.#ad = concat(adPrefix("chunk"), u64le(ino), fileId, new Uint8Array(8));
+    this.#l = l;
+    this.#slot = slotSize(l);
+    this.#stride = chunkStride(l);
+    this.#pairs = l.paired ? pairs : null;
+    this.#eof = eof;
+    // prefix || ino || fileId || index(8) [|| generation(8)], the tail filled per chunk
+    this.#ad = concat(adPrefix("chunk"), u64le(ino), fileId, new Uint8Array(adTail(l)));
   }
 
-  /** Opens the content of one inode, whose chunks start at byte `base` of its inode file. */
+  /**
+   * Opens the content of one inode, whose chunks start at byte `base` of its inode file. A
+   * writable paired file needs the inode's `pairs` tracker (kept across opens).
+   */
   static open(
     path: string,
     keys: StoreKeys,
     ino: bigint,
     fileId: Uint8Array,
-    g: Geometry,
+    l: SlotLayout,
     base: number,
     writable: boolean,
+    pairs: ChunkPairs | null = null,
   ): ContentFile {
+    if (writable && l.paired && !pairs) throw new Error("a writable paired file needs its tracker");
     const fd = sysOpenObject(
       path,
       (writable ? constants.O_RDWR : constants.O_RDONLY) | SAFE_OPEN,
@@ -129,7 +146,7 @@ export class ContentFile implements KeyHolder {
       sysClose(fd);
       throw new DamagedObjectError(path, "is not a regular file");
     }
-    return new ContentFile(path, fd, keys, ino, fileId, g, base);
+    return new ContentFile(path, fd, keys, ino, fileId, l, base, pairs, st.size);
   }
 
   // The file's raw key, derived on first use and again after forgetKey.
@@ -154,10 +171,8 @@ export class ContentFile implements KeyHolder {
       cipher: this.#keys.aead.name,
       key: this.#rawKey(),
       fd: this.#fd,
-      pos: this.#base + first * this.#slot,
-      slot: this.#slot,
-      nonceLength: this.#g.nonceLength,
-      chunkSize: this.#g.chunkSize,
+      pos: this.#base + first * this.#stride,
+      layout: this.#l,
       ad: this.#ad,
       first,
     };
@@ -177,22 +192,27 @@ export class ContentFile implements KeyHolder {
 
   /**
    * Reads chunks `first .. first+count-1`. Each result is the chunk's plaintext (a view into
-   * one buffer per call), or null for a slot that was never written. Throws DamagedObjectError
-   * when a chunk fails to authenticate or is cut short. Releasing each chunk once after its last
-   * use (`keys.chunks.release`) lets the buffer be reused; it is optional.
+   * one buffer per call), or null for a chunk that was never written. Throws DamagedObjectError
+   * when a chunk fails to authenticate or is cut short (in a pair: when neither slot opens).
+   * Releasing each chunk once after its last use (`keys.chunks.release`) lets the buffer be
+   * reused; it is optional.
    */
   async read(first: number, count: number): Promise<(Uint8Array | null)[]> {
     if (count === 1) return [this.#readOne(first)];
-    const { plain, lengths } = await this.#tracked(
+    const stamp = this.#pairs?.readStamp() ?? 0;
+    const { plain, lengths, slots, gens } = await this.#tracked(
       "pread",
       () => this.#keys.chunks.read(this.#batch(first), count),
     );
-    const cs = this.#g.chunkSize;
+    const cs = this.#l.chunkSize;
     const out: (Uint8Array | null)[] = new Array(count).fill(null);
     try {
       for (let k = 0; k < count; k++) {
         const len = this.#usable(first + k, lengths[k]);
         if (len !== null) out[k] = plain.subarray(k * cs, k * cs + len);
+        if (slots && gens) {
+          this.#observed(first + k, len === null ? null : slots[k] as 0 | 1, gens[k], stamp);
+        }
       }
     } catch (e) {
       this.#keys.chunks.readImages.lend(plain, 0); // nothing handed out: reused at once
@@ -202,21 +222,56 @@ export class ContentFile implements KeyHolder {
     return out;
   }
 
+  #observed(i: number, slot: 0 | 1 | null, gen: number, stamp: number): void {
+    this.#pairs?.observed(i, slot === null ? { slot: 1, gen: 0 } : { slot, gen }, stamp);
+  }
+
   #readOne(i: number): Uint8Array | null {
-    const n = this.#g.nonceLength;
-    const span = scratchOf(this.#slot);
-    const got = sysPread(this.#fd, span, this.#base + i * this.#slot);
+    const stamp = this.#pairs?.readStamp() ?? 0;
+    const span = scratchOf(this.#stride);
+    const got = sysPread(this.#fd, span, this.#base + i * this.#stride);
     if (got < 0) throw sysError(got, "pread", this.path);
-    const len = this.#usable(i, slotLength(span, 0, got, n, this.#g.chunkSize));
-    if (len === null) return null;
-    const { nonce, sealed } = slotParts(span, 0, n, len);
     const images = this.#keys.chunks.chunkImages;
-    const plain = images.take(len);
-    const aead = singleChunkAead(this.#keys.aead.name);
-    const ok = aead.openInto(this.#rawKey(), nonce, sealed, chunkAd(this.#ad, i), plain, 0);
-    this.#usable(i, ok ? len : CHUNK_DAMAGED);
+    const plain = images.take(this.#l.chunkSize);
+    const found = this.#openSlot(i, span, got, plain);
+    if (typeof found === "number") {
+      images.lend(plain, 0);
+      this.#usable(i, found);
+      if (this.#l.paired) this.#observed(i, null, 0, stamp);
+      return null;
+    }
     images.lend(plain, 1);
-    return plain;
+    if (this.#l.paired) this.#observed(i, found.slot, found.gen, stamp);
+    return plain.subarray(0, found.len);
+  }
+
+  // Opens the chunk whose slot (or pair) is `span` into `plain`: where it came from, or the
+  // CHUNK_* code of why nothing opened.
+  #openSlot(
+    i: number,
+    span: Uint8Array,
+    got: number,
+    plain: Uint8Array,
+  ): { slot: 0 | 1; gen: number; len: number } | number {
+    const l = this.#l;
+    let tries: SlotSeen[];
+    let truncated: boolean;
+    if (l.paired) ({ tries, truncated } = pairCandidates(span, 0, got, l));
+    else {
+      const len = slotLength(span, 0, got, l);
+      tries = len < 0 ? [] : [{ off: 0, len, gen: 0 }];
+      truncated = len === CHUNK_TRUNCATED;
+    }
+    if (tries.length === 0) return truncated ? CHUNK_TRUNCATED : CHUNK_UNWRITTEN;
+    const aead = singleChunkAead(this.#keys.aead.name);
+    for (const t of tries) {
+      const { nonce, sealed } = slotParts(span, t.off, l, t.len);
+      const ad = chunkAd(this.#ad, l, i, t.gen);
+      if (aead.openInto(this.#rawKey(), nonce, sealed, ad, plain, 0)) {
+        return { slot: t.off === 0 ? 0 : 1, gen: t.gen, len: t.len };
+      }
+    }
+    return CHUNK_DAMAGED;
   }
 
   // A chunk length from a slot: null when never written; throws for a damaged chunk.
@@ -227,19 +282,62 @@ export class ContentFile implements KeyHolder {
     return len;
   }
 
-  #writeOne(i: number, plain: Uint8Array, len: number): void {
-    const n = this.#g.nonceLength;
-    const out = scratchOf(slotBytes(n, len));
-    const nonce = startSlot(out, 0, n, len);
+  // Where the next write of chunk `i` goes (paired layout): the tracker's answer, else what
+  // the disk shows. Only a slot that cannot hold the chunk's durable version is ever chosen.
+  #target(i: number): SlotChoice {
+    const known = this.#pairs?.target(i);
+    if (known) return known;
+    const at = this.#base + i * this.#stride;
+    if (at >= this.#eof) return { slot: 0, gen: 1 };
+    // The headers first: with at most one slot that could hold a version, the other is free.
+    const l = this.#l;
+    const head = headerBytes(l);
+    const span = scratchOf(this.#stride);
+    const plausible: SlotChoice[] = [];
+    for (const slot of [0, 1] as const) {
+      const off = slot * this.#slot;
+      const got = sysPread(this.#fd, span.subarray(off, off + head), at + off);
+      if (got < 0) throw sysError(got, "pread", this.path);
+      if (got < head) continue;
+      const len = new DataView(span.buffer, span.byteOffset).getUint32(off, true);
+      const gen = slotGen(span, off);
+      if (len > 0 && len <= l.chunkSize && gen > 0) plausible.push({ slot, gen });
+    }
+    if (plausible.length === 0) return { slot: 0, gen: 1 };
+    if (plausible.length === 1) {
+      const t = plausible[0];
+      return { slot: t.slot === 0 ? 1 : 0, gen: t.gen + 1 };
+    }
+    // Both could: only the one that opens counts.
+    const got = sysPread(this.#fd, span, at);
+    if (got < 0) throw sysError(got, "pread", this.path);
+    const plain = this.#keys.chunks.chunkImages.take(l.chunkSize);
+    try {
+      const found = this.#openSlot(i, span, got, plain);
+      const top = Math.max(plausible[0].gen, plausible[1].gen);
+      if (typeof found === "number") return { slot: 0, gen: top + 1 };
+      return { slot: found.slot === 0 ? 1 : 0, gen: found.gen + 1 };
+    } finally {
+      this.#keys.chunks.chunkImages.lend(plain, 0);
+    }
+  }
+
+  #writeOne(i: number, plain: Uint8Array, len: number, t: SlotChoice | null): void {
+    const l = this.#l;
+    const out = scratchOf(slotBytes(l, len));
+    const gen = t?.gen ?? 0;
+    const nonce = startSlot(out, 0, l, len, gen);
     singleChunkAead(this.#keys.aead.name).sealInto(
       this.#rawKey(),
       nonce,
       plain.subarray(0, len),
-      chunkAd(this.#ad, i),
+      chunkAd(this.#ad, l, i, gen),
       out,
-      LEN_BYTES + n,
+      headerBytes(l) + l.nonceLength,
     );
-    writeAllSync(this.#fd, out, this.#base + i * this.#slot, this.path);
+    const at = this.#base + i * this.#stride + (t?.slot ?? 0) * this.#slot;
+    writeAllSync(this.#fd, out, at, this.path);
+    this.#eof = Math.max(this.#eof, at + out.length);
     settleFile(this.#fd);
   }
 
@@ -249,7 +347,7 @@ export class ContentFile implements KeyHolder {
    * the disk in turn.
    */
   prefetch(first: number, count: number): void {
-    sysAdvise(this.#fd, count * this.#slot, this.#base + first * this.#slot);
+    sysAdvise(this.#fd, count * this.#stride, this.#base + first * this.#stride);
   }
 
   #damaged(i: number, why: string): DamagedObjectError {
@@ -261,39 +359,72 @@ export class ContentFile implements KeyHolder {
    * bytes long: chunk `k` goes at `k * chunkSize`. Pass it to {@link write}, which takes it.
    */
   image(count: number, lastLength: number): Uint8Array {
-    return this.#keys.chunks.image((count - 1) * this.#g.chunkSize + lastLength);
+    return this.#keys.chunks.image((count - 1) * this.#l.chunkSize + lastLength);
   }
 
   /**
-   * Seals and writes consecutive chunks starting at `first` in one write call. `plain` holds
-   * chunk `k` at `k * chunkSize` ({@link image}); it is detached (moved to a worker) unless it
-   * holds a single chunk (done on this thread).
+   * Seals and writes consecutive chunks starting at `first` (one write call unpaired). `plain`
+   * holds chunk `k` at `k * chunkSize` ({@link image}); it is detached (moved to a worker)
+   * unless it holds a single chunk (done on this thread). The caller holds the chunks' locks:
+   * no other write of them runs meanwhile.
    */
   async write(first: number, plain: Uint8Array, lengths: number[]): Promise<void> {
-    if (lengths.length === 1) return this.#writeOne(first, plain, lengths[0]);
-    await this.#tracked("pwrite", async () => {
-      await this.#keys.chunks.write(this.#batch(first), plain, lengths);
-      settleFile(this.#fd); // while still in flight: the descriptor cannot be closed yet
-    });
+    const pairs = this.#pairs;
+    const targets = pairs ? lengths.map((_, k) => this.#target(first + k)) : null;
+    if (pairs && targets) targets.forEach((t, k) => pairs.begin(first + k, t));
+    let ok = false;
+    try {
+      if (lengths.length === 1) this.#writeOne(first, plain, lengths[0], targets?.[0] ?? null);
+      else {
+        await this.#tracked("pwrite", async () => {
+          const slots = targets?.map((t) => t.slot);
+          const gens = targets?.map((t) => t.gen);
+          await this.#keys.chunks.write(
+            this.#batch(first),
+            plain,
+            lengths,
+            slots && gens ? { slots, gens } : undefined,
+          );
+          settleFile(this.#fd); // while still in flight: the descriptor cannot be closed yet
+        });
+        const last = lengths.length - 1;
+        const lastSlot = targets?.[last].slot ?? 0;
+        const end = this.#base + (first + last) * this.#stride + lastSlot * this.#slot +
+          slotBytes(this.#l, lengths[last]);
+        this.#eof = Math.max(this.#eof, end);
+      }
+      ok = true;
+    } finally {
+      if (pairs) {
+        for (let k = 0; k < lengths.length; k++) {
+          if (ok) pairs.wrote(first + k);
+          else pairs.failed(first + k);
+        }
+      }
+    }
   }
 
-  /** Drops every slot from chunk `count` on (the file was shortened). */
+  /** Drops every chunk from chunk `count` on (the file was shortened). */
   truncate(count: number): Promise<void> {
-    const want = this.#base + count * this.#slot;
+    const want = this.#base + count * this.#stride;
     const st = sysFstat(this.#fd);
     if (typeof st === "number") return Promise.reject(sysError(st, "fstat", this.path));
     if (st.size > want) {
       const r = sysFtruncate(this.#fd, want);
       if (r < 0) return Promise.reject(sysError(r, "ftruncate", this.path));
       settleFile(this.#fd);
+      this.#eof = want;
     }
+    this.#pairs?.dropFrom(count);
     return Promise.resolve();
   }
 
   /** Makes written chunks durable. */
   async sync(dataOnly: boolean): Promise<void> {
+    const stamp = this.#pairs?.syncStamp() ?? 0;
     if (dataOnly) await sysFdatasync(this.#fd, this.path);
     else await sysFsync(this.#fd, this.path);
+    this.#pairs?.fileSynced(stamp);
   }
 
   /** Closes the file once the reads and writes in flight are done. */

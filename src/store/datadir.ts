@@ -51,7 +51,7 @@ export interface CreateOptions {
    * Format version to write (default: the newest). Version 1 (no inode records in entry files)
    * exists so that data dirs made by rencfs 0.1 can be reproduced in tests.
    */
-  formatVersion?: 1 | 2;
+  formatVersion?: 1 | 2 | 3;
 }
 
 /** How to unlock: the password, or the recovery code shown at creation. */

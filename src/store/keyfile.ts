@@ -5,12 +5,13 @@
  *
  * Format: UTF-8 JSON, pretty-printed with 2-space indents and a final newline. The key file's own
  * layout is the same in every version; `version` is the data dir's format (1: rencfs 0.1, every
- * inode an object; 2: inodes with one name live in their entry file, see docs/format.md):
+ * inode an object; 2: inodes with one name live in their entry file; 3: two slots per chunk, see
+ * docs/format.md):
  *
  * ```json
  * {
  *   "format": "rencfs",
- *   "version": 2,
+ *   "version": 3,
  *   "cipher": "xchacha20-poly1305",         // content AEAD, one of CIPHERS
  *   "chunkSize": 262144,                    // plaintext bytes per chunk, multiple of 512,
  *                                           // 512 .. 64 MiB
@@ -69,7 +70,7 @@ import {
 import { hkdf, keyedHash } from "../crypto/subkeys.ts";
 
 /** The key file format version this code writes and the highest it reads. */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 
 /** Value of the `format` field. */
 export const FORMAT_NAME = "rencfs";

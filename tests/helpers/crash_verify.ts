@@ -27,8 +27,6 @@ export interface Violation {
   kind: "error" | "lost" | "torn" | "phantom" | "changed";
   path: string;
   detail: string;
-  /** For an error: the file was changed after its last claim (it was being rewritten). */
-  rewritten?: boolean;
 }
 
 function show(s: ClaimState | WalkState | undefined): string {
@@ -127,9 +125,7 @@ export function verifyRound(
     if (!under(p)) continue;
     const s = found[p];
     if (typeof s === "object" && "err" in s) {
-      const since = claims.get(p)?.at ?? -1;
-      const rewritten = (history.get(p) ?? []).some((h) => h.at > since);
-      out.push({ kind: "error", path: p, detail: s.err, rewritten });
+      out.push({ kind: "error", path: p, detail: s.err });
     } else if (!history.has(p)) {
       out.push({ kind: "phantom", path: p, detail: `${show(s)}, never made by the workload` });
     } else {

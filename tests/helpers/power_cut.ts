@@ -217,13 +217,6 @@ export interface RoundResult {
   violations: Violation[];
   /** "damaged object" lines the daemon logged after the crash. */
   damaged: string[];
-  /**
-   * The documented gap (docs/format.md, "Crash consistency"): chunks rewritten in place when
-   * the power failed, torn, read EIO. Counted apart, not as violations, and only when that is
-   * all there is: read errors in files changed after their last fsync, and every damaged object
-   * a chunk that fails authentication or is cut short.
-   */
-  tornRewrites: string[];
   /** Kernel messages of the remount (power rounds). */
   kernel?: string[];
   ms: number;
@@ -380,7 +373,6 @@ export async function crashSeries(opts: CrashOptions): Promise<CrashSeries> {
         workloadEnd: last?.t === "err" ? last.d : last?.t === "end" ? "end" : undefined,
         violations: [],
         damaged: [],
-        tornRewrites: [],
         kernel,
         ms: 0,
       };
@@ -425,7 +417,6 @@ export async function crashSeries(opts: CrashOptions): Promise<CrashSeries> {
           }
         }
       }
-      if (opts.mode === "power") setTornRewritesApart(result);
       result.ms = Date.now() - t0;
       results.push(result);
       opts.onRound?.(result);
@@ -555,18 +546,6 @@ async function walkTree(mnt: string): Promise<Record<string, WalkState>> {
   return JSON.parse(new TextDecoder().decode(out.stdout));
 }
 
-const TORN_CHUNK = /chunk failed authentication|chunk is truncated/;
-
-/** Moves a round's torn chunk rewrites (see RoundResult.tornRewrites) out of its failures. */
-function setTornRewritesApart(r: RoundResult): void {
-  const errors = r.violations.filter((v) => v.kind === "error");
-  if (errors.length === 0 && r.damaged.length === 0) return;
-  if (!errors.every((v) => v.rewritten) || !r.damaged.every((d) => TORN_CHUNK.test(d))) return;
-  r.tornRewrites = [...errors.map((v) => `${v.path}: ${v.detail}`), ...r.damaged];
-  r.violations = r.violations.filter((v) => v.kind !== "error");
-  r.damaged = [];
-}
-
 /** A readable account of a failed round, for test failures and the script. */
 export function describeRound(r: RoundResult, max = 20): string {
   const lines = [
@@ -579,7 +558,6 @@ export function describeRound(r: RoundResult, max = 20): string {
   for (const v of r.violations.slice(0, max)) lines.push(`  ${v.kind}: ${v.path}: ${v.detail}`);
   if (r.violations.length > max) lines.push(`  … ${r.violations.length - max} more`);
   for (const d of r.damaged.slice(0, 5)) lines.push(`  log: ${d}`);
-  for (const t of r.tornRewrites.slice(0, 5)) lines.push(`  torn chunk rewrite (documented): ${t}`);
   return lines.join("\n");
 }
 

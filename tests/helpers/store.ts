@@ -15,7 +15,7 @@ export const n = (s: string): Uint8Array => enc.encode(s);
 
 /** A fresh data dir in a temp folder, opened. */
 export async function freshFs(
-  opts: { cipher?: CipherName; chunkSize?: number; formatVersion?: 1 | 2 } = {},
+  opts: { cipher?: CipherName; chunkSize?: number; formatVersion?: 1 | 2 | 3 } = {},
 ): Promise<{ fs: EncryptedFs; dir: string; recoveryCode: string }> {
   const dir = await Deno.makeTempDir({ prefix: "rencfs-test-" });
   const { fs, recoveryCode } = await EncryptedFs.create(dir, PASSWORD, {

@@ -1,0 +1,183 @@
+/**
+ * Which slot of each chunk pair a write may use (format 3, see `chunk_slot.ts`): never the one
+ * holding the chunk's durable version. A write goes to the other slot, again and again while it
+ * is not yet durable; once a sync that started after the write has completed (a `syncfs` of the
+ * data dir, or an `fdatasync` of the file), that slot holds the durable version and the next
+ * write goes to the other one. A power cut during a write then tears only a slot nobody relies
+ * on.
+ *
+ * One tracker per inode, kept while the inode is loaded (across opens of its content); an inode
+ * with writes not yet durable is not forgotten (`settled`). What the tracker does not know is
+ * read from the disk by `ContentFile`: after a writable open's `syncfs`, the newest slot that
+ * opens is the durable one.
+ */
+
+/** Counts `syncfs` calls of the data dir: started, and the count at the start of the last done. */
+export class SyncClock {
+  /** syncfs calls started. */
+  started = 0;
+  /** The value of `started` at the start of the last completed syncfs. */
+  syncedUpTo = 0;
+
+  /** Notes a syncfs starting; pass the result to {@link done} when it completes. */
+  begin(): number {
+    return ++this.started;
+  }
+
+  /** Notes that the syncfs numbered `n` completed. */
+  done(n: number): void {
+    this.syncedUpTo = Math.max(this.syncedUpTo, n);
+  }
+
+  /** Whether a write that completed when `started` was `stamp` is durable. */
+  covers(stamp: number): boolean {
+    return this.syncedUpTo > stamp;
+  }
+}
+
+/** Where a chunk's current version is (slot 0 or 1) and its generation. */
+export interface SlotChoice {
+  slot: 0 | 1;
+  gen: number;
+}
+
+interface Entry extends SlotChoice {
+  /** Writes of this chunk in progress. */
+  writing: number;
+  /** clock.started when the last write completed, or -1 when known durable. */
+  at: number;
+  /** The tracker's write count then (for fdatasync of the file). */
+  w: number;
+}
+
+/** Durable entries kept for reuse (a rewrite need not read the pair's headers again). */
+const KEEP_DURABLE = 1024;
+
+/** The slot state of one inode's chunk pairs (see the module comment). */
+export class ChunkPairs {
+  readonly #clock: SyncClock;
+  readonly #known = new Map<number, Entry>();
+  #writes = 0;
+  #begun = 0;
+  #fileSynced = 0;
+  #unsynced = 0;
+
+  constructor(clock: SyncClock) {
+    this.#clock = clock;
+  }
+
+  #durable(e: Entry): boolean {
+    if (e.writing > 0) return false;
+    if (e.at < 0) return true;
+    if (this.#clock.covers(e.at) || e.w <= this.#fileSynced) {
+      e.at = -1;
+      this.#unsynced--;
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * The slot and generation the next write of chunk `i` goes to, or null when the tracker does
+   * not know where the chunk's current version is (the caller looks at the disk, then calls
+   * {@link observed}).
+   */
+  target(i: number): SlotChoice | null {
+    const e = this.#known.get(i);
+    if (!e) return null;
+    if (!this.#durable(e)) return { slot: e.slot, gen: e.gen };
+    return { slot: e.slot === 0 ? 1 : 0, gen: e.gen + 1 };
+  }
+
+  /**
+   * A stamp to pass to {@link observed} for a read starting now: a read that overlapped a write
+   * may have seen the pair before it.
+   */
+  readStamp(): number {
+    return this.#begun;
+  }
+
+  /**
+   * Notes where the current version of chunk `i` is on disk (slot 1 with generation 0 when
+   * neither slot holds one), as a read that started at `stamp` found it. Ignored when the
+   * tracker knows better, or a write began since.
+   */
+  observed(i: number, c: SlotChoice, stamp: number): void {
+    if (stamp !== this.#begun || this.#known.has(i)) return;
+    this.#known.set(i, { ...c, writing: 0, at: -1, w: 0 });
+    this.#bound();
+  }
+
+  /** A write of `c` for chunk `i` begins (call {@link wrote} or {@link failed} after it). */
+  begin(i: number, c: SlotChoice): void {
+    this.#begun++;
+    const e = this.#known.get(i);
+    if (e) {
+      if (e.at >= 0 && e.writing === 0) this.#unsynced--;
+      // Moved to the end: the map's order is the order of last use.
+      this.#known.delete(i);
+      this.#known.set(i, { slot: c.slot, gen: c.gen, writing: e.writing + 1, at: 0, w: 0 });
+    } else this.#known.set(i, { ...c, writing: 1, at: 0, w: 0 });
+  }
+
+  /** The write of chunk `i` begun last completed. */
+  wrote(i: number): void {
+    const e = this.#known.get(i);
+    if (!e) return;
+    if (--e.writing > 0) return;
+    e.at = this.#clock.started;
+    e.w = ++this.#writes;
+    this.#unsynced++;
+    this.#bound();
+  }
+
+  /**
+   * A write of chunk `i` failed: its slot may hold anything, so the tracker forgets the chunk
+   * (the next write reads the pair from the disk again).
+   */
+  failed(i: number): void {
+    const e = this.#known.get(i);
+    if (!e) return;
+    if (--e.writing > 0) return;
+    this.#known.delete(i);
+  }
+
+  /** A stamp to pass to {@link fileSynced} for an fdatasync of the file starting now. */
+  syncStamp(): number {
+    return this.#writes;
+  }
+
+  /** Every write completed before {@link syncStamp} returned `stamp` is durable. */
+  fileSynced(stamp: number): void {
+    this.#fileSynced = Math.max(this.#fileSynced, stamp);
+  }
+
+  /** Chunks from `count` on were dropped (the file was cut): nothing is known of them. */
+  dropFrom(count: number): void {
+    for (const [i, e] of this.#known) {
+      if (i < count || e.writing > 0) continue;
+      if (e.at >= 0) this.#unsynced--;
+      this.#known.delete(i);
+    }
+  }
+
+  /** True when no write is in progress or waiting for a sync. */
+  settled(): boolean {
+    if (this.#unsynced === 0) return [...this.#known.values()].every((e) => e.writing === 0);
+    for (const e of this.#known.values()) if (!this.#durable(e)) return false;
+    return true;
+  }
+
+  // Forgets the least recently used durable entries beyond KEEP_DURABLE.
+  #bound(): void {
+    if (this.#known.size - this.#unsynced <= 2 * KEEP_DURABLE) return;
+    let drop = this.#known.size - this.#unsynced - KEEP_DURABLE;
+    for (const [i, e] of this.#known) {
+      if (drop <= 0) break;
+      if (this.#durable(e)) {
+        this.#known.delete(i);
+        drop--;
+      }
+    }
+  }
+}

@@ -78,10 +78,16 @@ async function tornAfter(
   await fs.release(attr.ino, fh);
   await fs.close();
   await tearLastChange(before, dir);
-  const again = await EncryptedFs.open(dir, { password: PASSWORD });
+  const older: number[] = [];
+  const again = await EncryptedFs.open(dir, { password: PASSWORD }, {
+    onOlderChunk: (_, chunk) => older.push(chunk),
+  });
   try {
     const a = await again.lookup(ROOT_INO, n("db"));
-    return await readAll(again, a.ino);
+    const got = await readAll(again, a.ino);
+    // Format 3 says which chunk it read as its previous version.
+    assertEquals(older, formatVersion === 3 ? [2] : []);
+    return got;
   } finally {
     await again.close();
     await Deno.remove(dir, { recursive: true });
@@ -122,9 +128,13 @@ Deno.test("an untorn rewrite reads as written after a reopen (format 3)", async 
   }
   await fs.release(attr.ino, fh);
   await fs.close();
-  const again = await EncryptedFs.open(dir, { password: PASSWORD });
+  const older: number[] = [];
+  const again = await EncryptedFs.open(dir, { password: PASSWORD }, {
+    onOlderChunk: (_, chunk) => older.push(chunk),
+  });
   const a = await again.lookup(ROOT_INO, n("f"));
   assertEquals(await readAll(again, a.ino), pattern(5));
+  assertEquals(older, [], "every chunk's newest version opens");
   await again.close();
   await Deno.remove(dir, { recursive: true });
 });

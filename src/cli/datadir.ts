@@ -11,6 +11,15 @@ function onDamaged(path: string, reason: string): void {
   log("store").warn("damaged object {path}: {reason}", { path, reason });
 }
 
+/** A chunk read as its previous version: worth a warning (it may be damage), not an error. */
+function onOlderChunk(path: string, chunk: number): void {
+  log("store").warn(
+    "older version of chunk {chunk} of {path}: its newest version does not open " +
+      "(a rewrite cut short by a crash, or damage)",
+    { path, chunk },
+  );
+}
+
 /** Warns about each part of the data dir that other users can reach. */
 async function warnPermissions(dataDir: string): Promise<void> {
   for (const warning of await permissionWarnings(dataDir)) {
@@ -31,6 +40,7 @@ export async function createAndOpen(
     cipher,
     kdfCost: kdfCostFromEnv(),
     onDamaged,
+    onOlderChunk,
     keyIdleMs,
   });
   await warnPermissions(dataDir);
@@ -58,7 +68,12 @@ export async function openExisting(
   readOnly: boolean,
   keyIdleMs = 0,
 ): Promise<EncryptedFs> {
-  const fs = await EncryptedFs.open(dataDir, { password }, { readOnly, onDamaged, keyIdleMs });
+  const fs = await EncryptedFs.open(dataDir, { password }, {
+    readOnly,
+    onDamaged,
+    onOlderChunk,
+    keyIdleMs,
+  });
   await warnPermissions(dataDir);
   return fs;
 }

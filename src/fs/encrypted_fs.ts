@@ -56,6 +56,12 @@ export interface OpenOptions {
   readOnly?: boolean;
   /** Called once per damaged object (path and reason), e.g. to log it. */
   onDamaged?: (path: string, reason: string) => void;
+  /**
+   * Called once per file (backing path) with a chunk whose newest version does not open while
+   * its previous one does, which reads then return (format 3): a rewrite cut short by a crash,
+   * or damage. E.g. to log it.
+   */
+  onOlderChunk?: (path: string, chunk: number) => void;
   /** The cipher the caller expects; a data dir made with another one is refused. */
   cipher?: CipherName;
   /** Milliseconds between background writes of dirty records (default 5000). */
@@ -195,6 +201,12 @@ export class EncryptedFs implements FileSystem {
       header.version >= 3,
       table.clock,
       (node) => this.#toTrim.add(node),
+      (path, chunk) => {
+        const rel = this.#relative(path);
+        if (this.#reported.has(`older:${rel}`)) return;
+        this.#reported.add(`older:${rel}`);
+        opts.onOlderChunk?.(rel, chunk);
+      },
     );
     if (!this.readOnly) {
       this.#timer = setInterval(() => {
@@ -277,8 +289,12 @@ export class EncryptedFs implements FileSystem {
     return newRecord(ino, mode, caller, now, randomBytes(16));
   }
 
+  #relative(path: string): string {
+    return path.startsWith(this.#root) ? path.slice(this.#root.length + 1) : path;
+  }
+
   #report(e: DamagedObjectError): void {
-    const rel = e.path.startsWith(this.#root) ? e.path.slice(this.#root.length + 1) : e.path;
+    const rel = this.#relative(e.path);
     if (this.#reported.has(rel)) return;
     this.#reported.add(rel);
     this.#onDamaged?.(rel, e.message);

@@ -45,6 +45,8 @@ export class FileData {
     readonly clock: SyncClock,
     /** A shrink left chunk slots to drop (at `node.trimTo`) once its record is durable. */
     readonly onShrunk: (node: Inode) => void = () => {},
+    /** A chunk of the backing file `path` read as its previous version (ContentFile.onOlder). */
+    readonly onOlder: (path: string, chunk: number) => void = () => {},
   ) {}
 
   /** The open content file of `node`, opened on first use. */
@@ -68,6 +70,7 @@ export class FileData {
           this.writable,
           node.pairs,
         );
+        c.onOlder = (i) => this.onOlder(c.path, i);
         node.content = c;
         return c;
       }).finally(() => node.contentOpening = null);

@@ -93,6 +93,8 @@ export interface ChunkReply {
   /** Read, paired layout: the slot each opened chunk came from and its generation. */
   slots?: Uint8Array;
   gens?: Float64Array;
+  /** Read, paired layout: chunks whose newest version did not open (an older one did). */
+  older?: number[];
   /** A failed system call (ENOSPC, EIO …). */
   errno?: number;
   /** Anything else that went wrong. */
@@ -113,6 +115,8 @@ export interface ReadResult {
   /** Paired layout: the slot each opened chunk came from and its generation. */
   slots?: Uint8Array;
   gens?: Float64Array;
+  /** Paired layout: chunks whose newest version did not open (an older one did). */
+  older?: number[];
 }
 
 type Pending = { resolve: (r: ChunkReply) => void; bytes: number; worker: number };
@@ -209,7 +213,8 @@ export class ChunkIo {
       if (reply.errno !== undefined) throw new ChunkIoError(reply.errno, "pread");
       throw new Error(`chunk worker: ${reply.error ?? "no data"}`);
     }
-    return { plain: out, lengths: reply.lengths, slots: reply.slots, gens: reply.gens };
+    const { lengths, slots, gens, older } = reply;
+    return { plain: out, lengths, slots, gens, older };
   }
 
   /**

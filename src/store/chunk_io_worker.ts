@@ -202,6 +202,7 @@ async function read(req: ReadRequest): Promise<ChunkReply> {
     const gens = l.paired ? new Float64Array(req.count) : undefined;
     const direct = directAead(req.cipher);
     const opens: Promise<void>[] = [];
+    const older: number[] = [];
     for (let k = 0; k < req.count; k++) {
       const off = k * stride;
       // Unpaired: the slot as it is (generation 0 in the associated data is never used).
@@ -212,7 +213,7 @@ async function read(req: ReadRequest): Promise<ChunkReply> {
       }
       lengths[k] = CHUNK_DAMAGED;
       const open = async () => {
-        for (const t of seen.tries) {
+        for (const [n, t] of seen.tries.entries()) {
           const { nonce, sealed } = slotParts(span, t.off, l, t.len);
           const ad = chunkAd(req.ad, l, req.first + k, t.gen);
           const ok = direct
@@ -224,13 +225,14 @@ async function read(req: ReadRequest): Promise<ChunkReply> {
             slots[k] = t.off === off ? 0 : 1;
             gens[k] = t.gen;
           }
+          if (n > 0 || seen.truncated) older.push(req.first + k);
           return;
         }
       };
       opens.push(open());
     }
     await Promise.all(opens);
-    const out = { id: req.id, lengths, slots, gens };
+    const out = { id: req.id, lengths, slots, gens, older: older.length ? older : undefined };
     return req.plain instanceof Uint8Array ? { ...out, plain } : out;
   } finally {
     images.give(span);

@@ -89,6 +89,11 @@ export class ContentFile implements KeyHolder {
   #inFlight = 0;
   #idle: (() => void) | null = null;
   readonly path: string;
+  /**
+   * Called for a chunk whose newest version did not open while an older one did: a rewrite cut
+   * short by a crash, or damage (the older version is what reads return).
+   */
+  onOlder: ((chunk: number) => void) | null = null;
 
   private constructor(
     path: string,
@@ -200,7 +205,7 @@ export class ContentFile implements KeyHolder {
   async read(first: number, count: number): Promise<(Uint8Array | null)[]> {
     if (count === 1) return [this.#readOne(first)];
     const stamp = this.#pairs?.readStamp() ?? 0;
-    const { plain, lengths, slots, gens } = await this.#tracked(
+    const { plain, lengths, slots, gens, older } = await this.#tracked(
       "pread",
       () => this.#keys.chunks.read(this.#batch(first), count),
     );
@@ -219,6 +224,7 @@ export class ContentFile implements KeyHolder {
       throw e;
     }
     this.#keys.chunks.readImages.lend(plain, out.filter((c) => c !== null).length);
+    for (const i of older ?? []) this.onOlder?.(i);
     return out;
   }
 
@@ -242,6 +248,7 @@ export class ContentFile implements KeyHolder {
     }
     images.lend(plain, 1);
     if (this.#l.paired) this.#observed(i, found.slot, found.gen, stamp);
+    if (found.older) this.onOlder?.(i);
     return plain.subarray(0, found.len);
   }
 
@@ -252,7 +259,7 @@ export class ContentFile implements KeyHolder {
     span: Uint8Array,
     got: number,
     plain: Uint8Array,
-  ): { slot: 0 | 1; gen: number; len: number } | number {
+  ): { slot: 0 | 1; gen: number; len: number; older: boolean } | number {
     const l = this.#l;
     let tries: SlotSeen[];
     let truncated: boolean;
@@ -264,11 +271,11 @@ export class ContentFile implements KeyHolder {
     }
     if (tries.length === 0) return truncated ? CHUNK_TRUNCATED : CHUNK_UNWRITTEN;
     const aead = singleChunkAead(this.#keys.aead.name);
-    for (const t of tries) {
+    for (const [n, t] of tries.entries()) {
       const { nonce, sealed } = slotParts(span, t.off, l, t.len);
       const ad = chunkAd(this.#ad, l, i, t.gen);
       if (aead.openInto(this.#rawKey(), nonce, sealed, ad, plain, 0)) {
-        return { slot: t.off === 0 ? 0 : 1, gen: t.gen, len: t.len };
+        return { slot: t.off === 0 ? 0 : 1, gen: t.gen, len: t.len, older: n > 0 || truncated };
       }
     }
     return CHUNK_DAMAGED;

@@ -1,7 +1,7 @@
 // Library-level benchmark of the encrypted store (no FUSE): sequential write and read MB/s,
 // random 4 KiB read and write IOPS, and the peak resident memory of the process.
 //   deno run -A scripts/bench-store.ts [--size-mib 1024] [--chunk-size 65536]
-//     [--cipher xchacha20-poly1305] [--seconds 10] [--dir /var/tmp]
+//     [--cipher xchacha20-poly1305] [--seconds 10] [--dir /var/tmp] [--format 3]
 import { parseArgs } from "node:util";
 import { EncryptedFs } from "../mod.ts";
 import { type CipherName, DEFAULT_CIPHER, isCipherName } from "../src/crypto/aead.ts";
@@ -15,6 +15,8 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "10" },
     dir: { type: "string", default: "/var/tmp" },
     "in-flight": { type: "string", default: "16" },
+    // Format version of the data dir (2: one slot per chunk, 3: two), to compare layouts.
+    format: { type: "string", default: "3" },
   },
 });
 if (!isCipherName(values.cipher)) throw new Error(`unknown cipher ${values.cipher}`);
@@ -32,6 +34,7 @@ const { fs } = await EncryptedFs.create(dir, "bench password", {
   cipher: values.cipher as CipherName,
   chunkSize,
   kdfCost: { memoryKiB: 8192, iterations: 1 },
+  formatVersion: Number(values.format) as 1 | 2 | 3,
 });
 const { attr, fh } = await fs.create(ROOT_INO, new TextEncoder().encode("f"), 0o644, 2, {
   uid: 0,

@@ -121,7 +121,11 @@ for (const mode of modes) {
       `mean ${Math.round(results.reduce((s, r) => s + r.ops, 0) / (results.length || 1))} ops, ` +
       `${
         Math.round(results.reduce((s, r) => s + r.syncs, 0) / (results.length || 1))
-      } fsyncs per round`,
+      } fsyncs per round; ${
+        results.reduce((s, r) => s + r.olderChunks, 0)
+      } chunks read as their previous version (torn rewrites) in ${
+        count((r) => r.olderChunks > 0)
+      } rounds`,
   );
   for (const [k, e] of kinds) {
     console.log(`  ${k}: in ${e.rounds} rounds (${e.total} in all), e.g. ${e.example}`);

@@ -37,7 +37,7 @@ interface Sample {
 /**
  * /docs/a.txt (4 chunks), /docs/sub/ (empty), /b hard-linked as /docs/b-link, /sl -> docs/a.txt.
  */
-async function sample(formatVersion: 1 | 2 = 2): Promise<Sample & { recoveryCode: string }> {
+async function sample(formatVersion: 1 | 2 | 3 = 2): Promise<Sample & { recoveryCode: string }> {
   const { fs, dir, recoveryCode } = await freshFs({
     chunkSize: CS,
     formatVersion,
@@ -132,7 +132,7 @@ async function flip(path: string, at: number): Promise<void> {
 }
 
 Deno.test("fsck of an undamaged data dir finds nothing and changes nothing", async () => {
-  for (const version of [2, 1] as const) {
+  for (const version of [3, 2, 1] as const) {
     const s = await sample(version);
     const before = await hashTree(s.dir);
     const r = await fsck(s.dir, { password: PASSWORD });

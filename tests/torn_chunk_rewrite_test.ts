@@ -7,6 +7,7 @@
  * last range it changed (the rewritten slot) replaced by other bytes.
  */
 import { EncryptedFs } from "../src/fs/encrypted_fs.ts";
+import { fsck } from "../src/fsck/fsck.ts";
 import { ROOT_INO } from "../src/fs/types.ts";
 import { assertEquals } from "./helpers/assert.ts";
 import { freshFs, n, PASSWORD, ROOT_CALLER, walkFiles } from "./helpers/store.ts";
@@ -78,6 +79,15 @@ async function tornAfter(
   await fs.release(attr.ino, fh);
   await fs.close();
   await tearLastChange(before, dir);
+  if (formatVersion === 3) {
+    // fsck: no problem (the previous version is sound), but a note naming the chunk.
+    const r = await fsck(dir, { password: PASSWORD });
+    assertEquals(r.problems, []);
+    assertEquals(
+      r.notes.filter((x) => x.startsWith("/db: chunk 2 read as the previous")).length,
+      1,
+    );
+  }
   const older: number[] = [];
   const again = await EncryptedFs.open(dir, { password: PASSWORD }, {
     onOlderChunk: (_, chunk) => older.push(chunk),

@@ -548,6 +548,14 @@ export class Checker {
         undefined,
       );
     }
+    if (c.older.length) {
+      // Not a problem: what a power cut during a rewrite leaves (or damage to the newest
+      // version); the previous version is sound and is what the mount shows.
+      this.notes.push(
+        `${info.path}: chunk ${listed(c.older)} read as the previous version (the newest ` +
+          `does not open: a rewrite cut short by a crash, or damage)`,
+      );
+    }
     if (c.missing.length) {
       this.#problem(
         "missing-chunk",

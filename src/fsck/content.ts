@@ -23,6 +23,8 @@ export interface ContentCheck {
   bad: number[];
   /** Chunks neither stored nor in a hole. */
   missing: number[];
+  /** Chunks that read as their previous version: the newest does not open (format 3). */
+  older: number[];
 }
 
 /**
@@ -37,7 +39,7 @@ export async function checkContent(
   slotSize: number,
 ): Promise<ContentCheck> {
   const count = Math.ceil(rec.size / layout.chunkSize);
-  const out: ContentCheck = { count, good: 0, bad: [], missing: [] };
+  const out: ContentCheck = { count, good: 0, bad: [], missing: [], older: [] };
   if (count === 0) return out;
   const cf = ContentFile.open(
     path,
@@ -48,6 +50,8 @@ export async function checkContent(
     contentBase(slotSize),
     false,
   );
+  const older = new Set<number>();
+  cf.onOlder = (i) => older.add(i);
   try {
     for (let first = 0; first < count; first += CHUNK_BATCH) {
       const n = Math.min(CHUNK_BATCH, count - first);
@@ -65,6 +69,7 @@ export async function checkContent(
   } finally {
     await cf.close();
   }
+  out.older = [...older].sort((a, b) => a - b);
   return out;
 }
 

@@ -61,6 +61,8 @@ export class ChunkPairs {
   #begun = 0;
   #fileSynced = 0;
   #unsynced = 0;
+  #sweepAt = 2 * KEEP_DURABLE;
+  #inProgress = 0;
 
   constructor(clock: SyncClock) {
     this.#clock = clock;
@@ -111,6 +113,7 @@ export class ChunkPairs {
   /** A write of `c` for chunk `i` begins (call {@link wrote} or {@link failed} after it). */
   begin(i: number, c: SlotChoice): void {
     this.#begun++;
+    this.#inProgress++;
     const e = this.#known.get(i);
     if (e) {
       if (e.at >= 0 && e.writing === 0) this.#unsynced--;
@@ -124,6 +127,7 @@ export class ChunkPairs {
   wrote(i: number): void {
     const e = this.#known.get(i);
     if (!e) return;
+    this.#inProgress--;
     if (--e.writing > 0) return;
     e.at = this.#clock.started;
     e.w = ++this.#writes;
@@ -138,6 +142,7 @@ export class ChunkPairs {
   failed(i: number): void {
     const e = this.#known.get(i);
     if (!e) return;
+    this.#inProgress--;
     if (--e.writing > 0) return;
     this.#known.delete(i);
   }
@@ -161,23 +166,28 @@ export class ChunkPairs {
     }
   }
 
+  /** Chunks the tracker knows about (for tests: it stays bounded). */
+  get size(): number {
+    return this.#known.size;
+  }
+
   /** True when no write is in progress or waiting for a sync. */
   settled(): boolean {
-    if (this.#unsynced === 0) return [...this.#known.values()].every((e) => e.writing === 0);
+    if (this.#inProgress > 0) return false;
+    if (this.#unsynced === 0) return true;
     for (const e of this.#known.values()) if (!this.#durable(e)) return false;
     return true;
   }
 
-  // Forgets the least recently used durable entries beyond KEEP_DURABLE.
+  // Forgets the least recently used durable entries beyond KEEP_DURABLE. Entries of writes a
+  // sync has covered since still count as unsynced until looked at, so the sweep looks at all;
+  // it runs again only once the map has doubled (amortised constant cost per entry).
   #bound(): void {
-    if (this.#known.size - this.#unsynced <= 2 * KEEP_DURABLE) return;
-    let drop = this.#known.size - this.#unsynced - KEEP_DURABLE;
+    if (this.#known.size <= this.#sweepAt) return;
     for (const [i, e] of this.#known) {
-      if (drop <= 0) break;
-      if (this.#durable(e)) {
-        this.#known.delete(i);
-        drop--;
-      }
+      if (this.#known.size <= KEEP_DURABLE) break;
+      if (this.#durable(e)) this.#known.delete(i);
     }
+    this.#sweepAt = Math.max(2 * KEEP_DURABLE, 2 * this.#known.size);
   }
 }

@@ -217,6 +217,8 @@ export interface RoundResult {
   violations: Violation[];
   /** "damaged object" lines the daemon logged after the crash. */
   damaged: string[];
+  /** Chunks read as their previous version after the crash (torn rewrites, format 3). */
+  olderChunks: number;
   /** Kernel messages of the remount (power rounds). */
   kernel?: string[];
   ms: number;
@@ -373,6 +375,7 @@ export async function crashSeries(opts: CrashOptions): Promise<CrashSeries> {
         workloadEnd: last?.t === "err" ? last.d : last?.t === "end" ? "end" : undefined,
         violations: [],
         damaged: [],
+        olderChunks: 0,
         kernel,
         ms: 0,
       };
@@ -410,6 +413,7 @@ export async function crashSeries(opts: CrashOptions): Promise<CrashSeries> {
         );
         // A damaged object is reported by every mount that meets it: count it once.
         for (const line of (daemon?.log ?? "").split("\n")) {
+          if (/older version of chunk/.test(line)) result.olderChunks++;
           const obj = /damaged object (\S+?):/.exec(line)?.[1]?.replace(/^.*\/(o\/)/, "$1");
           if (obj && !damagedSeen.has(obj)) {
             damagedSeen.add(obj);

@@ -1,0 +1,95 @@
+/**
+ * The slot rule of format 3 (src/store/chunk_pairs.ts): a write never goes to the slot holding
+ * a chunk's durable version, and a slot becomes durable only after a sync that started after
+ * its write completed.
+ */
+import { ChunkPairs, SyncClock } from "../src/store/chunk_pairs.ts";
+import { assertEquals } from "./helpers/assert.ts";
+
+function write(p: ChunkPairs, i: number, fallback = { slot: 0 as const, gen: 1 }) {
+  const t = p.target(i) ?? fallback;
+  p.begin(i, t);
+  p.wrote(i);
+  return t;
+}
+
+function syncfs(clock: SyncClock): void {
+  clock.done(clock.begin());
+}
+
+Deno.test("rewrites before a sync reuse the written slot; after it they switch", () => {
+  const clock = new SyncClock();
+  const p = new ChunkPairs(clock);
+  assertEquals(p.target(0), null, "unknown chunks are looked up on disk");
+  assertEquals(write(p, 0), { slot: 0, gen: 1 });
+  assertEquals(write(p, 0), { slot: 0, gen: 1 }, "slot 0 is not durable yet: slot 1 may be");
+  syncfs(clock);
+  assertEquals(write(p, 0), { slot: 1, gen: 2 });
+  assertEquals(write(p, 0), { slot: 1, gen: 2 });
+  syncfs(clock);
+  assertEquals(write(p, 0), { slot: 0, gen: 3 });
+});
+
+Deno.test("a sync that started before a write completed does not make it durable", () => {
+  const clock = new SyncClock();
+  const p = new ChunkPairs(clock);
+  p.observed(0, { slot: 0, gen: 4 }, p.readStamp());
+  const running = clock.begin();
+  assertEquals(write(p, 0), { slot: 1, gen: 5 });
+  clock.done(running);
+  assertEquals(p.target(0), { slot: 1, gen: 5 }, "still the same slot");
+  assertEquals(p.settled(), false);
+  syncfs(clock);
+  assertEquals(p.target(0), { slot: 0, gen: 6 });
+  assertEquals(p.settled(), true);
+});
+
+Deno.test("an fdatasync of the file covers the writes completed before it started", () => {
+  const clock = new SyncClock();
+  const p = new ChunkPairs(clock);
+  write(p, 0);
+  const stamp = p.syncStamp();
+  write(p, 1);
+  p.fileSynced(stamp);
+  assertEquals(p.target(0), { slot: 1, gen: 2 });
+  assertEquals(p.target(1), { slot: 0, gen: 1 }, "written after the fdatasync began");
+});
+
+Deno.test("a write in progress is never durable, and a failed write forgets the chunk", () => {
+  const clock = new SyncClock();
+  const p = new ChunkPairs(clock);
+  p.observed(3, { slot: 1, gen: 7 }, p.readStamp());
+  p.begin(3, { slot: 0, gen: 8 });
+  syncfs(clock);
+  assertEquals(p.target(3), { slot: 0, gen: 8 });
+  assertEquals(p.settled(), false);
+  p.failed(3);
+  assertEquals(p.target(3), null, "the failed slot may hold anything: look at the disk");
+  assertEquals(p.settled(), true);
+});
+
+Deno.test("a read that overlapped a write does not overwrite what the write set", () => {
+  const clock = new SyncClock();
+  const p = new ChunkPairs(clock);
+  const stamp = p.readStamp();
+  write(p, 0);
+  syncfs(clock);
+  p.dropFrom(0);
+  p.observed(0, { slot: 1, gen: 0 }, stamp); // what the read saw before the write
+  assertEquals(p.target(0), null);
+});
+
+Deno.test("a long write keeps the tracker bounded once synced", () => {
+  const clock = new SyncClock();
+  const p = new ChunkPairs(clock);
+  for (let i = 0; i < 20_000; i++) write(p, i);
+  assertEquals(p.size, 20_000, "unsynced entries are all kept");
+  syncfs(clock);
+  for (let i = 20_000; i < 40_000; i++) write(p, i);
+  syncfs(clock);
+  assertEquals(p.settled(), true);
+  for (let i = 40_000; i < 41_000; i++) write(p, i);
+  assertEquals(p.size <= 41_000 - 20_000, true, `size ${p.size}`);
+  p.dropFrom(0);
+  assertEquals(p.size, 0);
+});

@@ -212,7 +212,7 @@ export class SecretBuffer {
 /**
  * Many small secrets (per-file keys) in shared locked pages: taking and giving back a slot costs
  * no system call, where a {@link SecretBuffer} per key costs five (mmap, mlock, two madvise,
- * munmap) and about 90 µs per file. Pages are added as needed and unmapped by {@link dispose}.
+ * munmap) per file. Pages are added as needed and unmapped by {@link dispose}.
  */
 export class SecretSlab {
   #pages: SecretBuffer[] = [];

@@ -3,8 +3,8 @@
  * pread, pwrite, fstat, ftruncate, close, unlink, rename, posix_fadvise, and fsync/fdatasync
  * off the JS thread. Metadata I/O (records, entries) is a few hundred bytes per call, and the cost
  * that dominates is not the syscall but the runtime around it: `node:fs` turns every ENOENT of
- * a lookup into a thrown error with a stack trace and a Node-style code (50–100 µs each, measured
- * in profiles of `tar -x`). These bindings return `-errno` instead of throwing.
+ * a lookup into a thrown error with a stack trace and a Node-style code, which costs more than
+ * the syscall itself. These bindings return `-errno` instead of throwing.
  *
  * Content I/O (large) is done by the chunk workers (`src/store/chunk_io.ts`) on descriptors
  * opened here.

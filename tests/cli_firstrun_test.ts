@@ -25,6 +25,13 @@ import {
   processesMentioning,
   waitFor,
 } from "./cli_mount_helpers.ts";
+import { skipUnlessRequired } from "./helpers/required.ts";
+
+/** Tests that open /dev/fuse (a skip fails instead where CI requires FUSE). */
+const noFuse = skipUnlessRequired(
+  "FUSE CLI tests",
+  fuseAvailable() ? undefined : "/dev/fuse or libfuse3 is missing",
+);
 
 const PW = "first run password";
 
@@ -251,7 +258,7 @@ Deno.test({
 
 Deno.test({
   name: "mount --recovery-code-file: an existing file is refused before anything is created",
-  ignore: !fuseAvailable(),
+  ignore: noFuse,
   fn: async () => {
     await withTempDir(async (tmp) => {
       await Deno.mkdir(`${tmp}/mnt`);

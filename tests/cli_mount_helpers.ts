@@ -1,6 +1,7 @@
 /** The real-mount CLI tests' helpers: a foreground `rencfs mount` child, mount-table checks. */
 import { findMount, isFuse } from "../src/cli/mountinfo.ts";
 import { assert, fuseAvailable, isRoot, rencfsCommandLine, rencfsEnv } from "./cli_helpers.ts";
+import { skipUnlessRequired } from "./helpers/required.ts";
 
 /** Password of the test data dirs. */
 export const PW = "mount test password";
@@ -14,8 +15,20 @@ function exists(relative: string): boolean {
   }
 }
 
-/** `ignore` for tests that mount: they need root, /dev/fuse, libfuse3 and the adapter. */
-export const ignore = !isRoot() || !fuseAvailable() || !exists("../src/fuse/mount.ts");
+/**
+ * `ignore` for tests that mount: they need root, /dev/fuse, libfuse3 and the adapter (a skip
+ * fails instead where CI requires FUSE).
+ */
+export const ignore: boolean = skipUnlessRequired(
+  "CLI mount tests",
+  !isRoot()
+    ? "not root"
+    : !fuseAvailable()
+    ? "/dev/fuse or libfuse3 is missing"
+    : !exists("../src/fuse/mount.ts")
+    ? "src/fuse/mount.ts is missing"
+    : undefined,
+);
 
 /** Polls `check` every 50 ms until it is true; fails after `ms`. */
 export async function waitFor(

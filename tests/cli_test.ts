@@ -18,6 +18,13 @@ import {
   VERSION,
   withTempDir,
 } from "./cli_helpers.ts";
+import { skipUnlessRequired } from "./helpers/required.ts";
+
+/** Tests that open /dev/fuse (a skip fails instead where CI requires FUSE). */
+const noFuse = skipUnlessRequired(
+  "FUSE CLI tests",
+  fuseAvailable() ? undefined : "/dev/fuse or libfuse3 is missing",
+);
 
 const PW = "correct horse";
 const PW_ENV = { RENCFS_PASSWORD: PW };
@@ -479,7 +486,7 @@ Deno.test({
 
 Deno.test({
   name: "mount with a wrong password exits 3 and leaves the data dir byte-identical",
-  ignore: !fuseAvailable(),
+  ignore: noFuse,
   fn: async () => {
     await withTempDir(async (tmp) => {
       const dir = `${tmp}/data`;

@@ -27,7 +27,9 @@ async function setup() {
   await put("b", b);
   await fs.close();
   const bFile = (await inodeFiles(dir)).find((p) => !root.has(p) && p !== aFile)!;
-  return { dir, a, b, aFile, bFile };
+  assertEquals(root.size, 1, "the root directory's record only");
+  const [rootFile] = root;
+  return { dir, a, b, aFile, bFile, rootFile };
 }
 
 async function readAll(dir: string, name: string): Promise<Uint8Array> {
@@ -226,17 +228,64 @@ Deno.test("a symlink planted in the data dir is never followed: EIO, the target 
   });
   await fs.close();
   assertEquals(await Deno.readTextFile(victim), "victim");
-  // A record replaced by a FIFO does not hang the mount.
-  const records = await inodeFiles(dir);
-  const fifo = records[records.length - 1];
-  await Deno.remove(fifo);
-  await new Deno.Command("mkfifo", { args: [fifo] }).output();
-  const fs2 = await EncryptedFs.open(dir, { password: PASSWORD }).catch(() => null);
-  if (fs2) {
-    await Promise.allSettled([fs2.lookup(ROOT_INO, n("a")), fs2.lookup(ROOT_INO, n("b"))]);
-    await fs2.close();
-  }
   await Deno.remove(victim);
+  await Deno.remove(dir, { recursive: true });
+});
+
+/**
+ * Opens `dir` in a child process and looks up `names` in the root: what each lookup gave (`ok`
+ * or an error code), or `open: …` when opening failed. A child, killed after `ms`: a blocking
+ * open(2) of a FIFO would stop this process's only JS thread, timers included.
+ */
+async function lookupsInChild(dir: string, names: string[], ms = 30_000): Promise<string> {
+  const lib = new URL("../src/fs/encrypted_fs.ts", import.meta.url).href;
+  const script = `
+    import { DamagedDataDirError, EncryptedFs } from ${JSON.stringify(lib)};
+    const code = (e) => e instanceof DamagedDataDirError ? "damaged data dir" : e?.code ?? String(e);
+    const out = [];
+    let fs;
+    try {
+      fs = await EncryptedFs.open(${JSON.stringify(dir)}, { password: ${
+    JSON.stringify(PASSWORD)
+  } });
+    } catch (e) {
+      console.log("open: " + code(e));
+      Deno.exit(0);
+    }
+    for (const name of ${JSON.stringify(names)}) {
+      out.push(name + ": " + await fs.lookup(1n, new TextEncoder().encode(name)).then(() => "ok", code));
+    }
+    await fs.close();
+    console.log(out.join(", "));
+  `;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", script],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), ms);
+  try {
+    const out = await child.output();
+    const text = new TextDecoder().decode(out.stdout).trim();
+    if (out.signal === "SIGKILL") return `hung (killed after ${ms} ms)`;
+    if (!out.success) return `failed: ${new TextDecoder().decode(out.stderr)}`;
+    return text;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("a record replaced by a FIFO gives EIO for that file only, and never blocks", async () => {
+  const { dir, bFile, rootFile } = await setup();
+  await Deno.remove(bFile);
+  const mk = await new Deno.Command("mkfifo", { args: [bFile] }).output();
+  assertEquals(mk.success, true, "mkfifo");
+  assertEquals(await lookupsInChild(dir, ["a", "b"]), "a: ok, b: EIO");
+  // The root directory's record as a FIFO: the data dir is refused as damaged.
+  await Deno.remove(rootFile);
+  await new Deno.Command("mkfifo", { args: [rootFile] }).output();
+  assertEquals(await lookupsInChild(dir, ["a"]), "open: damaged data dir");
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -36,14 +36,12 @@ export function reportReady(): void {
 /**
  * V8 flags the mount runs with (the `./rencfs` launcher passes the same). A small young
  * generation: every FUSE read or write leaves chunk-sized ArrayBuffers behind, whose memory
- * goes back only when a collection finds them dead. With 2 MiB semi-spaces the daemon's peak
- * RSS under fio randread 4k fell from ~315 to ~223 MiB and under a 1 GiB write from ~280 to
- * ~240 MiB, throughput unchanged within this machine's noise (alternating runs, 2026-11-27).
- * And an old generation that grows by 10% between full collections (V8 picks 10–300% by its own
- * heuristics): untarring 38,790 files, whose inodes the kernel keeps referenced, peaked at
- * 291–304 MiB at 20% instead of 415–461, and at 269 / 289 MiB at 10% against 314 at 20% (same
- * sequence after 1 GiB written and read, 2026-11-28; untar time 56–62 s either way). Neither can
- * be set from inside the process (`node:v8` setFlagsFromString has no effect on them).
+ * goes back only when a collection finds them dead, so smaller semi-spaces lower the daemon's
+ * peak memory without costing throughput. And an old generation that grows by a small fixed
+ * step between full collections (V8 otherwise picks 10–300% by its own heuristics): after an
+ * untar the kernel keeps tens of thousands of inodes referenced, and a large step lets their
+ * garbage pile up. Figures: docs/performance.md, "Choices in the code". Neither flag can be set
+ * from inside the process (`node:v8` setFlagsFromString has no effect on them).
  */
 export const V8_FLAGS = "--max-semi-space-size=2,--heap-growing-percent=10";
 

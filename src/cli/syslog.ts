@@ -60,7 +60,10 @@ export class Syslog {
     return new Syslog(lib, fd);
   }
 
-  /** Sends one line; a syslog daemon that restarted is reconnected to once. */
+  /**
+   * Sends one line; a syslog daemon that restarted is reconnected to once. A full queue
+   * (EAGAIN) drops the line: reconnecting would not empty it.
+   */
   send(severity: Severity, text: string): boolean {
     const msg = encoder.encode(format(severity, text));
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -72,11 +75,18 @@ export class Syslog {
           MSG_DONTWAIT | MSG_NOSIGNAL,
         );
         if (Number(n) === msg.length) return true;
+        if (!RECONNECT_ERRNOS.has(this.#errno())) return false;
         this.lib.symbols.close(this.fd);
       }
       this.fd = connect(this.lib);
     }
     return false;
+  }
+
+  // errno of the JS thread, right after the synchronous call that failed.
+  #errno(): number {
+    const p = this.lib.symbols.__errno_location();
+    return p ? new Deno.UnsafePointerView(p).getInt32() : 0;
   }
 
   close(): void {

@@ -3,13 +3,14 @@
  * ciphers rencfs supports, each with a fast native backend (the hot path) and a pure-JS
  * reference backend from `@noble/ciphers` (cross-checks in tests).
  *
- * Backends, chosen by `scripts/bench-aead.ts` (256 KiB chunks, MB/s seal/open, noisy 2-CPU VM):
- * - chacha20-poly1305: `node:crypto` createCipheriv, native and synchronous (~600-1000 /
- *   800-1300; noble: ~110). Synchronous: a 256 KiB chunk blocks the event loop ~0.3 ms.
- * - aes-256-gcm: WebCrypto `crypto.subtle`, native and off the JS thread (~350-580 awaited one
- *   by one, ~570-870 with 16 calls in flight; `node:crypto` GCM: ~100, noble: ~25). Keep
+ * Backends, chosen by `scripts/bench-aead.ts` (figures: docs/performance.md, "Choices in the
+ * code"):
+ * - chacha20-poly1305: `node:crypto` createCipheriv, native and synchronous, several times faster
+ *   than noble. Synchronous: a large chunk blocks the event loop for a fraction of a millisecond.
+ * - aes-256-gcm: WebCrypto `crypto.subtle`, native and off the JS thread, the fastest for bulk
+ *   data once several chunks are in flight (`node:crypto` GCM and noble are much slower). Keep
  *   several chunks in flight to get its speed.
- * - xchacha20-poly1305: HChaCha20 subkey (`@noble/ciphers` `hchacha`, ~1 µs) + native
+ * - xchacha20-poly1305: HChaCha20 subkey (`@noble/ciphers` `hchacha`, a microsecond) + native
  *   chacha20-poly1305 with nonce `0x00000000 || nonce[16..24]`, the construction of
  *   draft-irtf-cfrg-xchacha-03 §2.3: same speed as chacha20-poly1305.
  *
@@ -250,9 +251,9 @@ function xNonce(nonce: Uint8Array): Uint8Array {
 
 // ---------------------------------------------------------------------------------------------
 // node:crypto (ChaCha20-Poly1305, XChaCha20 over it, AES-256-GCM), writing straight into the
-// caller's buffer. For 64 KiB chunks: ~900-1000 MB/s, against ~460-510 when each result was
-// allocated and copied once more and went through a promise per chunk. The Aead interface's
-// node backends (NodeAead, below) are these calls into fresh buffers.
+// caller's buffer: about twice the throughput of allocating and copying each result once more
+// and going through a promise per chunk. The Aead interface's node backends (NodeAead, below)
+// are these calls into fresh buffers.
 
 /** Synchronous seal/open that write into a buffer the caller owns. */
 export interface DirectAead {
@@ -336,8 +337,8 @@ const DIRECT: Record<CipherName, DirectAead> = {
       (raw, nonce) => [hchacha20(raw, nonce.subarray(0, 16)), xNonce(nonce)],
     ),
   },
-  // node:crypto AES-GCM is the slow backend for bulk data (WebCrypto is 2-3x faster with
-  // several chunks in flight), but the quickest way to do one chunk synchronously.
+  // node:crypto AES-GCM is the slow backend for bulk data (WebCrypto is faster with several
+  // chunks in flight), but the quickest way to do one chunk synchronously.
   "aes-256-gcm": { nonceLength: 12, ...nodeInto("aes-256-gcm", (raw, nonce) => [raw, nonce]) },
 };
 
@@ -514,8 +515,8 @@ export function referenceAead(name: CipherName): Aead {
 /** Every backend of `name` (fast, reference, and measured alternatives), for the bench and tests. */
 /**
  * The backend for small messages (records, entries, a 4 KiB chunk): synchronous `node:crypto`
- * for every cipher. WebCrypto's per-call cost (about 100 µs for a tiny AES-GCM message, plus
- * an async key import) would dominate metadata operations; for bulk data it is the fast one.
+ * for every cipher. WebCrypto's per-call cost (a thread hop per message, plus an async key
+ * import) would dominate metadata operations; for bulk data it is the fast one.
  */
 const SMALL: Record<CipherName, Aead> = {
   "chacha20-poly1305": FAST["chacha20-poly1305"],

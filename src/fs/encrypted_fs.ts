@@ -147,6 +147,7 @@ export class EncryptedFs implements FileSystem {
   readonly #table: InodeTable;
   readonly #data: FileData;
   readonly #handles = new Map<number, FileHandle | DirHandle>();
+  /** Outermost of the lock order (src/util/mutex.ts): taken before any inode's locks. */
   readonly #dirLocks = new KeyedMutex<bigint>();
   readonly #reported = new Set<string>();
   readonly #lookups = new Map<bigint, number>();

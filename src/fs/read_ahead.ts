@@ -5,10 +5,9 @@
  * background; later requests take them. A chunk is fetched once: reads in flight together
  * (the kernel's readahead, a caller's parallel reads) and the fetches ahead never overlap.
  * Any write or truncation of the file drops what was fetched (before and after the write, so
- * a fetch that raced it is never served).
- *
- * Measured with 4 reads of 1 MiB in flight (`scripts/bench-store`): fetching ahead while the
- * parallel reads were still fetching the same chunks cut cached reads from ~550 to ~300 MB/s.
+ * a fetch that raced it is never served): fetching ahead chunks that parallel reads are
+ * still fetching themselves halves cached read throughput (docs/performance.md, "Choices in
+ * the code").
  */
 
 /** Chunks fetched ahead per file: the window starts small and doubles per sequential read. */
@@ -54,8 +53,8 @@ export class ReadAhead {
   begin(offset: number, end: number, last: number): boolean {
     const sequential = this.#next >= 0 && Math.abs(offset - this.#next) <= SLACK;
     // Random reads in a file of a few MiB land near the last one by chance (1 in 4 in an 8 MiB
-    // file): only a second sequential read in a row starts fetching ahead. fio randread 4k on a
-    // 32 MiB file fetched MiBs ahead that nobody read (daemon RSS 210-280 MiB instead of ~170).
+    // file): only a second sequential read in a row starts fetching ahead, or random readers
+    // make the daemon fetch (and hold) MiBs that nobody reads.
     this.#streak = sequential ? this.#streak + 1 : 0;
     if (sequential) {
       this.#window = Math.min(MAX_WINDOW, this.#window * 2);

@@ -192,9 +192,9 @@ class LiveMount implements Mount {
 
   start(t: LoopTuning): void {
     // Buffers of finished requests (1 MiB each) are freed to malloc, which keeps the pages:
-    // hand free memory back to the system every few seconds (measured after writing and reading
-    // 1 GiB: ~400 MiB held before, 300–350 MiB after). Once the mount has been idle for a whole
-    // interval, spare buffers and garbage go too (see collectGarbage), once per idle spell.
+    // hand free memory back to the system every few seconds (docs/performance.md, "Choices in
+    // the code"). Once the mount has been idle for a whole interval, spare buffers and garbage
+    // go too (see collectGarbage), once per idle spell.
     let seen = -1;
     let idleDone = false;
     let loggedRss = 0;

@@ -29,12 +29,11 @@ export interface KernelOptions {
 }
 
 /**
- * The options chosen by measurement. Writeback cache: 4 KiB `dd` writes into the encrypted store
- * went from 4–5 MB/s to 30–53 MB/s (the kernel merges them into 1 MiB requests, so chunks are
- * sealed whole); the price is one extra SETATTR (mtime/ctime) per closed or deleted file that
- * was written. Reads come as 1 MiB requests (max_pages); a 16 MiB readahead window (the bdi
- * raised to match) keeps many of them in flight: cold `dd` reads of 1 GiB went from 190–370 MB/s
- * with a 1 MiB window to 370–570 MB/s (2026-11-27, same data, alternating runs).
+ * The options chosen by measurement (figures: docs/performance.md, "Choices in the code").
+ * Writeback cache: the kernel merges small writes into 1 MiB requests, so chunks are sealed
+ * whole instead of rewritten per 4 KiB; the price is one extra SETATTR (mtime/ctime) per closed
+ * or deleted file that was written. Reads come as 1 MiB requests (max_pages); a 16 MiB readahead
+ * window (the bdi raised to match) keeps many of them in flight for a cold sequential read.
  */
 export const DEFAULT_KERNEL_OPTIONS: KernelOptions = {
   maxWrite: 1 << 20,

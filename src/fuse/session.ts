@@ -10,8 +10,8 @@
  * `burst` requests it also awaits a zero-timeout nonblocking poll, so macrotasks are never
  * starved under load. While no fs operation is pending, the idle wait is instead a short
  * *synchronous* poll (the kernel wakes this thread directly): an awaited nonblocking FFI call
- * costs 16–80 µs here, more than a whole small request. Timers and other event-loop work then
- * wait at most 1 ms.
+ * costs more than a whole small request. Timers and other event-loop work then wait at most
+ * 1 ms.
  *
  * @module
  */
@@ -39,10 +39,10 @@ export interface LoopTuning {
 }
 
 /**
- * Tuning chosen by measurement. Spin: with nothing in flight, a 60 µs poll spin before sleeping
- * took a `getxattr` round trip from 154–273 µs to 50–78 µs and empty-file creation from 330–554 to
- * 618–738 files/s (3 alternating runs each, 2026-11-27), and did not slow 1 GiB streams. Then 1 ms
- * blocking polls while requests keep coming.
+ * Tuning chosen by measurement (figures: docs/performance.md, "Choices in the code"). Spin:
+ * with nothing in flight, a short poll spin before sleeping saves the thread hop of a parked
+ * poll on every request of a request-response exchange (a `getxattr` round trip, file creation)
+ * and does not slow streams. Then 1 ms blocking polls while requests keep coming.
  */
 export const DEFAULT_LOOP_TUNING: LoopTuning = {
   burst: 32,

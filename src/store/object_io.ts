@@ -4,8 +4,8 @@
  *
  * Small objects (records, entries: a few hundred bytes, page-cached) are read and written
  * with synchronous syscalls made straight through libc (`ffi/sysio.ts`): each costs a few
- * microseconds, while an async file operation in Deno costs 30–100 µs of thread hand-off and a
- * `node:fs` ENOENT costs as much again in error objects, which would dominate every lookup.
+ * microseconds, while an async file operation in Deno costs ten times that in thread hand-off
+ * and a `node:fs` ENOENT as much again in error objects, which would dominate every lookup.
  * Content chunks and every fsync stay asynchronous.
  */
 import { constants } from "node:fs";

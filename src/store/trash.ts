@@ -1,6 +1,6 @@
 /**
  * Deferred deletion. Deleting a backing file frees its blocks (with `discard`, a trim for each
- * extent): measured at ~450 µs per file during `rm -rf` here, on the thread that asked. A name
+ * extent), which costs more than the rest of an unlink, on the thread that asked. A name
  * must vanish at once, its storage need not: a removed object is renamed into `t/` (one cheap
  * metadata operation, atomic) and deleted there by a background task, one at a time off the JS
  * thread. Whatever a crash leaves in `t/` is deleted at the next writable open. Everything in

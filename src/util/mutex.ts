@@ -1,6 +1,20 @@
 /**
  * Async locks. Filesystem operations await each other only where they touch the same object:
  * one directory's entries, one inode's record, one chunk.
+ *
+ * Lock order in src/fs (outermost first; a lock is only ever taken while holding locks earlier
+ * in this list, never later ones, so no two operations wait for each other in a cycle):
+ *
+ * 1. directory locks (`EncryptedFs` #dirLocks, a KeyedMutex by directory inode): name
+ *    operations; several (rename, link) in ascending inode order through `runAll`;
+ * 2. `Inode.resizeLock` (RwLock): reads and writes shared, truncation and trimming exclusive;
+ * 3. `Inode.extendLock`: size and hole bookkeeping of growing writes and truncation;
+ * 4. `Inode.chunkLocks` (KeyedMutex by chunk index): several in ascending index (`runAll`);
+ * 5. `Inode.saveLock`: record writes and moves of the inode's file; innermost, nothing is
+ *    taken under it.
+ *
+ * tests/fs_lock_order_test.ts checks this order under a mixed workload; docs/architecture.md
+ * says the same.
  */
 
 /** A FIFO async mutex. */

@@ -55,6 +55,7 @@ export class Inode {
   /** Which chunk slots hold durable versions (paired layout; made at the first content open). */
   pairs: ChunkPairs | null = null;
   contentOpening: Promise<ContentFile> | null = null;
+  // Lock order: see src/util/mutex.ts.
   /** Serialises the size and hole bookkeeping of writes that grow the file. */
   #extendLock?: Mutex;
   get extendLock(): Mutex {

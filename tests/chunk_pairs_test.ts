@@ -48,9 +48,9 @@ Deno.test("an fdatasync of the file covers the writes completed before it starte
   const clock = new SyncClock();
   const p = new ChunkPairs(clock);
   write(p, 0);
-  const stamp = p.syncStamp();
+  const stamp = p.fileSyncStarted();
   write(p, 1);
-  p.fileSynced(stamp);
+  p.fileSyncEnded(stamp, true);
   assertEquals(p.target(0), { slot: 1, gen: 2 });
   assertEquals(p.target(1), { slot: 0, gen: 1 }, "written after the fdatasync began");
 });
@@ -92,4 +92,50 @@ Deno.test("a long write keeps the tracker bounded once synced", () => {
   assertEquals(p.size <= 41_000 - 20_000, true, `size ${p.size}`);
   p.dropFrom(0);
   assertEquals(p.size, 0);
+});
+
+Deno.test("a rewrite waits while a sync covering the slot's last write runs", async () => {
+  const clock = new SyncClock();
+  const p = new ChunkPairs(clock);
+  write(p, 0);
+  const early = clock.begin(); // covers the write: the slot must not be rewritten now
+  const wait = p.busy(0);
+  assertEquals(wait instanceof Promise, true);
+  let ended = false;
+  const waited = wait!.then(() => ended = true);
+  await Promise.resolve();
+  assertEquals(ended, false);
+  clock.done(early);
+  await waited;
+  assertEquals(p.busy(0), null);
+  assertEquals(p.target(0), { slot: 1, gen: 2 }, "the sync made slot 0 durable");
+});
+
+Deno.test("a failed sync ends the wait but makes nothing durable", async () => {
+  const clock = new SyncClock();
+  const p = new ChunkPairs(clock);
+  write(p, 0);
+  const n = clock.begin();
+  const wait = p.busy(0)!;
+  clock.done(n, false);
+  await wait;
+  assertEquals(p.target(0), { slot: 0, gen: 1 });
+  // The same for an fdatasync of the file.
+  const stamp = p.fileSyncStarted();
+  const fileWait = p.busy(0);
+  assertEquals(fileWait instanceof Promise, true);
+  p.fileSyncEnded(stamp, false);
+  await fileWait;
+  assertEquals(p.target(0), { slot: 0, gen: 1 });
+  const again = p.fileSyncStarted();
+  p.fileSyncEnded(again, true);
+  assertEquals(p.target(0), { slot: 1, gen: 2 });
+});
+
+Deno.test("a sync that started before the write completed does not hold the rewrite up", () => {
+  const clock = new SyncClock();
+  const p = new ChunkPairs(clock);
+  clock.begin();
+  write(p, 0);
+  assertEquals(p.busy(0), null);
 });

@@ -318,7 +318,7 @@ export class InodeTable {
       rec.seq = BigInt(seq);
       node.markWritten(seq);
       node.dirty = false;
-      const target = this.#target(node);
+      const target = await this.#target(node);
       const before = { slot: node.slot, slotSize: node.slotSize, kept: node.keptSlot };
       const fromPlace = this.place(node);
       const toPlace = to
@@ -405,7 +405,7 @@ export class InodeTable {
             overtaken = true;
             return;
           }
-          const target = this.#target(s.node);
+          const target = await this.#target(s.node);
           const before = s.node.slotSize;
           s.node.slotSize = await this.records.update(
             s.rec,
@@ -435,10 +435,17 @@ export class InodeTable {
   // that alternated slots could otherwise overwrite the only durable version while the newer
   // one is still in the page cache: a power cut then leaves no slot that opens (or an older
   // record, with chunks a shrink has dropped since). The slot last written becomes the kept one
-  // once a sync that started after its write has completed.
-  #target(node: Inode): 0 | 1 {
-    if (node.slot !== node.keptSlot && node.slotWrittenAt >= 0) {
-      if (this.clock.syncedUpTo > node.slotWrittenAt) node.keptSlot = node.slot;
+  // once a sync that started after its write has completed. While such a sync runs, that slot
+  // is not rewritten either (the caller waits for the sync): an fsync waiting on it was promised
+  // exactly that version, and the kept slot holds an older one.
+  async #target(node: Inode): Promise<0 | 1> {
+    while (node.slot !== node.keptSlot && node.slotWrittenAt >= 0) {
+      if (this.clock.covers(node.slotWrittenAt)) node.keptSlot = node.slot;
+      else {
+        const running = this.clock.covering(node.slotWrittenAt);
+        if (!running) break;
+        await running;
+      }
     }
     return node.keptSlot === 0 ? 1 : 0;
   }
@@ -461,6 +468,9 @@ export class InodeTable {
       this.#syncRunning = this.syncFs().then(() => {
         this.#namesSynced = Math.max(this.#namesSynced, names);
         this.clock.done(started);
+      }, (e) => {
+        this.clock.done(started, false);
+        throw e;
       }).finally(() => this.#syncRunning = null);
       return this.#syncRunning;
     }

@@ -12,26 +12,49 @@
  * opens is the durable one.
  */
 
-/** Counts `syncfs` calls of the data dir: started, and the count at the start of the last done. */
+/**
+ * Counts `syncfs` calls of the data dir: started, the count at the start of the last one done,
+ * and the one running now. A slot whose write a running sync covers must not be overwritten
+ * until that sync ends: a caller of fsync may be waiting on it to make exactly those bytes
+ * durable, and the other slot holds only an older version.
+ */
 export class SyncClock {
   /** syncfs calls started. */
   started = 0;
   /** The value of `started` at the start of the last completed syncfs. */
   syncedUpTo = 0;
+  /** The number of the syncfs running now, or 0. */
+  running = 0;
+  #ended: (() => void)[] = [];
 
-  /** Notes a syncfs starting; pass the result to {@link done} when it completes. */
+  /** Notes a syncfs starting; pass the result to {@link done} when it ends. */
   begin(): number {
+    this.running = this.started + 1;
     return ++this.started;
   }
 
-  /** Notes that the syncfs numbered `n` completed. */
-  done(n: number): void {
-    this.syncedUpTo = Math.max(this.syncedUpTo, n);
+  /** Notes that the syncfs numbered `n` ended, successfully when `ok`. */
+  done(n: number, ok = true): void {
+    if (ok) this.syncedUpTo = Math.max(this.syncedUpTo, n);
+    if (this.running !== n) return;
+    this.running = 0;
+    const waiting = this.#ended;
+    this.#ended = [];
+    for (const go of waiting) go();
   }
 
   /** Whether a write that completed when `started` was `stamp` is durable. */
   covers(stamp: number): boolean {
     return this.syncedUpTo > stamp;
+  }
+
+  /**
+   * While a syncfs that started after a write completed at `stamp` runs: a promise of its end.
+   * Otherwise null.
+   */
+  covering(stamp: number): Promise<void> | null {
+    if (this.running <= stamp) return null;
+    return new Promise((go) => this.#ended.push(go));
   }
 }
 
@@ -63,6 +86,10 @@ export class ChunkPairs {
   #unsynced = 0;
   #sweepAt = 2 * KEEP_DURABLE;
   #inProgress = 0;
+  // fdatasync calls of the file running, the newest stamp among them, and who waits for them.
+  #fileSyncs = 0;
+  #fileSyncFrom = -1;
+  #fileSyncEnded: (() => void)[] = [];
 
   constructor(clock: SyncClock) {
     this.#clock = clock;
@@ -77,6 +104,21 @@ export class ChunkPairs {
       return true;
     }
     return false;
+  }
+
+  /**
+   * A promise to wait for before writing chunk `i` again, or null: a sync (syncfs, or fdatasync
+   * of the file) that started after its last write is running. Wait, then ask again.
+   */
+  busy(i: number): Promise<void> | null {
+    const e = this.#known.get(i);
+    if (!e || e.writing > 0 || this.#durable(e)) return null;
+    const fs = this.#clock.covering(e.at);
+    if (fs) return fs;
+    if (this.#fileSyncs > 0 && this.#fileSyncFrom >= e.w) {
+      return new Promise((go) => this.#fileSyncEnded.push(go));
+    }
+    return null;
   }
 
   /**
@@ -147,14 +189,24 @@ export class ChunkPairs {
     this.#known.delete(i);
   }
 
-  /** A stamp to pass to {@link fileSynced} for an fdatasync of the file starting now. */
-  syncStamp(): number {
+  /**
+   * An fdatasync of the file starts: returns its stamp, for {@link fileSyncEnded}. Writes
+   * completed before it are covered.
+   */
+  fileSyncStarted(): number {
+    this.#fileSyncs++;
+    this.#fileSyncFrom = Math.max(this.#fileSyncFrom, this.#writes);
     return this.#writes;
   }
 
-  /** Every write completed before {@link syncStamp} returned `stamp` is durable. */
-  fileSynced(stamp: number): void {
-    this.#fileSynced = Math.max(this.#fileSynced, stamp);
+  /** The fdatasync stamped `stamp` ended; when `ok`, every write it covers is durable. */
+  fileSyncEnded(stamp: number, ok: boolean): void {
+    if (ok) this.#fileSynced = Math.max(this.#fileSynced, stamp);
+    if (--this.#fileSyncs > 0) return;
+    this.#fileSyncFrom = -1;
+    const waiting = this.#fileSyncEnded;
+    this.#fileSyncEnded = [];
+    for (const go of waiting) go();
   }
 
   /** Chunks from `count` on were dropped (the file was cut): nothing is known of them. */

@@ -377,6 +377,9 @@ export class ContentFile implements KeyHolder {
    */
   async write(first: number, plain: Uint8Array, lengths: number[]): Promise<void> {
     const pairs = this.#pairs;
+    for (let k = 0; pairs && k < lengths.length; k++) {
+      for (let wait = pairs.busy(first + k); wait; wait = pairs.busy(first + k)) await wait;
+    }
     const targets = pairs ? lengths.map((_, k) => this.#target(first + k)) : null;
     if (pairs && targets) targets.forEach((t, k) => pairs.begin(first + k, t));
     let ok = false;
@@ -428,10 +431,15 @@ export class ContentFile implements KeyHolder {
 
   /** Makes written chunks durable. */
   async sync(dataOnly: boolean): Promise<void> {
-    const stamp = this.#pairs?.syncStamp() ?? 0;
-    if (dataOnly) await sysFdatasync(this.#fd, this.path);
-    else await sysFsync(this.#fd, this.path);
-    this.#pairs?.fileSynced(stamp);
+    const stamp = this.#pairs?.fileSyncStarted() ?? 0;
+    let ok = false;
+    try {
+      if (dataOnly) await sysFdatasync(this.#fd, this.path);
+      else await sysFsync(this.#fd, this.path);
+      ok = true;
+    } finally {
+      this.#pairs?.fileSyncEnded(stamp, ok);
+    }
   }
 
   /** Closes the file once the reads and writes in flight are done. */

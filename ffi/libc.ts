@@ -32,6 +32,8 @@ const SYMBOLS = {
   fsync: { parameters: ["i32"], result: "i32", nonblocking: true },
   fstat: { parameters: ["i32", "buffer"], result: "i32" },
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
+  lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
+  fallocate: { parameters: ["i32", "i32", "i64", "i64"], result: "i32" },
   unlink: { parameters: ["buffer"], result: "i32" },
   rename: { parameters: ["buffer", "buffer"], result: "i32" },
   posix_fadvise: { parameters: ["i32", "i64", "i64", "i32"], result: "i32" },

@@ -96,6 +96,22 @@ export function sysFtruncate(fd: number, size: number): number {
   return libc().ftruncate(fd, BigInt(size)) === 0 ? 0 : -lastErrno();
 }
 
+/**
+ * Whether bytes `from .. to-1` may hold data: false only when lseek(2) `SEEK_DATA` says the range
+ * is a hole (or past the end). A filesystem without hole reporting says "data" (the kernel's
+ * default), so the caller reads and finds out.
+ */
+export function sysMayHoldData(fd: number, from: number, to: number): boolean {
+  const at = Number(libc().lseek(fd, BigInt(from), 3 /* SEEK_DATA */));
+  if (at >= 0) return at < to;
+  return lastErrno() !== 6; // ENXIO: no data from `from` to the end of the file
+}
+
+/** fallocate(2) `PUNCH_HOLE | KEEP_SIZE`: frees bytes `from .. from+bytes-1`; 0 or -errno. */
+export function sysPunchHole(fd: number, from: number, bytes: number): number {
+  return libc().fallocate(fd, 3, BigInt(from), BigInt(bytes)) === 0 ? 0 : -lastErrno();
+}
+
 /** close(2). */
 export function sysClose(fd: number): void {
   libc().close(fd);

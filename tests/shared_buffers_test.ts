@@ -5,7 +5,6 @@ import { assertEquals, assertRejects } from "./helpers/assert.ts";
 import { SharedBuffers } from "../src/util/shared_buffers.ts";
 import { LeasePool } from "../src/util/lease_pool.ts";
 import { ChunkIo, ChunkIoError } from "../src/store/chunk_io.ts";
-import { slotBytes } from "../src/store/chunk_slot.ts";
 import { sysClose, sysOpen } from "../ffi/sysio.ts";
 import { constants } from "node:fs";
 
@@ -48,14 +47,13 @@ Deno.test("a lease on a shared buffer ends with its last view, and only then is 
 const CS = 65536;
 const NONCE = 12;
 const LAYOUT = { chunkSize: CS, nonceLength: NONCE, paired: false };
-const SLOT = slotBytes(LAYOUT, CS);
 
 function batch(fd: number, first: number) {
   return {
     cipher: "chacha20-poly1305" as const,
     key: new Uint8Array(32).fill(3),
     fd,
-    pos: first * SLOT,
+    base: 0,
     layout: LAYOUT,
     ad: new Uint8Array(24),
     first,

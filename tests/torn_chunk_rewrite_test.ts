@@ -32,11 +32,13 @@ async function tearLastChange(before: Map<string, Uint8Array>, dir: string): Pro
   for (const [f, now] of await snapshot(dir)) {
     const old = before.get(f);
     if (!old || now.length < 2 * CS) continue; // only the file's inode file holds chunks
+    // Bytes past the old end count as zeros (the old file read so there: a hole).
+    const same = (i: number) => now[i] === (old[i] ?? 0);
     let end = now.length;
-    while (end > 0 && end <= old.length && now[end - 1] === old[end - 1]) end--;
+    while (end > 0 && same(end - 1)) end--;
     if (end === 0) continue;
     let start = end - 1;
-    while (start > 0 && (start >= old.length || now[start - 1] !== old[start - 1])) start--;
+    while (start > 0 && !same(start - 1)) start--;
     const mid = start + Math.floor((end - start) / 2);
     for (let i = mid; i < end; i++) now[i] = (now[i] + 1 + (i % 7)) & 0xff;
     await Deno.writeFile(f, now);

@@ -34,8 +34,8 @@ interface Batch {
   key: Uint8Array;
   /** A libc descriptor of the content file. */
   fd: number;
-  /** Byte position of the first chunk of the batch. */
-  pos: number;
+  /** Byte position of the content (chunk 0) in the file. */
+  base: number;
   layout: SlotLayout;
   /** Associated data with its last `adTail(layout)` bytes left for the index (and generation). */
   ad: Uint8Array;
@@ -66,6 +66,8 @@ export interface ReadRequest extends Batch {
   op: "read";
   count: number;
   plain: Plain;
+  /** Paired layout: chunks (`k`) whose slot 1 must be read even where the disk shows a hole. */
+  slot1?: number[];
 }
 
 /** Either request. */
@@ -196,7 +198,7 @@ export class ChunkIo {
    * Reads and opens `count` chunks into an image from {@link readImages}; to have it reused,
    * lend it out (`readImages.lend`) and {@link release} its views.
    */
-  async read(b: Batch, count: number): Promise<ReadResult> {
+  async read(b: Batch, count: number, slot1?: number[]): Promise<ReadResult> {
     const image = this.readImages.take(count * b.layout.chunkSize);
     const reply = await this.#send({
       ...b,
@@ -205,6 +207,7 @@ export class ChunkIo {
       op: "read",
       count,
       plain: image,
+      slot1,
     });
     // A moved image comes back with the reply; a shared one never left.
     const out = reply.plain ?? image;

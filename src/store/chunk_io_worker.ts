@@ -26,13 +26,16 @@ import {
   CHUNK_TRUNCATED,
   CHUNK_UNWRITTEN,
   chunkAd,
-  chunkStride,
+  groupRuns,
   headerBytes,
   pairCandidates,
+  type SlotBytes,
   slotBytes,
   type SlotLayout,
   slotLength,
+  slotOffset,
   slotParts,
+  type SlotSeen,
   slotSize,
   startSlot,
 } from "./chunk_slot.ts";
@@ -45,7 +48,15 @@ const lib = Deno.dlopen("libc.so.6", {
   pread_sync: { name: "pread", parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
   pwrite_sync: { name: "pwrite", parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
   __errno_location: { parameters: [], result: "pointer" },
+  lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
 });
+
+// Whether bytes `from .. to-1` may hold data (see sysMayHoldData in ffi/sysio.ts).
+function mayHoldData(fd: number, from: number, to: number): boolean {
+  const at = Number(lib.symbols.lseek(fd, BigInt(from), 3 /* SEEK_DATA */));
+  if (at >= 0) return at < to;
+  return errnoHere() !== 6; // ENXIO: nothing from `from` to the end
+}
 
 function errnoHere(): number {
   const p = lib.symbols.__errno_location();
@@ -110,11 +121,9 @@ async function write(req: WriteRequest): Promise<ChunkReply> {
   const count = req.lengths.length;
   const cs = l.chunkSize;
   const size = slotSize(l);
-  const stride = chunkStride(l);
   const head = headerBytes(l) + l.nonceLength;
-  // Unpaired: all slots but the last are padded to full size so that one pwrite covers the
-  // span. Paired: each chunk's slot is written on its own (the other slot of each pair must
-  // not be touched), all at once.
+  // Slot images back to back, all but the last padded to full size, so that a run of chunks
+  // whose slots are consecutive on disk goes out in one pwrite.
   const out = images.take((count - 1) * size + slotBytes(l, req.lengths[count - 1]), false);
   const direct = directAead(req.cipher);
   const jobs: Promise<Uint8Array>[] = [];
@@ -133,17 +142,19 @@ async function write(req: WriteRequest): Promise<ChunkReply> {
     for (let k = 0; k < count; k++) out.set(sealed[k], k * size + head);
   }
   try {
-    if (!l.paired) await pwriteAll(req.fd, out, req.pos);
-    else {
-      const slots = req.slots ?? [];
-      await Promise.all(req.lengths.map((len, k) =>
-        pwriteAll(
-          req.fd,
-          out.subarray(k * size, k * size + slotBytes(l, len)),
-          req.pos + k * stride + (slots[k] ?? 0) * size,
-        )
-      ));
+    // Runs of chunks whose slots follow each other on disk: one group, one slot (0 or 1).
+    const slotOf = (k: number) => req.slots?.[k] ?? 0;
+    const runs: Promise<void>[] = [];
+    for (const [a, n] of groupRuns(l, req.first, count)) {
+      for (let k = a - req.first; k < a - req.first + n;) {
+        let e = k + 1;
+        while (e < a - req.first + n && slotOf(e) === slotOf(k)) e++;
+        const bytes = out.subarray(k * size, (e - 1) * size + slotBytes(l, req.lengths[e - 1]));
+        runs.push(pwriteAll(req.fd, bytes, req.base + slotOffset(l, req.first + k, slotOf(k))));
+        k = e;
+      }
     }
+    await Promise.all(runs);
   } finally {
     images.give(out);
   }
@@ -191,58 +202,78 @@ function keyOf(req: ChunkRequest): Promise<AeadKey> {
 async function read(req: ReadRequest): Promise<ChunkReply> {
   const l = req.layout;
   const cs = l.chunkSize;
-  const stride = chunkStride(l);
-  const span = images.take(req.count * stride, false);
+  const size = slotSize(l);
+  const plain = plainOf(req.plain);
+  const lengths = new Int32Array(req.count);
+  const slots = l.paired ? new Uint8Array(req.count) : undefined;
+  const gens = l.paired ? new Float64Array(req.count) : undefined;
+  const older: number[] = [];
+  const direct = directAead(req.cipher);
+  const must = new Set(req.slot1 ?? []);
+  const taken: Uint8Array<ArrayBuffer>[] = [];
+  const span = async (at: number, n: number): Promise<SlotBytes & { span: Uint8Array }> => {
+    const buf = images.take(n * size, false);
+    taken.push(buf);
+    return { span: buf, off: 0, got: await preadAll(req.fd, buf, at) };
+  };
   try {
-    const got = await preadAll(req.fd, span, req.pos);
-    // A chunk that fails leaves old bytes of a reused image in its place: its length says so.
-    const plain = plainOf(req.plain);
-    const lengths = new Int32Array(req.count);
-    const slots = l.paired ? new Uint8Array(req.count) : undefined;
-    const gens = l.paired ? new Float64Array(req.count) : undefined;
-    const direct = directAead(req.cipher);
     const opens: Promise<void>[] = [];
-    const older: number[] = [];
-    for (let k = 0; k < req.count; k++) {
-      const off = k * stride;
-      // Unpaired: the slot as it is (generation 0 in the associated data is never used).
-      const seen = l.paired ? pairCandidates(span, off, got, l) : single(span, off, got, l);
-      if (seen.tries.length === 0) {
-        lengths[k] = seen.truncated ? CHUNK_TRUNCATED : CHUNK_UNWRITTEN;
-        continue;
-      }
-      lengths[k] = CHUNK_DAMAGED;
-      const open = async () => {
-        for (const [n, t] of seen.tries.entries()) {
-          const { nonce, sealed } = slotParts(span, t.off, l, t.len);
-          const ad = chunkAd(req.ad, l, req.first + k, t.gen);
-          const ok = direct
-            ? direct.openInto(req.key, nonce, sealed, ad, plain, k * cs)
-            : await openAsync(req, nonce, sealed, ad, plain, k * cs);
-          if (!ok) continue;
-          lengths[k] = t.len;
-          if (slots && gens) {
-            slots[k] = t.off === off ? 0 : 1;
-            gens[k] = t.gen;
-          }
-          if (n > 0 || seen.truncated) older.push(req.first + k);
-          return;
+    for (const [a, n] of groupRuns(l, req.first, req.count)) {
+      // Slot 0 of the run in one read; slot 1 only where the disk (or the caller) says it may
+      // hold something: a file written once has a hole there.
+      const at1 = req.base + slotOffset(l, a, 1);
+      const [s0, s1] = await Promise.all([
+        span(req.base + slotOffset(l, a, 0), n),
+        l.paired &&
+          (mayHoldData(req.fd, at1, at1 + n * size) ||
+            [...must].some((k) => k >= a - req.first && k < a - req.first + n))
+          ? span(at1, n)
+          : null,
+      ]);
+      for (let j = 0; j < n; j++) {
+        const k = a - req.first + j;
+        const b0 = { span: s0.span, off: j * size, got: s0.got };
+        const b1 = s1 && { span: s1.span, off: j * size, got: s1.got };
+        const seen = l.paired ? pairCandidates(b0, b1, l) : single(b0, l);
+        if (seen.tries.length === 0) {
+          lengths[k] = seen.truncated ? CHUNK_TRUNCATED : CHUNK_UNWRITTEN;
+          continue;
         }
-      };
-      opens.push(open());
+        lengths[k] = CHUNK_DAMAGED;
+        opens.push((async () => {
+          for (const [t, c] of seen.tries.entries()) {
+            const { nonce, sealed } = slotParts(c.span, c.off, l, c.len);
+            const ad = chunkAd(req.ad, l, req.first + k, c.gen);
+            const ok = direct
+              ? direct.openInto(req.key, nonce, sealed, ad, plain, k * cs)
+              : await openAsync(req, nonce, sealed, ad, plain, k * cs);
+            if (!ok) continue;
+            lengths[k] = c.len;
+            if (slots && gens) {
+              slots[k] = c.slot;
+              gens[k] = c.gen;
+            }
+            if (t > 0 || seen.truncated) older.push(req.first + k);
+            return;
+          }
+        })());
+      }
     }
     await Promise.all(opens);
     const out = { id: req.id, lengths, slots, gens, older: older.length ? older : undefined };
     return req.plain instanceof Uint8Array ? { ...out, plain } : out;
   } finally {
-    images.give(span);
+    for (const buf of taken) images.give(buf);
   }
 }
 
 // An unpaired slot as the one candidate of its chunk.
-function single(span: Uint8Array, off: number, got: number, l: SlotLayout) {
-  const len = slotLength(span, off, got, l);
-  return { tries: len < 0 ? [] : [{ off, len, gen: 0 }], truncated: len === CHUNK_TRUNCATED };
+function single(b: SlotBytes, l: SlotLayout): { tries: SlotSeen[]; truncated: boolean } {
+  const len = slotLength(b.span, b.off, b.got, l);
+  return {
+    tries: len < 0 ? [] : [{ span: b.span, off: b.off, slot: 0, len, gen: 0 }],
+    truncated: len === CHUNK_TRUNCATED,
+  };
 }
 
 async function serve(req: ChunkRequest): Promise<ChunkReply> {

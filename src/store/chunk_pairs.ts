@@ -133,6 +133,12 @@ export class ChunkPairs {
     return { slot: e.slot === 0 ? 1 : 0, gen: e.gen + 1 };
   }
 
+  /** The slot holding chunk `i`'s newest version, as far as the tracker knows (else null). */
+  slotOf(i: number): 0 | 1 | null {
+    const e = this.#known.get(i);
+    return e && e.gen > 0 ? e.slot : null;
+  }
+
   /**
    * A stamp to pass to {@link observed} for a read starting now: a read that overlapped a write
    * may have seen the pair before it.

@@ -7,7 +7,11 @@
  * - format 3, two slots per chunk (a pair): `len(u32 LE) || gen(u64 LE) || nonce || ciphertext ||
  *   tag`. A rewrite goes to the slot that does not hold the durable version, so a power cut
  *   during it leaves that version intact; a reader takes the slot with the higher generation
- *   that opens. The generation is in the associated data.
+ *   that opens. The generation is in the associated data. Chunks come in groups of about 1 MiB:
+ *   slot 0 of each chunk of the group, then slot 1 of each. A file written once uses slot 0
+ *   only, so its chunks lie back to back as in format 2 (one write or read per run of chunks),
+ *   and the slot-1 half of each group stays a hole of the backing file (which `lseek(SEEK_DATA)`
+ *   reports without reading it).
  */
 import { randomBytes } from "../crypto/random.ts";
 
@@ -52,9 +56,57 @@ export function slotSize(l: SlotLayout): number {
   return slotBytes(l, l.chunkSize);
 }
 
-/** Bytes from one chunk's first slot to the next chunk's. */
-export function chunkStride(l: SlotLayout): number {
-  return l.paired ? 2 * slotSize(l) : slotSize(l);
+/** Chunks per group (paired layout): about 1 MiB of chunks, at least one. */
+export function groupChunks(l: SlotLayout): number {
+  return l.paired ? Math.max(1, Math.floor(2 ** 20 / l.chunkSize)) : 1;
+}
+
+/** Byte offset, from the start of the content, of slot `s` (0 or 1) of chunk `i`. */
+export function slotOffset(l: SlotLayout, i: number, s: number): number {
+  const size = slotSize(l);
+  if (!l.paired) return i * size;
+  const g = groupChunks(l);
+  const group = Math.floor(i / g);
+  return (group * 2 * g + s * g + (i - group * g)) * size;
+}
+
+/**
+ * Where the content of a file of `count` chunks ends: a truncation there drops every slot of
+ * the chunks from `count` on, except slot 0 of those in the same group as chunk `count - 1`
+ * (they lie before its slot 1: {@link staleInGroup}).
+ */
+export function contentEnd(l: SlotLayout, count: number): number {
+  if (count === 0) return 0;
+  if (!l.paired || count % groupChunks(l) === 0) return slotOffset(l, count, 0);
+  return slotOffset(l, count - 1, 1) + slotSize(l);
+}
+
+/**
+ * The bytes (offset from the content start, length) of slot 0 of the chunks from `count` on in
+ * the group of chunk `count - 1`, which a truncation at {@link contentEnd} leaves; null if none.
+ */
+export function staleInGroup(l: SlotLayout, count: number): [number, number] | null {
+  const g = groupChunks(l);
+  if (!l.paired || count === 0 || count % g === 0) return null;
+  const from = slotOffset(l, count, 0);
+  const half = slotOffset(l, Math.floor((count - 1) / g) * g, 1); // where the slot-1 half starts
+  return [from, half - from];
+}
+
+/**
+ * Splits chunks `first .. first+count-1` into runs whose slots (of either number) follow each
+ * other on disk: [first, count]. One run when unpaired.
+ */
+export function groupRuns(l: SlotLayout, first: number, count: number): [number, number][] {
+  if (!l.paired) return [[first, count]]; // consecutive slots throughout
+  const g = groupChunks(l);
+  const out: [number, number][] = [];
+  for (let i = first; i < first + count;) {
+    const n = Math.min(first + count, (Math.floor(i / g) + 1) * g) - i;
+    out.push([i, n]);
+    i += n;
+  }
+  return out;
 }
 
 /** Bytes of the associated data after the caller's prefix: the index, and the generation. */
@@ -123,35 +175,44 @@ export function slotParts(span: Uint8Array, off: number, l: SlotLayout, len: num
   };
 }
 
-/** One slot of a pair as read: where it is in the span, its length (or code) and generation. */
+/** One slot of a pair as read: its bytes (span, offset), length (or code) and generation. */
 export interface SlotSeen {
+  span: Uint8Array;
   off: number;
+  /** Which slot of the pair (0 or 1). */
+  slot: 0 | 1;
   len: number;
   gen: number;
 }
 
+/** Where a slot was read: `span[off..]`, of which `got` bytes hold data read. */
+export interface SlotBytes {
+  span: Uint8Array;
+  off: number;
+  got: number;
+}
+
 /**
- * The slots of the pair at `span[off..]` worth trying, best first: plausible (a length, and a
- * generation a writer could have written), higher generation first. A reader takes the first
- * that opens.
+ * The slots of a pair worth trying, best first: plausible (a length, and a generation a writer
+ * could have written), higher generation first. A reader takes the first that opens. `other`
+ * is null when slot 1 is known to be a hole. `truncated` tells that some slot looked written
+ * but cannot be (cut short, or a generation no writer writes).
  */
 export function pairCandidates(
-  span: Uint8Array,
-  off: number,
-  got: number,
+  first: SlotBytes,
+  other: SlotBytes | null,
   l: SlotLayout,
 ): { tries: SlotSeen[]; truncated: boolean } {
-  const size = slotSize(l);
   const tries: SlotSeen[] = [];
   let truncated = false;
-  for (const s of [0, 1]) {
-    const at = off + s * size;
-    const len = slotLength(span, at, got, l);
+  for (const [slot, b] of [[0, first], [1, other]] as const) {
+    if (!b) continue;
+    const len = slotLength(b.span, b.off, b.got, l);
     if (len === CHUNK_TRUNCATED) truncated = true;
     if (len < 0) continue;
-    const gen = slotGen(span, at);
+    const gen = slotGen(b.span, b.off);
     if (gen < 0) truncated = true;
-    else tries.push({ off: at, len, gen });
+    else tries.push({ span: b.span, off: b.off, slot, len, gen });
   }
   if (tries.length === 2 && tries[1].gen > tries[0].gen) tries.reverse();
   return { tries, truncated };

@@ -22,7 +22,9 @@ import {
   sysFstat,
   sysFsync,
   sysFtruncate,
+  sysMayHoldData,
   sysPread,
+  sysPunchHole,
 } from "../../ffi/sysio.ts";
 import { settleFile } from "./backing_times.ts";
 import { S_IFMT, S_IFREG } from "../fs/types.ts";
@@ -37,16 +39,20 @@ import {
   CHUNK_TRUNCATED,
   CHUNK_UNWRITTEN,
   chunkAd,
-  chunkStride,
+  contentEnd,
+  groupRuns,
   headerBytes,
   pairCandidates,
+  type SlotBytes,
   slotBytes,
   slotGen,
   type SlotLayout,
   slotLength,
+  slotOffset,
   slotParts,
   type SlotSeen,
   slotSize,
+  staleInGroup,
   startSlot,
 } from "./chunk_slot.ts";
 import type { ChunkPairs, SlotChoice } from "./chunk_pairs.ts";
@@ -78,7 +84,6 @@ export class ContentFile implements KeyHolder {
   readonly #ad: Uint8Array;
   readonly #l: SlotLayout;
   readonly #slot: number;
-  readonly #stride: number;
   readonly #base: number;
   readonly #pairs: ChunkPairs | null;
   // The backing file's size as far as this file knows (it alone writes it): a pair starting at
@@ -114,7 +119,6 @@ export class ContentFile implements KeyHolder {
     this.#fileId = fileId.slice();
     this.#l = l;
     this.#slot = slotSize(l);
-    this.#stride = chunkStride(l);
     this.#pairs = l.paired ? pairs : null;
     this.#eof = eof;
     // prefix || ino || fileId || index(8) [|| generation(8)], the tail filled per chunk
@@ -176,7 +180,7 @@ export class ContentFile implements KeyHolder {
       cipher: this.#keys.aead.name,
       key: this.#rawKey(),
       fd: this.#fd,
-      pos: this.#base + first * this.#stride,
+      base: this.#base,
       layout: this.#l,
       ad: this.#ad,
       first,
@@ -205,9 +209,10 @@ export class ContentFile implements KeyHolder {
   async read(first: number, count: number): Promise<(Uint8Array | null)[]> {
     if (count === 1) return [this.#readOne(first)];
     const stamp = this.#pairs?.readStamp() ?? 0;
+    const slot1 = this.#mustRead1(first, count);
     const { plain, lengths, slots, gens, older } = await this.#tracked(
       "pread",
-      () => this.#keys.chunks.read(this.#batch(first), count),
+      () => this.#keys.chunks.read(this.#batch(first), count, slot1),
     );
     const cs = this.#l.chunkSize;
     const out: (Uint8Array | null)[] = new Array(count).fill(null);
@@ -228,18 +233,48 @@ export class ContentFile implements KeyHolder {
     return out;
   }
 
+  // Chunks (k of a batch) whose slot 1 this mount wrote: read it even where the disk reports a
+  // hole (data in the page cache that a filesystem's SEEK_DATA might not report).
+  #mustRead1(first: number, count: number): number[] | undefined {
+    const pairs = this.#pairs;
+    if (!pairs) return undefined;
+    const out: number[] = [];
+    for (let k = 0; k < count; k++) if (pairs.slotOf(first + k) === 1) out.push(k);
+    return out.length ? out : undefined;
+  }
+
   #observed(i: number, slot: 0 | 1 | null, gen: number, stamp: number): void {
     this.#pairs?.observed(i, slot === null ? { slot: 1, gen: 0 } : { slot, gen }, stamp);
   }
 
+  #at(i: number, slot: number): number {
+    return this.#base + slotOffset(this.#l, i, slot);
+  }
+
+  // Reads the slot(s) of chunk `i` into the scratch buffer: slot 0 at 0, slot 1 at one slot
+  // size when it may hold something (else null).
+  #readPair(i: number): { first: SlotBytes; other: SlotBytes | null } {
+    const size = this.#slot;
+    const span = scratchOf(2 * size);
+    const got = sysPread(this.#fd, span.subarray(0, size), this.#at(i, 0));
+    if (got < 0) throw sysError(got, "pread", this.path);
+    const first = { span, off: 0, got };
+    if (!this.#l.paired) return { first, other: null };
+    const at1 = this.#at(i, 1);
+    if (this.#pairs?.slotOf(i) !== 1 && !sysMayHoldData(this.#fd, at1, at1 + size)) {
+      return { first, other: null };
+    }
+    const got1 = sysPread(this.#fd, span.subarray(size, 2 * size), at1);
+    if (got1 < 0) throw sysError(got1, "pread", this.path);
+    return { first, other: { span, off: size, got: size + got1 } };
+  }
+
   #readOne(i: number): Uint8Array | null {
     const stamp = this.#pairs?.readStamp() ?? 0;
-    const span = scratchOf(this.#stride);
-    const got = sysPread(this.#fd, span, this.#base + i * this.#stride);
-    if (got < 0) throw sysError(got, "pread", this.path);
+    const pair = this.#readPair(i);
     const images = this.#keys.chunks.chunkImages;
     const plain = images.take(this.#l.chunkSize);
-    const found = this.#openSlot(i, span, got, plain);
+    const found = this.#openSlot(i, pair.first, pair.other, plain);
     if (typeof found === "number") {
       images.lend(plain, 0);
       this.#usable(i, found);
@@ -252,30 +287,30 @@ export class ContentFile implements KeyHolder {
     return plain.subarray(0, found.len);
   }
 
-  // Opens the chunk whose slot (or pair) is `span` into `plain`: where it came from, or the
-  // CHUNK_* code of why nothing opened.
+  // Opens chunk `i` from its slot (or pair) into `plain`: where it came from, or the CHUNK_*
+  // code of why nothing opened.
   #openSlot(
     i: number,
-    span: Uint8Array,
-    got: number,
+    first: SlotBytes,
+    other: SlotBytes | null,
     plain: Uint8Array,
   ): { slot: 0 | 1; gen: number; len: number; older: boolean } | number {
     const l = this.#l;
     let tries: SlotSeen[];
     let truncated: boolean;
-    if (l.paired) ({ tries, truncated } = pairCandidates(span, 0, got, l));
+    if (l.paired) ({ tries, truncated } = pairCandidates(first, other, l));
     else {
-      const len = slotLength(span, 0, got, l);
-      tries = len < 0 ? [] : [{ off: 0, len, gen: 0 }];
+      const len = slotLength(first.span, first.off, first.got, l);
+      tries = len < 0 ? [] : [{ ...first, slot: 0, len, gen: 0 }];
       truncated = len === CHUNK_TRUNCATED;
     }
     if (tries.length === 0) return truncated ? CHUNK_TRUNCATED : CHUNK_UNWRITTEN;
     const aead = singleChunkAead(this.#keys.aead.name);
     for (const [n, t] of tries.entries()) {
-      const { nonce, sealed } = slotParts(span, t.off, l, t.len);
+      const { nonce, sealed } = slotParts(t.span, t.off, l, t.len);
       const ad = chunkAd(this.#ad, l, i, t.gen);
       if (aead.openInto(this.#rawKey(), nonce, sealed, ad, plain, 0)) {
-        return { slot: t.off === 0 ? 0 : 1, gen: t.gen, len: t.len, older: n > 0 || truncated };
+        return { slot: t.slot, gen: t.gen, len: t.len, older: n > 0 || truncated };
       }
     }
     return CHUNK_DAMAGED;
@@ -294,20 +329,20 @@ export class ContentFile implements KeyHolder {
   #target(i: number): SlotChoice {
     const known = this.#pairs?.target(i);
     if (known) return known;
-    const at = this.#base + i * this.#stride;
-    if (at >= this.#eof) return { slot: 0, gen: 1 };
+    if (this.#at(i, 0) >= this.#eof) return { slot: 0, gen: 1 }; // slot 1 lies further still
     // The headers first: with at most one slot that could hold a version, the other is free.
     const l = this.#l;
     const head = headerBytes(l);
-    const span = scratchOf(this.#stride);
+    const span = scratchOf(head);
     const plausible: SlotChoice[] = [];
     for (const slot of [0, 1] as const) {
-      const off = slot * this.#slot;
-      const got = sysPread(this.#fd, span.subarray(off, off + head), at + off);
+      const at = this.#at(i, slot);
+      if (at >= this.#eof) continue;
+      const got = sysPread(this.#fd, span, at);
       if (got < 0) throw sysError(got, "pread", this.path);
       if (got < head) continue;
-      const len = new DataView(span.buffer, span.byteOffset).getUint32(off, true);
-      const gen = slotGen(span, off);
+      const len = new DataView(span.buffer, span.byteOffset).getUint32(0, true);
+      const gen = slotGen(span, 0);
       if (len > 0 && len <= l.chunkSize && gen > 0) plausible.push({ slot, gen });
     }
     if (plausible.length === 0) return { slot: 0, gen: 1 };
@@ -316,11 +351,10 @@ export class ContentFile implements KeyHolder {
       return { slot: t.slot === 0 ? 1 : 0, gen: t.gen + 1 };
     }
     // Both could: only the one that opens counts.
-    const got = sysPread(this.#fd, span, at);
-    if (got < 0) throw sysError(got, "pread", this.path);
+    const pair = this.#readPair(i);
     const plain = this.#keys.chunks.chunkImages.take(l.chunkSize);
     try {
-      const found = this.#openSlot(i, span, got, plain);
+      const found = this.#openSlot(i, pair.first, pair.other, plain);
       const top = Math.max(plausible[0].gen, plausible[1].gen);
       if (typeof found === "number") return { slot: 0, gen: top + 1 };
       return { slot: found.slot === 0 ? 1 : 0, gen: found.gen + 1 };
@@ -342,7 +376,7 @@ export class ContentFile implements KeyHolder {
       out,
       headerBytes(l) + l.nonceLength,
     );
-    const at = this.#base + i * this.#stride + (t?.slot ?? 0) * this.#slot;
+    const at = this.#at(i, t?.slot ?? 0);
     writeAllSync(this.#fd, out, at, this.path);
     this.#eof = Math.max(this.#eof, at + out.length);
     settleFile(this.#fd);
@@ -354,7 +388,11 @@ export class ContentFile implements KeyHolder {
    * the disk in turn.
    */
   prefetch(first: number, count: number): void {
-    sysAdvise(this.#fd, count * this.#stride, this.#base + first * this.#stride);
+    // Slot 0 of each run: slot 1 is usually a hole, and reading ahead a hole fills the page
+    // cache with zeros.
+    for (const [a, n] of groupRuns(this.#l, first, count)) {
+      sysAdvise(this.#fd, n * this.#slot, this.#at(a, 0));
+    }
   }
 
   #damaged(i: number, why: string): DamagedObjectError {
@@ -397,11 +435,10 @@ export class ContentFile implements KeyHolder {
           );
           settleFile(this.#fd); // while still in flight: the descriptor cannot be closed yet
         });
-        const last = lengths.length - 1;
-        const lastSlot = targets?.[last].slot ?? 0;
-        const end = this.#base + (first + last) * this.#stride + lastSlot * this.#slot +
-          slotBytes(this.#l, lengths[last]);
-        this.#eof = Math.max(this.#eof, end);
+        lengths.forEach((len, k) => {
+          const end = this.#at(first + k, targets?.[k].slot ?? 0) + slotBytes(this.#l, len);
+          if (end > this.#eof) this.#eof = end;
+        });
       }
       ok = true;
     } finally {
@@ -416,7 +453,7 @@ export class ContentFile implements KeyHolder {
 
   /** Drops every chunk from chunk `count` on (the file was shortened). */
   truncate(count: number): Promise<void> {
-    const want = this.#base + count * this.#stride;
+    const want = this.#base + contentEnd(this.#l, count);
     const st = sysFstat(this.#fd);
     if (typeof st === "number") return Promise.reject(sysError(st, "fstat", this.path));
     if (st.size > want) {
@@ -424,6 +461,12 @@ export class ContentFile implements KeyHolder {
       if (r < 0) return Promise.reject(sysError(r, "ftruncate", this.path));
       settleFile(this.#fd);
       this.#eof = want;
+    }
+    // Slot 0 of the dropped chunks of the last group lies before the slot 1 of the kept ones:
+    // freed in place (a filesystem that cannot leaves them stale: never read below the size).
+    const stale = staleInGroup(this.#l, count);
+    if (stale && this.#base + stale[0] < this.#eof) {
+      if (sysPunchHole(this.#fd, this.#base + stale[0], stale[1]) === 0) settleFile(this.#fd);
     }
     this.#pairs?.dropFrom(count);
     return Promise.resolve();

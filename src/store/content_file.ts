@@ -448,6 +448,9 @@ export class ContentFile implements KeyHolder {
           else pairs.failed(first + k);
         }
       }
+      // A failed write may still have made the file longer.
+      const st = ok ? 0 : sysFstat(this.#fd);
+      if (typeof st !== "number" && st.size > this.#eof) this.#eof = st.size;
     }
   }
 

@@ -9,21 +9,22 @@
  * failure …).
  */
 
-/** Inode number of the root directory (FUSE's FUSE_ROOT_ID). */
-export const ROOT_INO = 1n;
+// The root's inode number and the file type bits are written on disk: they live below fs/, in
+// the store (no upward import), and are re-exported here for everyone else.
+export {
+  ROOT_INO,
+  S_IFBLK,
+  S_IFCHR,
+  S_IFDIR,
+  S_IFIFO,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  S_IFSOCK,
+} from "../store/posix.ts";
 
 /** Longest name, in bytes, of one directory entry. */
 export const NAME_MAX = 255;
-
-/** File type bits of `mode` (as in `<sys/stat.h>`). */
-export const S_IFMT = 0o170000;
-export const S_IFSOCK = 0o140000;
-export const S_IFLNK = 0o120000;
-export const S_IFREG = 0o100000;
-export const S_IFBLK = 0o060000;
-export const S_IFDIR = 0o040000;
-export const S_IFCHR = 0o020000;
-export const S_IFIFO = 0o010000;
 
 /** rename(2) flags. */
 export const RENAME_NOREPLACE = 1;

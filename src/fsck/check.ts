@@ -19,7 +19,7 @@ import {
   type RecordPlace,
   RecordStore,
 } from "../store/record_store.ts";
-import { ROOT_INO, S_IFDIR, S_IFMT } from "../fs/types.ts";
+import { ROOT_INO, S_IFDIR, S_IFMT } from "../store/posix.ts";
 import { type CheckStats, joinPath, type Problem, type ProblemKind } from "./problems.ts";
 import { type Phase, PHASES, quarantine, removePath } from "./repair.ts";
 import { checkContent, type ContentCheck } from "./content.ts";

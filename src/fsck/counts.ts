@@ -4,7 +4,7 @@
  * what its folder holds, and its parent is the directory holding its name.
  */
 import { cloneRecord, type InodeRecord, isDir } from "../store/inode_record.ts";
-import { ROOT_INO } from "../fs/types.ts";
+import { ROOT_INO } from "../store/posix.ts";
 
 /** An inode with the names the walk kept for it. */
 export interface Named {

@@ -27,7 +27,7 @@ import {
   sysPunchHole,
 } from "../../ffi/sysio.ts";
 import { settleFile } from "./backing_times.ts";
-import { S_IFMT, S_IFREG } from "../fs/types.ts";
+import { S_IFMT, S_IFREG } from "./posix.ts";
 import { SAFE_OPEN, sysOpenObject, writeAllSync } from "./object_io.ts";
 import { adPrefix, type KeyHolder, type StoreKeys } from "./keys.ts";
 import { DamagedObjectError } from "./record_store.ts";

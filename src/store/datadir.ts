@@ -23,7 +23,7 @@ import { StoreKeys } from "./keys.ts";
 import { RecordStore } from "./record_store.ts";
 import { newRecord } from "./inode_record.ts";
 import { randomBytes } from "../crypto/random.ts";
-import { ROOT_INO, S_IFDIR } from "../fs/types.ts";
+import { ROOT_INO, S_IFDIR } from "./posix.ts";
 
 /** Default plaintext bytes per chunk; see docs/format.md for the measurements behind it. */
 export const DEFAULT_CHUNK_SIZE = 64 * 1024;

@@ -20,7 +20,7 @@ import {
   RecordStore,
   UnwrittenObjectError,
 } from "./record_store.ts";
-import { S_IFMT } from "../fs/types.ts";
+import { S_IFMT } from "./posix.ts";
 import { CorruptObjectError, openBlob, sealBlob } from "./sealed_blob.ts";
 import { concat, DecodeError, Reader, u64le, Writer } from "../util/codec.ts";
 import { bytesEqual } from "../util/bytes.ts";

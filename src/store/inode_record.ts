@@ -3,7 +3,7 @@
  * by `record_store.ts`; this module only knows fields and bytes.
  */
 import { DecodeError, Reader, Writer } from "../util/codec.ts";
-import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from "../fs/types.ts";
+import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from "./posix.ts";
 
 /** Version byte of the record layout (docs/format.md, "Inode records"). */
 export const RECORD_LAYOUT = 1;

@@ -1,0 +1,145 @@
+/**
+ * Open files: open, read, write, fallocate, flush, fsync and release of regular files through
+ * their handles. A record a write grew waits for the background flush; `fsync` makes it (and the
+ * names changed before) durable at once (`Flusher.durable`); the last release of an unlinked
+ * inode deletes it.
+ * @module
+ */
+import { isDir, isRegular } from "../store/inode_record.ts";
+import type { Attributes } from "./attributes.ts";
+import { fsError } from "./errors.ts";
+import type { Flusher } from "./flusher.ts";
+import { type FsCore, nowNs } from "./fs_core.ts";
+import type { HandleTable } from "./handles.ts";
+import type { Inode } from "./inode_table.ts";
+import type { Namespace } from "./namespace.ts";
+
+const O_ACCMODE = 0o3;
+const O_TRUNC = 0o1000;
+
+/** The operations on open regular files. */
+export class OpenFiles {
+  readonly #core: FsCore;
+  readonly #handles: HandleTable;
+  readonly #flusher: Flusher;
+  readonly #attrs: Attributes;
+  readonly #names: Namespace;
+
+  constructor(
+    core: FsCore,
+    handles: HandleTable,
+    flusher: Flusher,
+    attrs: Attributes,
+    names: Namespace,
+  ) {
+    this.#core = core;
+    this.#handles = handles;
+    this.#flusher = flusher;
+    this.#attrs = attrs;
+    this.#names = names;
+  }
+
+  /** open(2) of inode `ino`: a new handle (O_TRUNC empties the file). */
+  async open(ino: bigint, flags: number): Promise<number> {
+    const core = this.#core;
+    const node = await core.table.get(ino);
+    if (isDir(node.rec)) throw fsError("EISDIR");
+    const wantsWrite = (flags & O_ACCMODE) !== 0;
+    if (wantsWrite || flags & O_TRUNC) core.writable();
+    const fh = this.#handles.openFile(node);
+    if (flags & O_TRUNC && isRegular(node.rec) && node.rec.size > 0) {
+      try {
+        await core.io("setattr", () => this.#attrs.setattr(ino, { size: 0 }));
+      } catch (e) {
+        await core.io("release", () => this.release(ino, fh));
+        throw e;
+      }
+    }
+    return fh;
+  }
+
+  /** The regular file behind an open handle, for reading. */
+  async readable(ino: bigint, fh: number): Promise<Inode> {
+    this.#handles.checkFile(ino, fh);
+    const node = await this.#core.table.get(ino);
+    if (!isRegular(node.rec)) throw fsError("EINVAL");
+    return node;
+  }
+
+  /** Writes `data` at `offset` through handle `fh` (all of it, or fails). */
+  async write(ino: bigint, fh: number, offset: number, data: Uint8Array): Promise<void> {
+    const core = this.#core;
+    core.writable();
+    this.#handles.checkFile(ino, fh);
+    const node = await core.table.get(ino);
+    if (!isRegular(node.rec)) throw fsError("EINVAL");
+    await core.data.write(node, offset, data);
+    const now = nowNs();
+    node.rec.mtimeNs = now;
+    node.rec.ctimeNs = now;
+    // Writes clear set-user-id and (with group execute) set-group-id, as local filesystems do.
+    if (node.rec.mode & 0o6000) {
+      node.rec.mode &= ~0o4000;
+      if (node.rec.mode & 0o010) node.rec.mode &= ~0o2000;
+    }
+    node.dirty = true;
+  }
+
+  /** fallocate(2), mode 0 only: grows the file to `offset + length`. */
+  async fallocate(
+    ino: bigint,
+    fh: number,
+    offset: number,
+    length: number,
+    mode: number,
+  ): Promise<void> {
+    const core = this.#core;
+    core.writable();
+    this.#handles.checkFile(ino, fh);
+    if (mode !== 0) throw fsError("EOPNOTSUPP");
+    if (offset < 0 || length <= 0) throw fsError("EINVAL");
+    const node = await core.table.get(ino);
+    if (offset + length > node.rec.size) {
+      await core.data.truncate(node, offset + length, () => core.save(node));
+    }
+  }
+
+  /** close(2) of one descriptor: writes the record when that needs no syncfs. */
+  async flush(ino: bigint, fh: number): Promise<void> {
+    this.#handles.checkFile(ino, fh);
+    const table = this.#core.table;
+    const node = table.peek(ino);
+    if (node?.dirty && table.writableNow(node)) await table.save(node);
+  }
+
+  /** fsync(2): the file's data and record durable, with every name change made before. */
+  async fsync(ino: bigint, fh: number, dataOnly: boolean): Promise<void> {
+    this.#handles.checkFile(ino, fh);
+    const table = this.#core.table;
+    const node = await table.get(ino);
+    const growth = node.growth;
+    // Chunks written through a content file closed since are synced by a syncfs.
+    if (node.content) await node.content.sync(dataOnly);
+    else if (growth !== node.syncedGrowth) await table.syncData();
+    node.syncedGrowth = Math.max(node.syncedGrowth, growth);
+    // Size and holes live in the record: it must be durable for the data to be reachable.
+    await this.#flusher.durable(node, node.dirty || !dataOnly);
+  }
+
+  /** The last close of handle `fh`: the content file closes with the inode's last handle. */
+  async release(ino: bigint, fh: number): Promise<void> {
+    if (!this.#handles.take(ino, fh)) return;
+    const core = this.#core;
+    const node = core.table.peek(ino);
+    if (!node) return;
+    node.opens--;
+    if (node.opens > 0) return;
+    // A record that grew waits for the background flush (one syncfs for many files).
+    node.dropReadAhead();
+    if (node.dirty && node.rec.nlink > 0 && core.table.writableNow(node)) {
+      await core.table.save(node);
+    }
+    await core.data.closeContent(node);
+    this.#names.reapLater(node);
+  }
+}

@@ -9,7 +9,6 @@
  * `Attributes`, `Flusher` (when records reach the disk) and `LookupPrefetcher`. The layout is in
  * docs/architecture.md.
  */
-import { statfs as backingStatfs } from "node:fs/promises";
 import type { CipherName } from "../crypto/aead.ts";
 import type { KeyFileHeader } from "../store/keyfile.ts";
 import { isSymlink } from "../store/inode_record.ts";
@@ -32,46 +31,21 @@ import { HandleTable } from "./handles.ts";
 import { Listing } from "./listing.ts";
 import { Namespace } from "./namespace.ts";
 import { OpenFiles } from "./open_files.ts";
+import { CipherMismatchError, DamagedDataDirError, type OpenOptions } from "./open_options.ts";
 import { LookupPrefetcher } from "./prefetch.ts";
 import { Renamer } from "./rename.ts";
+import { backingStatFs } from "./statfs.ts";
 import {
   type Attr,
   type Caller,
   type DirEntry,
   type FileSystem,
-  NAME_MAX,
   ROOT_INO,
   type SetAttrChanges,
   type StatFs,
 } from "./types.ts";
 
-/** The data dir unlocked, but its root directory is missing or damaged. */
-export class DamagedDataDirError extends Error {}
-
-/** The data dir was made with another cipher than the one asked for. */
-export class CipherMismatchError extends Error {}
-
-/** Options for opening a data dir. */
-export interface OpenOptions {
-  readOnly?: boolean;
-  /** Called once per damaged object (path and reason), e.g. to log it. */
-  onDamaged?: (path: string, reason: string) => void;
-  /**
-   * Called once per file (backing path) with a chunk whose newest version does not open while
-   * its previous one does, which reads then return (format 3): a rewrite cut short by a crash,
-   * or damage. E.g. to log it.
-   */
-  onOlderChunk?: (path: string, chunk: number) => void;
-  /** The cipher the caller expects; a data dir made with another one is refused. */
-  cipher?: CipherName;
-  /** Milliseconds between background writes of dirty records (default 5000). */
-  flushIntervalMs?: number;
-  /**
-   * Milliseconds without key use after which the process's key material is wiped, to be read
-   * back from the kernel keyring on the next use (`StoreKeys`); 0 or absent: never.
-   */
-  keyIdleMs?: number;
-}
+export { CipherMismatchError, DamagedDataDirError, type OpenOptions } from "./open_options.ts";
 
 /** The encrypted filesystem of one unlocked data dir. */
 export class EncryptedFs implements FileSystem {
@@ -286,10 +260,7 @@ export class EncryptedFs implements FileSystem {
   }
 
   read(ino: bigint, fh: number, offset: number, length: number): Promise<Uint8Array> {
-    return this.#core.io(
-      "read",
-      async () => this.#core.data.read(await this.#files.readable(ino, fh), offset, length),
-    );
+    return this.#core.io("read", () => this.#files.read(ino, fh, offset, length));
   }
 
   /**
@@ -298,10 +269,7 @@ export class EncryptedFs implements FileSystem {
    * as the FUSE adapter, this saves a copy and an allocation per read.
    */
   readPieces(ino: bigint, fh: number, offset: number, length: number): Promise<Uint8Array[]> {
-    return this.#core.io(
-      "read",
-      async () => this.#core.data.readPieces(await this.#files.readable(ino, fh), offset, length),
-    );
+    return this.#core.io("read", () => this.#files.readPieces(ino, fh, offset, length));
   }
 
   /**
@@ -397,21 +365,7 @@ export class EncryptedFs implements FileSystem {
   }
 
   statfs(): Promise<StatFs> {
-    return this.#core.io("statfs", async () => {
-      const s = await backingStatfs(this.#core.root);
-      const bsize = this.header.chunkSize;
-      const scale = s.bsize / bsize;
-      return {
-        bsize,
-        frsize: bsize,
-        blocks: Math.floor(s.blocks * scale),
-        bfree: Math.floor(s.bfree * scale),
-        bavail: Math.floor(s.bavail * scale),
-        files: s.files,
-        ffree: s.ffree,
-        namemax: NAME_MAX,
-      };
-    });
+    return this.#core.io("statfs", () => backingStatFs(this.#core.root, this.header.chunkSize));
   }
 
   // ------------------------------------------------------------------ extended attributes

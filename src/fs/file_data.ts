@@ -398,7 +398,7 @@ export class FileData {
   /**
    * Drops the chunk slots a shrink left behind, down to `keep` (a `trimTo` taken before the
    * caller made the records on disk durable) but never below what the current size needs. The
-   * caller makes sure no shrink happened since (see EncryptedFs #trimShrunk): then every record
+   * caller makes sure no shrink happened since (see Flusher #trimShrunk): then every record
    * written meanwhile has a size the current one covers.
    */
   async trim(node: Inode, keep: number): Promise<void> {

@@ -58,8 +58,18 @@ export class OpenFiles {
     return fh;
   }
 
-  /** The regular file behind an open handle, for reading. */
-  async readable(ino: bigint, fh: number): Promise<Inode> {
+  /** Reads through handle `fh`: a copy of the bytes. */
+  async read(ino: bigint, fh: number, offset: number, length: number): Promise<Uint8Array> {
+    return this.#core.data.read(await this.#readable(ino, fh), offset, length);
+  }
+
+  /** Reads through handle `fh`: views of decrypted chunks (see `EncryptedFs.readPieces`). */
+  async readPieces(ino: bigint, fh: number, offset: number, length: number): Promise<Uint8Array[]> {
+    return this.#core.data.readPieces(await this.#readable(ino, fh), offset, length);
+  }
+
+  // The regular file behind an open handle, for reading.
+  async #readable(ino: bigint, fh: number): Promise<Inode> {
     this.#handles.checkFile(ino, fh);
     const node = await this.#core.table.get(ino);
     if (!isRegular(node.rec)) throw fsError("EINVAL");

@@ -5,8 +5,8 @@
  * Lock order in src/fs (outermost first; a lock is only ever taken while holding locks earlier
  * in this list, never later ones, so no two operations wait for each other in a cycle):
  *
- * 1. directory locks (`EncryptedFs` #dirLocks, a KeyedMutex by directory inode): name
- *    operations; several (rename, link) in ascending inode order through `runAll`;
+ * 1. directory locks (`Namespace.dirLocks` in src/fs/namespace.ts, a KeyedMutex by directory
+ *    inode): name operations; several (rename, link) in ascending inode order through `runAll`;
  * 2. `Inode.resizeLock` (RwLock): reads and writes shared, truncation and trimming exclusive;
  * 3. `Inode.extendLock`: size and hole bookkeeping of growing writes and truncation;
  * 4. `Inode.chunkLocks` (KeyedMutex by chunk index): several in ascending index (`runAll`);

@@ -89,7 +89,7 @@ KeyedMutex.prototype.run = function <K, T>(
   key: K,
   fn: () => Promise<T> | T,
 ): Promise<T> {
-  // EncryptedFs's directory locks are the one KeyedMutex keyed by inode numbers.
+  // The directory locks (Namespace.dirLocks) are the one KeyedMutex keyed by inode numbers.
   const kind = kinds.get(this) ?? (typeof key === "bigint" ? "dir" : undefined);
   if (!kind) return keyedRun.call(this, key, fn) as Promise<T>;
   return enter({ kind, lock: this, key }, (f) => keyedRun.call(this, key, f), fn) as Promise<T>;

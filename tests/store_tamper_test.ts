@@ -4,13 +4,15 @@ import { assertEquals, assertRejects } from "./helpers/assert.ts";
 import { DamagedDataDirError, EncryptedFs } from "../src/fs/encrypted_fs.ts";
 import type { FsError } from "../src/fs/errors.ts";
 import { ROOT_INO } from "../src/fs/types.ts";
+import { slotOffset } from "../src/store/chunk_slot.ts";
 import { freshFs, inodeFiles, n, PASSWORD, prng, ROOT_CALLER, walkFiles } from "./helpers/store.ts";
 
 const CS = 4096;
 const SLOT = 4 + 8 + 12 + CS + 16; // chacha20-poly1305: length, generation, nonce, chunk, tag
-// Two slots per chunk, in groups of 256 chunks (1 MiB): slot 0 of each, then slot 1 of each. A
-// file written once uses slot 0 only: its chunks lie back to back.
-const SLOT1 = 256 * SLOT; // from slot 0 of a chunk of the first group to its slot 1
+// Two slots per chunk, in groups of 1, 1, 2, 4, … chunks (slot 0 of each, then slot 1 of each):
+// where slot `s` of chunk `i` starts, from the content's start.
+const LAYOUT = { chunkSize: CS, nonceLength: 12, paired: true };
+const slotAt = (i: number, s = 0) => slotOffset(LAYOUT, i, s);
 const BASE = 16 + 2 * 4088; // header and two record slots of a regular file's inode file
 
 async function setup() {
@@ -59,7 +61,20 @@ async function expectEio(dir: string, name: string) {
 Deno.test("flipping any byte of a content file gives EIO on that file only", async () => {
   const { dir, b, aFile } = await setup();
   const orig = await Deno.readFile(aFile);
-  for (const k of [0, 3, 4, 12, 20, 100, SLOT - 1, SLOT + 50, orig.length - 1 - BASE]) {
+  for (
+    const k of [
+      0,
+      3,
+      4,
+      12,
+      20,
+      100,
+      SLOT - 1,
+      slotAt(1) + 50,
+      slotAt(3) + 9,
+      orig.length - 1 - BASE,
+    ]
+  ) {
     const pos = BASE + k;
     const bad = orig.slice();
     bad[pos] ^= 0x01;
@@ -73,7 +88,7 @@ Deno.test("flipping any byte of a content file gives EIO on that file only", asy
 Deno.test("truncating a content file, even at a chunk boundary, gives EIO", async () => {
   const { dir, aFile } = await setup();
   const orig = await Deno.readFile(aFile);
-  for (const len of [orig.length - 1, BASE + 2 * SLOT, BASE + SLOT, BASE + SLOT - 1, BASE]) {
+  for (const len of [orig.length - 1, BASE + slotAt(2), BASE + slotAt(1), BASE + SLOT - 1, BASE]) {
     await Deno.writeFile(aFile, orig.subarray(0, len));
     await expectEio(dir, "a");
   }
@@ -84,8 +99,8 @@ Deno.test("swapping two chunks, or two files' contents, gives EIO", async () => 
   const { dir, aFile, bFile } = await setup();
   const orig = await Deno.readFile(aFile);
   const swapped = orig.slice();
-  swapped.set(orig.subarray(BASE, BASE + SLOT), BASE + SLOT);
-  swapped.set(orig.subarray(BASE + SLOT, BASE + 2 * SLOT), BASE);
+  swapped.set(orig.subarray(BASE, BASE + SLOT), BASE + slotAt(1));
+  swapped.set(orig.subarray(BASE + slotAt(1), BASE + slotAt(1) + SLOT), BASE);
   await Deno.writeFile(aFile, swapped);
   await expectEio(dir, "a");
   // The content of b under a's record (and the reverse): other file, other key.
@@ -117,7 +132,7 @@ Deno.test("documented limitation: an older version of a chunk is accepted (rollb
   await fs.close();
   const now = await Deno.readFile(aFile);
   now.set(old.subarray(BASE, BASE + SLOT), BASE); // restore chunk 0's pair as it was:
-  now.fill(0, BASE + SLOT1, BASE + SLOT1 + SLOT); // slot 0 as before, slot 1 never written
+  now.fill(0, BASE + slotAt(0, 1), BASE + slotAt(0, 1) + SLOT); // slot 0 as before, slot 1 never written
   await Deno.writeFile(aFile, now);
   // Never garbage: the old plaintext of that chunk, exactly (docs/threat-model.md).
   assertEquals(await readAll(dir, "a"), a);
@@ -134,9 +149,9 @@ Deno.test("documented limitation: damage to a chunk's newest version shows its p
   await fs.release(at.ino, fh);
   await fs.close();
   const now = await Deno.readFile(aFile);
-  const second = new DataView(now.buffer).getUint32(BASE + SLOT1, true);
+  const second = new DataView(now.buffer).getUint32(BASE + slotAt(0, 1), true);
   assertEquals(second, CS, "the rewrite went to chunk 0's second slot");
-  now[BASE + SLOT1 + 100] ^= 1;
+  now[BASE + slotAt(0, 1) + 100] ^= 1;
   await Deno.writeFile(aFile, now);
   assertEquals(await readAll(dir, "a"), a);
   // With both versions damaged the chunk is lost: EIO, never garbage.

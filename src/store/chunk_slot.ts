@@ -7,11 +7,11 @@
  * - format 3, two slots per chunk (a pair): `len(u32 LE) || gen(u64 LE) || nonce || ciphertext ||
  *   tag`. A rewrite goes to the slot that does not hold the durable version, so a power cut
  *   during it leaves that version intact; a reader takes the slot with the higher generation
- *   that opens. The generation is in the associated data. Chunks come in groups of about 1 MiB:
- *   slot 0 of each chunk of the group, then slot 1 of each. A file written once uses slot 0
- *   only, so its chunks lie back to back as in format 2 (one write or read per run of chunks),
- *   and the slot-1 half of each group stays a hole of the backing file (which `lseek(SEEK_DATA)`
- *   reports without reading it).
+ *   that opens. The generation is in the associated data. Chunks come in groups of 1, 1, 2,
+ *   4, … chunks, doubling up to about 16 MiB: slot 0 of each chunk of the group, then slot 1 of
+ *   each. A file written once uses slot 0 only, so within a group its chunks lie back to back
+ *   (one write or read per run of chunks), and the slot-1 half of each group stays a hole of
+ *   the backing file (which `lseek(SEEK_DATA)` reports without reading it).
  */
 import { randomBytes } from "../crypto/random.ts";
 
@@ -56,18 +56,40 @@ export function slotSize(l: SlotLayout): number {
   return slotBytes(l, l.chunkSize);
 }
 
-/** Chunks per group (paired layout): about 1 MiB of chunks, at least one. */
-export function groupChunks(l: SlotLayout): number {
-  return l.paired ? Math.max(1, Math.floor(2 ** 20 / l.chunkSize)) : 1;
+/**
+ * Chunks per group at most (paired layout): about 16 MiB of chunks, a power of two. Smaller
+ * files have smaller groups (see {@link groupOf}).
+ */
+export function maxGroup(l: SlotLayout): number {
+  return 2 ** Math.floor(Math.log2(Math.max(1, 2 ** 24 / l.chunkSize)));
+}
+
+/**
+ * The group of chunk `i` (paired layout): its first chunk `a` and its size `n`. Groups double
+ * from one chunk (chunks 0, 1, 2-3, 4-7, …) up to {@link maxGroup}, then stay at that size, so a
+ * group's slots start at slot `2a` and a rewritten small file grows by at most its own size.
+ */
+export function groupOf(l: SlotLayout, i: number): { a: number; n: number } {
+  const max = maxGroup(l);
+  if (i >= max) {
+    const a = Math.floor(i / max) * max;
+    return { a, n: max };
+  }
+  const a = i === 0 ? 0 : 2 ** Math.floor(Math.log2(i));
+  return { a, n: Math.max(1, a) };
 }
 
 /** Byte offset, from the start of the content, of slot `s` (0 or 1) of chunk `i`. */
 export function slotOffset(l: SlotLayout, i: number, s: number): number {
   const size = slotSize(l);
   if (!l.paired) return i * size;
-  const g = groupChunks(l);
-  const group = Math.floor(i / g);
-  return (group * 2 * g + s * g + (i - group * g)) * size;
+  const { a, n } = groupOf(l, i);
+  return (2 * a + s * n + (i - a)) * size;
+}
+
+// Whether chunk `i` starts a group (the content of chunks before it ends where its group starts).
+function startsGroup(l: SlotLayout, i: number): boolean {
+  return !l.paired || groupOf(l, i).a === i;
 }
 
 /**
@@ -77,7 +99,7 @@ export function slotOffset(l: SlotLayout, i: number, s: number): number {
  */
 export function contentEnd(l: SlotLayout, count: number): number {
   if (count === 0) return 0;
-  if (!l.paired || count % groupChunks(l) === 0) return slotOffset(l, count, 0);
+  if (startsGroup(l, count)) return slotOffset(l, count, 0);
   return slotOffset(l, count - 1, 1) + slotSize(l);
 }
 
@@ -86,11 +108,10 @@ export function contentEnd(l: SlotLayout, count: number): number {
  * the group of chunk `count - 1`, which a truncation at {@link contentEnd} leaves; null if none.
  */
 export function staleInGroup(l: SlotLayout, count: number): [number, number] | null {
-  const g = groupChunks(l);
-  if (!l.paired || count === 0 || count % g === 0) return null;
+  if (count === 0 || startsGroup(l, count)) return null;
+  const { a, n } = groupOf(l, count - 1);
   const from = slotOffset(l, count, 0);
-  const half = slotOffset(l, Math.floor((count - 1) / g) * g, 1); // where the slot-1 half starts
-  return [from, half - from];
+  return [from, (2 * a + n) * slotSize(l) - from]; // up to where the slot-1 half starts
 }
 
 /**
@@ -99,10 +120,10 @@ export function staleInGroup(l: SlotLayout, count: number): [number, number] | n
  */
 export function groupRuns(l: SlotLayout, first: number, count: number): [number, number][] {
   if (!l.paired) return [[first, count]]; // consecutive slots throughout
-  const g = groupChunks(l);
   const out: [number, number][] = [];
   for (let i = first; i < first + count;) {
-    const n = Math.min(first + count, (Math.floor(i / g) + 1) * g) - i;
+    const { a, n: size } = groupOf(l, i);
+    const n = Math.min(first + count, a + size) - i;
     out.push([i, n]);
     i += n;
   }

@@ -24,7 +24,7 @@ import { fromIoError, FsError, fsError } from "./errors.ts";
 import { KeyedMutex } from "../util/mutex.ts";
 import { DirLock } from "../../ffi/dirlock.ts";
 import { FileData } from "./file_data.ts";
-import { type EntryLoc, type Inode, InodeTable } from "./inode_table.ts";
+import { type EntryLoc, type Inode, inodeCacheLimit, InodeTable } from "./inode_table.ts";
 import {
   type Attr,
   type Caller,
@@ -410,7 +410,7 @@ export class EncryptedFs implements FileSystem {
 
   #adopt(parent: bigint, folder: string, e: StoredEntry, rec: LoadedRecord): Inode {
     const node = this.#table.adopt(rec, this.#loc(parent, folder, e.name, e.file));
-    if (this.#inEntries.size >= 100_000) this.#inEntries.clear();
+    if (this.#inEntries.size >= 2 * inodeCacheLimit()) this.#inEntries.clear();
     this.#inEntries.set(e.file, node.ino);
     return node;
   }
@@ -1032,6 +1032,10 @@ export class EncryptedFs implements FileSystem {
    */
   trimMemory(): void {
     this.#keys.chunks.trim();
+  }
+
+  forgettable(max: number): { parent: bigint; name: Uint8Array }[] {
+    return this.#table.forgettable(max).map((n) => ({ parent: n.loc!.parent, name: n.loc!.name }));
   }
 
   /**

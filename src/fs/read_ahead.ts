@@ -10,14 +10,14 @@
  * Measured with 4 reads of 1 MiB in flight (`scripts/bench-store`): fetching ahead while the
  * parallel reads were still fetching the same chunks cut cached reads from ~550 to ~300 MB/s.
  */
+import { memoryBudgetNow } from "../util/memory_budget.ts";
 
 /** Chunks fetched ahead per file: the window starts small and doubles per sequential read. */
 const FIRST_WINDOW = 1024 * 1024;
 const MAX_WINDOW = 8 * 1024 * 1024;
 /** A read this close to where the last one ended still counts as sequential. */
 const SLACK = 1024 * 1024;
-/** Bytes fetched ahead across all files, at most. */
-const GLOBAL_BYTES = 32 * 1024 * 1024;
+/** Bytes fetched ahead across all files (at most the memory budget's `readAheadBytes`). */
 let globalBytes = 0;
 
 interface Fetched {
@@ -97,7 +97,10 @@ export class ReadAhead {
     const window = Math.max(1, Math.floor(this.#window / chunkSize));
     const start = Math.max(last, this.#requested) + 1;
     const stop = Math.min(lastChunk, last + window);
-    if (start > stop || globalBytes + (stop - start + 1) * chunkSize > GLOBAL_BYTES) return null;
+    if (
+      start > stop ||
+      globalBytes + (stop - start + 1) * chunkSize > memoryBudgetNow().readAheadBytes
+    ) return null;
     return [start, stop];
   }
 

@@ -96,7 +96,7 @@ Options:
                              (e.g. 90s, 30m, 2h, 1h30m)
       --log-names            At TRACE, log file names (left out by default)
       --memory-limit SIZE    Ceiling of rencfs's resident memory (default 256M, at least
-                             128M); caches and data in flight are sized to stay under it
+                             192M); caches and data in flight are sized to stay under it
 ${PASSWORD_OPTIONS}
 ${COMMON_OPTIONS}
 

@@ -15,8 +15,11 @@ const MiB = 1 << 20;
 export const RUNTIME_RESERVE = 100 * MiB;
 /** The default ceiling. */
 export const DEFAULT_MEMORY_LIMIT = 256 * MiB;
-/** The lowest ceiling accepted: the runtime plus a working set that keeps streams at speed. */
-export const MIN_MEMORY_LIMIT = 128 * MiB;
+/**
+ * The lowest ceiling accepted: below it, the garbage of a stream (dead chunk buffers that V8
+ * collects in bursts) overshoots the little room left over the runtime.
+ */
+export const MIN_MEMORY_LIMIT = 192 * MiB;
 /**
  * Resident memory one live inode costs, all told: its record, location and locks, the maps
  * naming it, and the garbage collector's headroom (a 100,000-file directory listed with
@@ -32,7 +35,10 @@ export interface MemoryBudget {
   readonly ioBytes: number;
   /** Bytes fetched ahead for sequential readers, across all files. */
   readonly readAheadBytes: number;
-  /** 1 MiB chunk images shared with the chunk workers, at most. */
+  /**
+   * 1 MiB chunk images shared with the chunk workers, at most: they hold the data in flight
+   * and fetched ahead (beyond them, images move between threads, which costs collections).
+   */
   readonly sharedImages: number;
   /** Live inodes above which idle ones are dropped (and the kernel asked to forget them). */
   readonly liveInodes: number;
@@ -42,8 +48,9 @@ const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, M
 
 /**
  * The budget of a ceiling of `limit` bytes (at least {@link MIN_MEMORY_LIMIT}). A tenth of what
- * is left over the runtime goes to each kind of data in flight, up to the sizes that stop paying
- * (measured: 16 MiB of requests, 32 MiB of read-ahead, 32 images); the rest is for inodes.
+ * is left over the runtime goes to request data in flight and a tenth to read-ahead, up to the
+ * sizes that stop paying (16 MiB of requests, 32 MiB of read-ahead); the shared chunk images hold
+ * those bytes; the rest is for inodes.
  */
 export function memoryBudget(limit: number): MemoryBudget {
   if (!(limit >= MIN_MEMORY_LIMIT)) {
@@ -52,8 +59,8 @@ export function memoryBudget(limit: number): MemoryBudget {
   const spare = limit - RUNTIME_RESERVE;
   const ioBytes = clamp(spare / 10, 4 * MiB, 16 * MiB);
   const readAheadBytes = clamp(spare / 10, 4 * MiB, 32 * MiB);
-  const sharedImages = clamp(spare / 10 / MiB, 4, 32);
-  const inodes = spare - ioBytes - readAheadBytes - sharedImages * MiB;
+  const sharedImages = clamp((ioBytes + readAheadBytes) / MiB, 4, 32);
+  const inodes = spare - ioBytes - readAheadBytes;
   // A quarter of it is headroom for garbage and for what this budget does not count.
   const liveInodes = clamp(inodes * 0.75 / BYTES_PER_INODE, 2000, 1_000_000);
   return { limit, ioBytes, readAheadBytes, sharedImages, liveInodes };

@@ -48,7 +48,7 @@ const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, M
 
 /**
  * The budget of a ceiling of `limit` bytes (at least {@link MIN_MEMORY_LIMIT}). A tenth of what
- * is left over the runtime goes to request data in flight and a tenth to read-ahead, up to the
+ * is left over the runtime goes to request data in flight and a fifth to read-ahead, up to the
  * sizes that stop paying (16 MiB of requests, 32 MiB of read-ahead); the shared chunk images hold
  * those bytes; the rest is for inodes.
  */
@@ -58,7 +58,7 @@ export function memoryBudget(limit: number): MemoryBudget {
   }
   const spare = limit - RUNTIME_RESERVE;
   const ioBytes = clamp(spare / 10, 4 * MiB, 16 * MiB);
-  const readAheadBytes = clamp(spare / 10, 4 * MiB, 32 * MiB);
+  const readAheadBytes = clamp(spare / 5, 4 * MiB, 32 * MiB);
   const sharedImages = clamp((ioBytes + readAheadBytes) / MiB, 4, 32);
   const inodes = spare - ioBytes - readAheadBytes;
   // A quarter of it is headroom for garbage and for what this budget does not count.

@@ -103,6 +103,8 @@ const PRESSURE_STEP = 4 * 1048576;
 /** Kernel entries dropped per prune, at most, and how many notifications are in flight. */
 const PRUNE_BATCH = 8192;
 const PRUNE_PARALLEL = 8;
+/** Pressure checks per prune (500 ms). */
+const PRUNE_EVERY_TICKS = 5;
 /** Change of the resident memory that is worth a DEBUG line. */
 const MEMORY_LOG_STEP = 32 * 1048576;
 
@@ -238,8 +240,10 @@ class LiveMount implements Mount {
     }, TRIM_INTERVAL_MS);
     Deno.unrefTimer(trim);
     let floor = 0;
+    let ticks = 0;
     const prune = setInterval(() => {
-      this.prune();
+      // A table over its limit is scanned whole: every few ticks only.
+      if (ticks++ % PRUNE_EVERY_TICKS === 0) this.prune();
       floor = this.relieve(floor);
     }, PRESSURE_INTERVAL_MS);
     Deno.unrefTimer(prune);

@@ -292,11 +292,14 @@ class LiveMount implements Mount {
    * resident memory after a collection (no new one until it grew notably), or `floor`.
    */
   private relieve(floor: number): number {
-    const rss = Deno.memoryUsage().rss;
+    const m = Deno.memoryUsage();
+    const rss = m.rss;
     if (rss < memoryBudgetNow().limit - PRESSURE_HEADROOM || rss < floor + PRESSURE_STEP) {
       return Math.min(floor, rss);
     }
-    this.fs.trimMemory();
+    // Garbage of this thread (random writes seal chunks here) needs only a collection here;
+    // otherwise it is the chunk worker's (streams), which collects when its pools are trimmed.
+    if (m.external < PRESSURE_HEADROOM / 2) this.fs.trimMemory();
     collectGarbage();
     libc().malloc_trim(0n);
     return Deno.memoryUsage().rss;

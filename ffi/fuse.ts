@@ -3,8 +3,10 @@
  * life cycle, the `fuse_reply_*` family, directory-buffer helpers, request context and cache
  * notifications, plus the C signatures of the `fuse_lowlevel_ops` callbacks the adapter installs.
  *
- * Every binding is synchronous: the adapter calls them on the JS thread that also runs the
- * callbacks, so libfuse never sees two threads (see `src/fuse/session.ts`).
+ * Every binding but one is synchronous: the adapter calls them on the JS thread that also runs
+ * the callbacks (see `src/fuse/session.ts`). The exception, `…_inval_entry_nb`, runs on a pool
+ * thread: the kernel takes the directory's lock for it, which a request waiting for this very
+ * thread's reply may hold. libfuse serialises writes to /dev/fuse itself.
  *
  * @module
  */
@@ -58,6 +60,12 @@ const SYMBOLS = {
   fuse_lowlevel_notify_inval_entry: {
     parameters: ["pointer", "u64", "buffer", "usize"],
     result: "i32",
+  },
+  fuse_lowlevel_notify_inval_entry_nb: {
+    name: "fuse_lowlevel_notify_inval_entry",
+    parameters: ["pointer", "u64", "buffer", "usize"],
+    result: "i32",
+    nonblocking: true,
   },
   fuse_lowlevel_notify_delete: {
     parameters: ["pointer", "u64", "u64", "buffer", "usize"],

@@ -31,12 +31,13 @@ _rencfs() {
     --key-idle) return ;;
     --recovery-code-file) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
     --idle) return ;;
+    --memory-limit) return ;;
     --password-file) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
     --extpass) mapfile -t COMPREPLY < <(compgen -c -- "$cur"); return ;;
     -l|--log-level) mapfile -t COMPREPLY < <(compgen -W "TRACE DEBUG INFO WARN ERROR" -- "$cur"); return ;;
     --log-file) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
     esac
-    opts="-m --mount-point -d --data-dir -c --cipher -r --read-only -o --allow-other -s --allow-root -u --umount-on-start --nonempty --key-idle --background --init --recovery-code-file --idle --log-names --password-file --extpass -l --log-level --log-file -h --help" ;;
+    opts="-m --mount-point -d --data-dir -c --cipher -r --read-only -o --allow-other -s --allow-root -u --umount-on-start --nonempty --key-idle --background --init --recovery-code-file --idle --log-names --memory-limit --password-file --extpass -l --log-level --log-file -h --help" ;;
   init)
     case $prev in
     -d|--data-dir) mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;

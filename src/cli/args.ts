@@ -7,6 +7,7 @@ import { DEFAULT_KEY_IDLE_MS, parseDuration } from "./duration.ts";
 import { UsageError } from "./errors.ts";
 import { type CommandName, isCommandName } from "./help.ts";
 import { type LogLevelName, parseLogLevel } from "./log.ts";
+import { DEFAULT_MEMORY_LIMIT, MIN_MEMORY_LIMIT, parseSize } from "../util/memory_budget.ts";
 
 /** Where the password comes from when given on the command line (else env or prompt). */
 export interface PasswordOptions {
@@ -40,6 +41,8 @@ export interface MountArgs {
   logNames: boolean;
   /** Unmount after this many milliseconds without FUSE activity and open files. */
   idleMs?: number;
+  /** Ceiling of the daemon's resident memory, in bytes (src/util/memory_budget.ts). */
+  memoryLimit: number;
 }
 
 /** `rencfs init …` */
@@ -125,6 +128,7 @@ const MOUNT_SPEC = {
   "log-names": { type: "boolean" },
   idle: { type: "string" },
   "key-idle": { type: "string" },
+  "memory-limit": { type: "string" },
   ...PASSWORD_SPEC,
   ...COMMON_SPEC,
 } satisfies OptionSpec;
@@ -203,6 +207,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
         recoveryCodeFile: recoveryCodeFile(o["recovery-code-file"], false, name),
         logNames: o["log-names"] ?? false,
         idleMs: o.idle === undefined ? undefined : idleOption(o.idle, name),
+        memoryLimit: memoryLimitOption(o["memory-limit"], name),
       });
     }
     case "init": {
@@ -253,6 +258,18 @@ function keyIdleOption(value: string | undefined, command: CommandName): number 
     throw new UsageError(`--key-idle: '${value}' is not a duration (10m, 90s, 1h, off)`, command);
   }
   return ms;
+}
+
+function memoryLimitOption(value: string | undefined, command: CommandName): number {
+  if (value === undefined) return DEFAULT_MEMORY_LIMIT;
+  const bytes = parseSize(value);
+  if (bytes === null) {
+    throw new UsageError(`--memory-limit: '${value}' is not a size (256M, 1G)`, command);
+  }
+  if (bytes < MIN_MEMORY_LIMIT) {
+    throw new UsageError(`--memory-limit: at least ${MIN_MEMORY_LIMIT >> 20}M`, command);
+  }
+  return bytes;
 }
 
 function run(

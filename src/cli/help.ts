@@ -95,6 +95,8 @@ Options:
       --idle DURATION        Unmount after DURATION without activity and open files
                              (e.g. 90s, 30m, 2h, 1h30m)
       --log-names            At TRACE, log file names (left out by default)
+      --memory-limit SIZE    Ceiling of rencfs's resident memory (default 256M, at least
+                             192M); caches and data in flight are sized to stay under it
 ${PASSWORD_OPTIONS}
 ${COMMON_OPTIONS}
 

@@ -291,6 +291,17 @@ export class EncryptedFs implements FileSystem {
   }
 
   /**
+   * Up to `max` names whose inodes the kernel may be asked to forget (clean, closed, idle, in
+   * the entry file of their one name): for a mount over its inode budget.
+   */
+  forgettable(max: number): { parent: bigint; name: Uint8Array }[] {
+    return this.#core.table.forgettable(max).map((n) => ({
+      parent: n.loc!.parent,
+      name: n.loc!.name,
+    }));
+  }
+
+  /**
    * A buffer for the data of a coming {@link write}, which that write may take over (the
    * buffer is then detached) instead of copying: for callers that fill a fresh buffer per
    * write anyway, such as the FUSE adapter. Its contents are undefined until filled.

@@ -12,11 +12,8 @@ import { DamagedObjectError, type LoadedRecord } from "../store/record_store.ts"
 import { bytesEqual } from "../util/bytes.ts";
 import { FsError } from "./errors.ts";
 import type { FsCore } from "./fs_core.ts";
-import type { EntryLoc, Inode } from "./inode_table.ts";
+import { type EntryLoc, type Inode, inodeCacheLimit } from "./inode_table.ts";
 import { S_IFMT } from "./types.ts";
-
-/** Entries of at most this many entry files live inodes are remembered for (then forgotten). */
-const IN_ENTRIES_MAX = 100_000;
 
 /** Reads directory entries and places the inodes they name. */
 export class EntryFiles {
@@ -51,7 +48,9 @@ export class EntryFiles {
   /** Makes the inode stored in entry file `e` of `parent` live (or returns the live one). */
   adopt(parent: bigint, folder: string, e: StoredEntry, rec: LoadedRecord): Inode {
     const node = this.#core.table.adopt(rec, this.loc(parent, folder, e.name, e.file));
-    if (this.#inEntries.size >= IN_ENTRIES_MAX) this.#inEntries.clear();
+    // Entries of at most twice as many entry files as live inodes are remembered (then
+    // forgotten): the inode budget of the memory ceiling bounds both.
+    if (this.#inEntries.size >= 2 * inodeCacheLimit()) this.#inEntries.clear();
     this.#inEntries.set(e.file, node.ino);
     return node;
   }

@@ -28,6 +28,15 @@ import type { DamageReporter, Inode } from "./inode_table.ts";
 /** Largest file size: chunk indexes and offsets stay exact in a JS number. */
 export const MAX_FILE_SIZE = 2 ** 50;
 
+// Zeros for holes and the unstored tails of chunks. Pieces are read-only, so one buffer serves
+// every read: a fresh one per piece was garbage that a read-back of sparse files piled up
+// faster than the collector ran.
+let zeros = new Uint8Array(0);
+function zeroPiece(bytes: number): Uint8Array {
+  if (zeros.length < bytes) zeros = new Uint8Array(Math.max(bytes, 1 << 20));
+  return zeros.subarray(0, bytes);
+}
+
 /** Chunk-level operations on one data dir's files. */
 export class FileData {
   constructor(
@@ -156,7 +165,7 @@ export class FileData {
       const to = Math.min(end, base + cs) - base;
       const have = chunks[k].subarray(from, Math.min(to, chunks[k].length));
       pieces.push(have);
-      if (have.length < to - from) pieces.push(new Uint8Array(to - from - have.length));
+      if (have.length < to - from) pieces.push(zeroPiece(to - from - have.length));
     }
     return pieces;
   }

@@ -16,10 +16,21 @@ import { KeyedMutex, Mutex, RwLock } from "../util/mutex.ts";
 import { ReadAhead } from "./read_ahead.ts";
 import { forEachBounded } from "../util/bounded.ts";
 import { fsError } from "./errors.ts";
+import { memoryBudgetNow } from "../util/memory_budget.ts";
 
-/** Most clean, unreferenced inodes kept in memory. */
-export const INODE_CACHE_LIMIT = 20_000;
-const EVICT_IDLE_MS = 30_000;
+/**
+ * Live inodes above which clean, unused ones are evicted: a share of the memory ceiling
+ * (src/util/memory_budget.ts). Inodes the kernel still knows are counted too; the mount asks
+ * the kernel to forget the oldest of them (see {@link InodeTable.forgettable}).
+ */
+export function inodeCacheLimit(): number {
+  return memoryBudgetNow().liveInodes;
+}
+/**
+ * Unused this long, an inode is held by no operation: the kernel forgets an inode only after
+ * its last request was answered, and the table's own users are done within milliseconds.
+ */
+const EVICT_IDLE_MS = 5_000;
 /** Records written at once by one save pass. */
 const SAVE_CONCURRENCY = 16;
 /** Past the limit, scan for evictable inodes at most every this many additions or ms. */
@@ -516,28 +527,73 @@ export class InodeTable {
 
   /** Whether inodes nobody asked for may still be made live (below the eviction limit). */
   get hasRoom(): boolean {
-    return this.#live.size < INODE_CACHE_LIMIT;
+    return this.#live.size < inodeCacheLimit();
+  }
+
+  /**
+   * Over the limit: up to `max` of the oldest inodes that only the kernel's lookups keep live
+   * (clean, not open, unused for a while, living in the entry file of their one name), for the
+   * kernel to forget: once it has, they can be evicted.
+   */
+  forgettable(max: number): Inode[] {
+    const limit = inodeCacheLimit();
+    // Those the kernel forgot since the last call go first.
+    this.#evict(true);
+    if (this.#live.size <= limit) return [];
+    const want = Math.min(max, this.#live.size - Math.floor(limit * 0.8));
+    const idleBefore = performance.now() - EVICT_IDLE_MS;
+    const out: Inode[] = [];
+    let unsynced = 0;
+    // Insertion order: roughly the oldest first, without sorting a large table.
+    for (const node of this.#live.values()) {
+      if (out.length >= want) break;
+      if (
+        node.lookups > 0 && node.opens === 0 && node.loc && !node.dirty && !node.content &&
+        !node.contentOpening && node.touched < idleBefore
+      ) {
+        if (this.#settled(node)) out.push(node);
+        else unsynced++;
+      }
+    }
+    if (out.length < want && unsynced > 0) this.#syncForEviction();
+    return out;
+  }
+
+  #evictSyncAt = -Infinity;
+
+  // Inodes whose last record write awaits a sync cannot be evicted (see #settled): over the
+  // limit, a sync is started for them, at most every EVICT_IDLE_MS. Nothing else waits for it.
+  #syncForEviction(): void {
+    const now = performance.now();
+    if (now - this.#evictSyncAt < EVICT_IDLE_MS) return;
+    this.#evictSyncAt = now;
+    this.syncData().catch(() => {});
   }
 
   // Evicts clean, unreferenced inodes not used for a while, oldest first. The idle time
   // guarantees no operation still holds the object, so no inode ever has two live copies.
-  #evict(): void {
-    if (this.#live.size <= INODE_CACHE_LIMIT) return;
+  #evict(force = false): void {
+    const limit = inodeCacheLimit();
+    if (this.#live.size <= limit) return;
     // A scan is O(live inodes): while nothing can be evicted (the kernel holds every inode of
     // a tree being unpacked), scanning on every addition would make creation quadratic.
     const now = performance.now();
-    if (this.#addsSinceScan++ < EVICT_SCAN_EVERY && now - this.#lastScan < EVICT_SCAN_MS) return;
+    const due = this.#addsSinceScan++ >= EVICT_SCAN_EVERY || now - this.#lastScan >= EVICT_SCAN_MS;
+    if (!due && !force) return;
     this.#addsSinceScan = 0;
     this.#lastScan = now;
     const idleBefore = now - EVICT_IDLE_MS;
+    let unsynced = 0;
     for (const [ino, node] of this.#live) {
-      if (this.#live.size <= INODE_CACHE_LIMIT * 0.9) break;
+      if (this.#live.size <= limit * 0.8) break;
       if (
         !node.dirty && !node.referenced && !node.content && !node.contentOpening &&
-        node.touched < idleBefore && this.#settled(node)
+        node.touched < idleBefore
       ) {
-        this.#live.delete(ino);
+        if (this.#settled(node)) this.#live.delete(ino);
+        else unsynced++;
       }
     }
+    if (unsynced > 0 && this.#live.size > limit * 0.8) this.#syncForEviction();
   }
 }

@@ -9,14 +9,14 @@
  * still fetching themselves halves cached read throughput (docs/performance.md, "Choices in
  * the code").
  */
+import { memoryBudgetNow } from "../util/memory_budget.ts";
 
 /** Chunks fetched ahead per file: the window starts small and doubles per sequential read. */
 const FIRST_WINDOW = 1024 * 1024;
 const MAX_WINDOW = 8 * 1024 * 1024;
 /** A read this close to where the last one ended still counts as sequential. */
 const SLACK = 1024 * 1024;
-/** Bytes fetched ahead across all files, at most. */
-const GLOBAL_BYTES = 32 * 1024 * 1024;
+/** Bytes fetched ahead across all files (at most the memory budget's `readAheadBytes`). */
 let globalBytes = 0;
 
 interface Fetched {
@@ -96,7 +96,10 @@ export class ReadAhead {
     const window = Math.max(1, Math.floor(this.#window / chunkSize));
     const start = Math.max(last, this.#requested) + 1;
     const stop = Math.min(lastChunk, last + window);
-    if (start > stop || globalBytes + (stop - start + 1) * chunkSize > GLOBAL_BYTES) return null;
+    if (
+      start > stop ||
+      globalBytes + (stop - start + 1) * chunkSize > memoryBudgetNow().readAheadBytes
+    ) return null;
     return [start, stop];
   }
 

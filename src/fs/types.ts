@@ -138,6 +138,11 @@ export interface FileSystem {
   releasePieces(pieces: Uint8Array[]): void;
   /** Lets go of memory kept for speed (spare buffers), for a mount that has gone idle. */
   trimMemory(): void;
+  /**
+   * Over its memory budget: up to `max` names whose inodes only the kernel's cache keeps in
+   * memory, for the kernel to drop (it then forgets the inodes). Optional.
+   */
+  forgettable?(max: number): { parent: bigint; name: Uint8Array }[];
   /** A buffer for the data of a coming write, which that write may take over (detach). */
   writeBuffer(bytes: number): Uint8Array;
   /** Writes all of `data` at `offset`; returns the bytes written. */

@@ -13,6 +13,7 @@ import type { Attr, FileSystem } from "../fs/types.ts";
 import { LookupCounts } from "./lookup_counts.ts";
 import { SpaceGuard } from "./space_guard.ts";
 import { EntryBuf, FileInfoBuf, type OpenReplyFlags, StatBuf, StatvfsBuf } from "./reply.ts";
+import { memoryBudgetNow } from "../util/memory_budget.ts";
 
 /** Where the adapter reports problems; the same shape as `MountOptions.logger`. */
 export interface Logger {
@@ -43,8 +44,13 @@ export type Req = Deno.PointerValue;
 export const ATTR_TIMEOUT = 10.0;
 /** See {@link ATTR_TIMEOUT}. */
 export const ENTRY_TIMEOUT = 10.0;
-/** Bytes of reads and writes in flight above which no new request is taken (see room()). */
-export const IO_BYTES_LIMIT = 16 * 1024 * 1024;
+/**
+ * Bytes of reads and writes in flight above which no new request is taken (see room()): a share
+ * of the memory ceiling (src/util/memory_budget.ts), at most 16 MiB.
+ */
+export function ioBytesLimit(): number {
+  return memoryBudgetNow().ioBytes;
+}
 
 /** Everything a handler needs; one per mount. */
 export class OpContext {
@@ -91,22 +97,23 @@ export class OpContext {
   started = 0;
   /** Bytes of read and write requests in flight (their buffers are held until they finish). */
   ioBytes = 0;
+  readonly #ioLimit = ioBytesLimit();
   #roomWaiter: (() => void) | null = null;
 
   /**
-   * Null while fewer than IO_BYTES_LIMIT bytes of reads and writes are in flight; otherwise a
+   * Null while fewer than {@link ioBytesLimit} bytes of reads and writes are in flight; otherwise a
    * promise that resolves once enough of them finished. The request loop stops taking requests
    * meanwhile: the kernel keeps them queued, and memory stays bounded however many requests it
    * sends at once (64 background writes of 1 MiB would otherwise all be copied in).
    */
   room(): Promise<void> | null {
-    if (this.ioBytes <= IO_BYTES_LIMIT) return null;
+    if (this.ioBytes <= this.#ioLimit) return null;
     return new Promise((r) => this.#roomWaiter = r);
   }
 
   #release(bytes: number): void {
     this.ioBytes -= bytes;
-    if (this.#roomWaiter && this.ioBytes <= IO_BYTES_LIMIT) {
+    if (this.#roomWaiter && this.ioBytes <= this.#ioLimit) {
       const w = this.#roomWaiter;
       this.#roomWaiter = null;
       w();

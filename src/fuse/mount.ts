@@ -9,6 +9,7 @@
 import { fuseVersion, loadFuse } from "../../ffi/fuse.ts";
 import { libc } from "../../ffi/libc.ts";
 import { collectGarbage } from "../util/gc.ts";
+import { memoryBudgetNow } from "../util/memory_budget.ts";
 import type { FileSystem } from "../fs/types.ts";
 import { type Logger, OpContext } from "./context.ts";
 import { buildOps, DEFAULT_KERNEL_OPTIONS, type KernelOptions } from "./ops.ts";
@@ -86,6 +87,24 @@ const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 const FUSERMOUNT_PATHS = ["/usr/bin/fusermount3", "/bin/fusermount3", "/usr/local/bin/fusermount3"];
 /** How often free malloc memory is returned to the system (see LiveMount.start). */
 const TRIM_INTERVAL_MS = 2000;
+/**
+ * How often the mount checks its memory: inodes over budget (see prune), resident memory near
+ * the ceiling (see relieve).
+ */
+const PRESSURE_INTERVAL_MS = 100;
+/**
+ * Resident memory this close under the ceiling is collected at once (see relieve): a stream
+ * leaves garbage at up to ~100 MiB/s on the chunk worker's thread, which collects it only when
+ * told to or when tens of MiB have piled up.
+ */
+const PRESSURE_HEADROOM = 32 * 1048576;
+/** Growth since the last collection that makes another one worth it. */
+const PRESSURE_STEP = 4 * 1048576;
+/** Kernel entries dropped per prune, at most, and how many notifications are in flight. */
+const PRUNE_BATCH = 8192;
+const PRUNE_PARALLEL = 8;
+/** Pressure checks per prune (500 ms). */
+const PRUNE_EVERY_TICKS = 5;
 /** Change of the resident memory that is worth a DEBUG line. */
 const MEMORY_LOG_STEP = 32 * 1048576;
 
@@ -177,6 +196,7 @@ class LiveMount implements Mount {
   private unmounting: Promise<void> | undefined;
   private loopEnded = false;
   private lazy = false;
+  private pruning: Promise<void> | null = null;
 
   constructor(
     readonly mountPoint: string,
@@ -219,6 +239,14 @@ class LiveMount implements Mount {
       );
     }, TRIM_INTERVAL_MS);
     Deno.unrefTimer(trim);
+    let floor = 0;
+    let ticks = 0;
+    const prune = setInterval(() => {
+      // A table over its limit is scanned whole: every few ticks only.
+      if (ticks++ % PRUNE_EVERY_TICKS === 0) this.prune();
+      floor = this.relieve(floor);
+    }, PRESSURE_INTERVAL_MS);
+    Deno.unrefTimer(prune);
     this.session.loop(t, () => this.ctx.inFlight > 0, () => this.ctx.room()).then(
       (r) => {
         if (r < 0) this.log.error(`fuse: reading /dev/fuse failed: errno ${-r}`);
@@ -226,9 +254,55 @@ class LiveMount implements Mount {
       (e) => this.log.error(`fuse: request loop failed: ${(e as Error)?.stack ?? e}`),
     ).finally(() => {
       clearInterval(trim);
+      clearInterval(prune);
       this.loopEnded = true;
       return this.finish();
     });
+  }
+
+  /**
+   * The inodes the kernel keeps cached (every name looked up, until memory pressure) stay live
+   * here too, whatever their number: over the memory budget, the filesystem names the oldest
+   * idle ones and the kernel is asked to drop those entries; it then sends FORGET for each
+   * inode nothing uses, and the inode can leave memory. A later access looks the name up again.
+   */
+  private prune(): void {
+    if (this.pruning || this.loopEnded || this.ctx.closed) return;
+    const names = this.fs.forgettable?.(PRUNE_BATCH) ?? [];
+    if (names.length === 0) return;
+    this.log.debug(`fuse: over the inode budget: asking the kernel to forget ${names.length}`);
+    // A few at a time: each waits for the directory's lock, which the requests of a busy
+    // directory take in turn; one by one, pruning fell behind a `touch` of 100,000 files.
+    let next = 0;
+    const one = async () => {
+      while (next < names.length && !this.loopEnded && !this.ctx.closed) {
+        const { parent, name } = names[next++];
+        await this.session.invalidateEntry(parent, name);
+      }
+    };
+    this.pruning = Promise.all(Array.from({ length: PRUNE_PARALLEL }, one)).then(() => {}).catch((
+      e,
+    ) => this.log.debug(`fuse: prune: ${e}`)).finally(() => this.pruning = null);
+  }
+
+  /**
+   * Near the memory ceiling: V8 collects a thread's dead ArrayBuffers (chunk images, request
+   * data) only once tens of MiB of them have piled up, on each thread, and malloc keeps freed
+   * pages. Collect now, here and in the chunk workers, and hand the pages back. Returns the
+   * resident memory after a collection (no new one until it grew notably), or `floor`.
+   */
+  private relieve(floor: number): number {
+    const m = Deno.memoryUsage();
+    const rss = m.rss;
+    if (rss < memoryBudgetNow().limit - PRESSURE_HEADROOM || rss < floor + PRESSURE_STEP) {
+      return Math.min(floor, rss);
+    }
+    // Garbage of this thread (random writes seal chunks here) needs only a collection here;
+    // otherwise it is the chunk worker's (streams), which collects when its pools are trimmed.
+    if (m.external < PRESSURE_HEADROOM / 2) this.fs.trimMemory();
+    collectGarbage();
+    libc().malloc_trim(0n);
+    return Deno.memoryUsage().rss;
   }
 
   /** After the loop: wait for in-flight operations, close the session, hand back counts, sync. */
@@ -240,6 +314,13 @@ class LiveMount implements Mount {
       }
       if (this.ctx.inFlight > 0) {
         this.log.warn(`fuse: ${this.ctx.inFlight} operations still running at unmount`);
+      }
+      // No notification should outlive the session; but one may wait for a directory lock held
+      // by a request nobody answers any more (after an abort), which only the destroy ends.
+      if (this.pruning) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([this.pruning, new Promise((r) => timer = setTimeout(r, 2000))]);
+        clearTimeout(timer);
       }
       this.ctx.closed = true;
       this.session.destroy(await this.stillMounted());

@@ -147,6 +147,17 @@ export class FuseSession {
     return this.fuse.fuse_lowlevel_notify_inval_inode(this.se, ino, -1n, 0n);
   }
 
+  /**
+   * Makes the kernel drop its cached entry `name` of directory `parent`; the inode behind it
+   * is then forgotten (FORGET) once nothing uses it. Runs on a pool thread (see ffi/fuse.ts), so
+   * requests keep being served meanwhile. Resolves to libfuse's result (0, or -errno).
+   */
+  async invalidateEntry(parent: bigint, name: Uint8Array): Promise<number> {
+    if (this.se === null) return -1;
+    const f = this.fuse;
+    return await f.fuse_lowlevel_notify_inval_entry_nb(this.se, parent, name, BigInt(name.length));
+  }
+
   /** Asks the loop to stop at its next turn (it does not unmount). */
   exit(): void {
     if (this.se !== null) this.fuse.fuse_session_exit(this.se);

@@ -26,6 +26,7 @@ import type { SlotLayout } from "./chunk_slot.ts";
 import { BufferPool } from "../util/buffer_pool.ts";
 import { LeasePool } from "../util/lease_pool.ts";
 import { SharedBuffers } from "../util/shared_buffers.ts";
+import { memoryBudgetNow } from "../util/memory_budget.ts";
 
 /** Where a batch lives and how it is sealed (shared by reads and writes). */
 interface Batch {
@@ -125,8 +126,6 @@ type Pending = { resolve: (r: ChunkReply) => void; bytes: number; worker: number
 
 /** Bytes per shared buffer: the largest FUSE read or write. */
 const SHARED_BYTES = 1 << 20;
-/** Shared buffers alive at most (32 MiB, touched only as used). */
-const MAX_SHARED = 32;
 
 /** The workers of one data dir and the plaintext images they return. */
 export class ChunkIo {
@@ -137,7 +136,7 @@ export class ChunkIo {
   readonly #images = new BufferPool(16);
   readonly #shared = new SharedBuffers(
     SHARED_BYTES,
-    MAX_SHARED,
+    memoryBudgetNow().sharedImages, // at most 32 MiB (memory_budget.ts)
     (id, buf) => this.#tellWorkers({ op: "share", id, buf }),
     (id) => this.#tellWorkers({ op: "share", id }),
   );

@@ -34,6 +34,7 @@ import { traced } from "../trace.ts";
 import { watchIdle } from "../idle.ts";
 import { keyringAvailable } from "../../../ffi/keyring.ts";
 import { collectGarbage } from "../../util/gc.ts";
+import { setMemoryLimit } from "../../util/memory_budget.ts";
 
 const logger = log("mount");
 
@@ -100,6 +101,8 @@ export async function runMount(
     return await startDaemon(childArgv(args, mountPoint, logLevel, logFile), password);
   }
 
+  // Before the data dir is opened: its caches are sized from it.
+  setMemoryLimit(args.memoryLimit);
   // The serving process holds the keys: no core dumps, no ptrace by the same user.
   const notHardened = hardenProcess();
   if (notHardened.length) {
@@ -191,6 +194,7 @@ function childArgv(
   if (args.logNames) argv.push("--log-names");
   if (args.idleMs !== undefined) argv.push("--idle", `${args.idleMs}ms`);
   argv.push("--key-idle", `${args.keyIdleMs}ms`);
+  argv.push("--memory-limit", String(args.memoryLimit));
   argv.push("--background");
   return argv;
 }

@@ -24,8 +24,10 @@
  * (unlocked, swappable) memory; the threat model must say so.
  */
 
-import { createCipheriv, createDecipheriv } from "node:crypto";
-import { chacha20poly1305, hchacha, xchacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { chacha20poly1305, xchacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { type DirectAead, singleChunkAead } from "./direct_aead.ts";
+
+export { type DirectAead, directAead, hchacha20, singleChunkAead } from "./direct_aead.ts";
 import { gcm } from "@noble/ciphers/aes.js";
 
 /** The AEAD ciphers rencfs supports. */
@@ -211,156 +213,12 @@ abstract class SyncAead implements Aead {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// XChaCha20-Poly1305 = HChaCha20(key, nonce[0..16]) as the key of ChaCha20-Poly1305 with nonce
-// 0^4 || nonce[16..24] (draft-irtf-cfrg-xchacha-03 §2.3).
-
-// "expand 32-byte k" as little-endian words.
-const SIGMA = new Uint32Array([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]);
-
-function readWordsLE(bytes: Uint8Array, count: number): Uint32Array {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, count * 4);
-  const out = new Uint32Array(count);
-  for (let i = 0; i < count; i++) out[i] = dv.getUint32(i * 4, true);
-  return out;
-}
-
-/**
- * HChaCha20 (draft-irtf-cfrg-xchacha-03 §2.2): derives a 32-byte subkey from a 32-byte key
- * and a 16-byte input. Exposed for tests.
- */
-export function hchacha20(key: Uint8Array, input16: Uint8Array): Uint8Array {
-  checkRawKey(key);
-  if (input16.length !== 16) throw new RangeError("HChaCha20 input must be 16 bytes");
-  const k = readWordsLE(key, 8);
-  const out = new Uint32Array(8);
-  hchacha(SIGMA, k, readWordsLE(input16, 4), out);
-  k.fill(0);
-  const bytes = new Uint8Array(32);
-  const dv = new DataView(bytes.buffer);
-  for (let i = 0; i < 8; i++) dv.setUint32(i * 4, out[i], true);
-  out.fill(0);
-  return bytes;
-}
-
-function xNonce(nonce: Uint8Array): Uint8Array {
-  const n = new Uint8Array(12);
-  n.set(nonce.subarray(16, 24), 4);
-  return n;
-}
-
-// ---------------------------------------------------------------------------------------------
-// node:crypto (ChaCha20-Poly1305, XChaCha20 over it, AES-256-GCM), writing straight into the
-// caller's buffer: about twice the throughput of allocating and copying each result once more
-// and going through a promise per chunk. The Aead interface's node backends (NodeAead, below)
-// are these calls into fresh buffers.
-
-/** Synchronous seal/open that write into a buffer the caller owns. */
-export interface DirectAead {
-  readonly nonceLength: number;
-  /** Writes `ciphertext || tag` of `pt` at `out[at..]`. `raw`: the 32-byte key. */
-  sealInto(
-    raw: Uint8Array,
-    nonce: Uint8Array,
-    pt: Uint8Array,
-    ad: Uint8Array,
-    out: Uint8Array,
-    at: number,
-  ): void;
-  /**
-   * Opens `sealed` (`ciphertext || tag`) into `out[at..]`; false (and nothing of the plaintext
-   * left in `out`) when authentication fails.
-   */
-  openInto(
-    raw: Uint8Array,
-    nonce: Uint8Array,
-    sealed: Uint8Array,
-    ad: Uint8Array,
-    out: Uint8Array,
-    at: number,
-  ): boolean;
-}
-
-type NodeCipher = "chacha20-poly1305" | "aes-256-gcm";
-
-function nodeInto(
-  alg: NodeCipher,
-  keyOf: (raw: Uint8Array, nonce: Uint8Array) => [Uint8Array, Uint8Array],
-): Omit<DirectAead, "nonceLength"> {
-  const opts = { authTagLength: TAG_LENGTH };
-  return {
-    sealInto(raw, nonce, pt, ad, out, at) {
-      const [k, n] = keyOf(raw, nonce);
-      const c = alg === "aes-256-gcm"
-        ? createCipheriv(alg, k, n, opts)
-        : createCipheriv(alg, k, n, opts);
-      if (k !== raw) k.fill(0);
-      c.setAAD(ad, { plaintextLength: pt.length });
-      const body = c.update(pt);
-      out.set(body, at);
-      const fin = c.final();
-      out.set(fin, at + body.length);
-      out.set(c.getAuthTag(), at + body.length + fin.length);
-    },
-    openInto(raw, nonce, sealed, ad, out, at) {
-      if (sealed.length < TAG_LENGTH) return false;
-      const ctLen = sealed.length - TAG_LENGTH;
-      const [k, n] = keyOf(raw, nonce);
-      try {
-        const d = alg === "aes-256-gcm"
-          ? createDecipheriv(alg, k, n, opts)
-          : createDecipheriv(alg, k, n, opts);
-        d.setAuthTag(sealed.subarray(ctLen));
-        d.setAAD(ad, { plaintextLength: ctLen });
-        const body = d.update(sealed.subarray(0, ctLen));
-        d.final(); // throws on a bad tag: body is then never copied out
-        out.set(body, at);
-        return true;
-      } catch {
-        return false;
-      } finally {
-        if (k !== raw) k.fill(0);
-      }
-    },
-  };
-}
-
-const DIRECT: Record<CipherName, DirectAead> = {
-  "chacha20-poly1305": {
-    nonceLength: 12,
-    ...nodeInto("chacha20-poly1305", (raw, nonce) => [raw, nonce]),
-  },
-  "xchacha20-poly1305": {
-    nonceLength: 24,
-    ...nodeInto(
-      "chacha20-poly1305",
-      (raw, nonce) => [hchacha20(raw, nonce.subarray(0, 16)), xNonce(nonce)],
-    ),
-  },
-  // node:crypto AES-GCM is the slow backend for bulk data (WebCrypto is faster with several
-  // chunks in flight), but the quickest way to do one chunk synchronously.
-  "aes-256-gcm": { nonceLength: 12, ...nodeInto("aes-256-gcm", (raw, nonce) => [raw, nonce]) },
-};
-
-/**
- * The synchronous in-place backend of `name` for bulk data, or null where the fast backend is
- * asynchronous (AES-256-GCM: WebCrypto, several chunks in flight).
- */
-export function directAead(name: CipherName): DirectAead | null {
-  return name === "aes-256-gcm" ? null : DIRECT[name];
-}
-
-/** The synchronous in-place backend of `name` for a single chunk (any cipher). */
-export function singleChunkAead(name: CipherName): DirectAead {
-  return DIRECT[name];
-}
-
 // The node:crypto backends of the Aead interface: the in-place calls into fresh buffers.
 class NodeAead extends SyncAead {
   readonly #d: DirectAead;
   constructor(name: CipherName) {
     super(name, "node");
-    this.#d = DIRECT[name];
+    this.#d = singleChunkAead(name);
   }
   protected sealSync(raw: Uint8Array, nonce: Uint8Array, pt: Uint8Array, ad: Uint8Array) {
     const out = new Uint8Array(pt.length + TAG_LENGTH);

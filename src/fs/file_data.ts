@@ -275,7 +275,14 @@ export class FileData {
     node.dropReadAhead();
     try {
       await node.resizeLock.shared(async () => {
-        if (end <= node.rec.size && await this.#writeInPlace(node, offset, data)) return;
+        if (end <= node.rec.size && await this.#writeInPlace(node, offset, data)) {
+          // Filling holes inside the file splits their ranges too: the record must keep fitting
+          // its slot (taken after the chunk locks: the extend lock comes first in the order).
+          if (node.rec.holes.length > MAX_HOLES) {
+            await node.extendLock.run(() => this.#limitHoles(node));
+          }
+          return;
+        }
         await this.#writeExtending(node, offset, data);
       });
     } catch (e) {

@@ -93,9 +93,6 @@ export interface ChunkReply {
   plain?: Uint8Array;
   /** Read: each chunk's plaintext length, or one of the CHUNK_* codes of `chunk_slot.ts`. */
   lengths?: Int32Array;
-  /** Read, paired layout: the slot each opened chunk came from and its generation. */
-  slots?: Uint8Array;
-  gens?: Float64Array;
   /** Read, paired layout: chunks whose newest version did not open (an older one did). */
   older?: number[];
   /** A failed system call (ENOSPC, EIO …). */
@@ -115,9 +112,6 @@ export class ChunkIoError extends Error {
 export interface ReadResult {
   plain: Uint8Array;
   lengths: Int32Array;
-  /** Paired layout: the slot each opened chunk came from and its generation. */
-  slots?: Uint8Array;
-  gens?: Float64Array;
   /** Paired layout: chunks whose newest version did not open (an older one did). */
   older?: number[];
 }
@@ -215,8 +209,7 @@ export class ChunkIo {
       if (reply.errno !== undefined) throw new ChunkIoError(reply.errno, "pread");
       throw new Error(`chunk worker: ${reply.error ?? "no data"}`);
     }
-    const { lengths, slots, gens, older } = reply;
-    return { plain: out, lengths, slots, gens, older };
+    return { plain: out, lengths: reply.lengths, older: reply.older };
   }
 
   /**

@@ -205,8 +205,6 @@ async function read(req: ReadRequest): Promise<ChunkReply> {
   const size = slotSize(l);
   const plain = plainOf(req.plain);
   const lengths = new Int32Array(req.count);
-  const slots = l.paired ? new Uint8Array(req.count) : undefined;
-  const gens = l.paired ? new Float64Array(req.count) : undefined;
   const older: number[] = [];
   const direct = directAead(req.cipher);
   const must = new Set(req.slot1 ?? []);
@@ -249,10 +247,6 @@ async function read(req: ReadRequest): Promise<ChunkReply> {
               : await openAsync(req, nonce, sealed, ad, plain, k * cs);
             if (!ok) continue;
             lengths[k] = c.len;
-            if (slots && gens) {
-              slots[k] = c.slot;
-              gens[k] = c.gen;
-            }
             if (t > 0 || seen.truncated) older.push(req.first + k);
             return;
           }
@@ -260,7 +254,7 @@ async function read(req: ReadRequest): Promise<ChunkReply> {
       }
     }
     await Promise.all(opens);
-    const out = { id: req.id, lengths, slots, gens, older: older.length ? older : undefined };
+    const out = { id: req.id, lengths, older: older.length ? older : undefined };
     return req.plain instanceof Uint8Array ? { ...out, plain } : out;
   } finally {
     for (const buf of taken) images.give(buf);
@@ -321,7 +315,5 @@ self.onmessage = async (ev: MessageEvent<ChunkRequest | ShareMessage | TrimMessa
   const transfer: ArrayBuffer[] = [];
   if (reply.plain?.buffer instanceof ArrayBuffer) transfer.push(reply.plain.buffer);
   if (reply.lengths) transfer.push(reply.lengths.buffer as ArrayBuffer);
-  if (reply.slots) transfer.push(reply.slots.buffer as ArrayBuffer);
-  if (reply.gens) transfer.push(reply.gens.buffer as ArrayBuffer);
   self.postMessage(reply, { transfer });
 };

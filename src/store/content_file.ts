@@ -208,9 +208,10 @@ export class ContentFile implements KeyHolder {
    */
   async read(first: number, count: number): Promise<(Uint8Array | null)[]> {
     if (count === 1) return [this.#readOne(first)];
-    const stamp = this.#pairs?.readStamp() ?? 0;
+    // A batch (a stream) tells the slot tracker nothing: a rewrite reads its chunk alone first
+    // (#readOne notes where it is), and a stream would only churn the tracker.
     const slot1 = this.#mustRead1(first, count);
-    const { plain, lengths, slots, gens, older } = await this.#tracked(
+    const { plain, lengths, older } = await this.#tracked(
       "pread",
       () => this.#keys.chunks.read(this.#batch(first), count, slot1),
     );
@@ -220,9 +221,6 @@ export class ContentFile implements KeyHolder {
       for (let k = 0; k < count; k++) {
         const len = this.#usable(first + k, lengths[k]);
         if (len !== null) out[k] = plain.subarray(k * cs, k * cs + len);
-        if (slots && gens) {
-          this.#observed(first + k, len === null ? null : slots[k] as 0 | 1, gens[k], stamp);
-        }
       }
     } catch (e) {
       this.#keys.chunks.readImages.lend(plain, 0); // nothing handed out: reused at once

@@ -28,14 +28,11 @@ import {
   chunkAd,
   groupRuns,
   headerBytes,
-  pairCandidates,
   type SlotBytes,
   slotBytes,
-  type SlotLayout,
-  slotLength,
+  slotCandidates,
   slotOffset,
   slotParts,
-  type SlotSeen,
   slotSize,
   startSlot,
 } from "./chunk_slot.ts";
@@ -232,7 +229,7 @@ async function read(req: ReadRequest): Promise<ChunkReply> {
         const k = a - req.first + j;
         const b0 = { span: s0.span, off: j * size, got: s0.got };
         const b1 = s1 && { span: s1.span, off: j * size, got: s1.got };
-        const seen = l.paired ? pairCandidates(b0, b1, l) : single(b0, l);
+        const seen = slotCandidates(b0, b1, l);
         if (seen.tries.length === 0) {
           lengths[k] = seen.truncated ? CHUNK_TRUNCATED : CHUNK_UNWRITTEN;
           continue;
@@ -259,15 +256,6 @@ async function read(req: ReadRequest): Promise<ChunkReply> {
   } finally {
     for (const buf of taken) images.give(buf);
   }
-}
-
-// An unpaired slot as the one candidate of its chunk.
-function single(b: SlotBytes, l: SlotLayout): { tries: SlotSeen[]; truncated: boolean } {
-  const len = slotLength(b.span, b.off, b.got, l);
-  return {
-    tries: len < 0 ? [] : [{ span: b.span, off: b.off, slot: 0, len, gen: 0 }],
-    truncated: len === CHUNK_TRUNCATED,
-  };
 }
 
 async function serve(req: ChunkRequest): Promise<ChunkReply> {

@@ -16,7 +16,7 @@
 import { randomBytes } from "../crypto/random.ts";
 
 /** Bytes of the length field at the start of every chunk slot. */
-export const LEN_BYTES = 4;
+const LEN_BYTES = 4;
 /** Bytes of the generation field after the length (paired slots only). */
 const GEN_BYTES = 8;
 /** Bytes of the authentication tag after the ciphertext. */
@@ -31,7 +31,7 @@ export const CHUNK_DAMAGED = -3;
  * Generations above this are never written (2^52: a chunk rewritten and synced a million times a
  * second for a century stays below it), so a header claiming more is garbage, not a version.
  */
-export const MAX_GEN = 2 ** 52;
+const MAX_GEN = 2 ** 52;
 
 /** Chunk geometry of a data dir. */
 export interface SlotLayout {
@@ -214,24 +214,25 @@ export interface SlotBytes {
 }
 
 /**
- * The slots of a pair worth trying, best first: plausible (a length, and a generation a writer
- * could have written), higher generation first. A reader takes the first that opens. `other`
- * is null when slot 1 is known to be a hole. `truncated` tells that some slot looked written
- * but cannot be (cut short, or a generation no writer writes).
+ * The slots of a chunk worth trying, best first. Unpaired: its one slot if it has a length.
+ * Paired: those with a length and a generation a writer could have written, higher generation
+ * first; `other` is null when slot 1 is known to be a hole. A reader takes the first that opens.
+ * `truncated` tells that some slot looked written but cannot be (cut short, or a generation no
+ * writer writes).
  */
-export function pairCandidates(
+export function slotCandidates(
   first: SlotBytes,
   other: SlotBytes | null,
   l: SlotLayout,
 ): { tries: SlotSeen[]; truncated: boolean } {
   const tries: SlotSeen[] = [];
   let truncated = false;
-  for (const [slot, b] of [[0, first], [1, other]] as const) {
+  for (const [slot, b] of [[0, first], [1, l.paired ? other : null]] as const) {
     if (!b) continue;
     const len = slotLength(b.span, b.off, b.got, l);
     if (len === CHUNK_TRUNCATED) truncated = true;
     if (len < 0) continue;
-    const gen = slotGen(b.span, b.off);
+    const gen = l.paired ? slotGen(b.span, b.off) : 0; // unpaired: no generation (0 in no AD)
     if (gen < 0) truncated = true;
     else tries.push({ span: b.span, off: b.off, slot, len, gen });
   }

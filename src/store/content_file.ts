@@ -42,15 +42,13 @@ import {
   contentEnd,
   groupRuns,
   headerBytes,
-  pairCandidates,
   type SlotBytes,
   slotBytes,
+  slotCandidates,
   slotGen,
   type SlotLayout,
-  slotLength,
   slotOffset,
   slotParts,
-  type SlotSeen,
   slotSize,
   staleInGroup,
   startSlot,
@@ -294,14 +292,7 @@ export class ContentFile implements KeyHolder {
     plain: Uint8Array,
   ): { slot: 0 | 1; gen: number; len: number; older: boolean } | number {
     const l = this.#l;
-    let tries: SlotSeen[];
-    let truncated: boolean;
-    if (l.paired) ({ tries, truncated } = pairCandidates(first, other, l));
-    else {
-      const len = slotLength(first.span, first.off, first.got, l);
-      tries = len < 0 ? [] : [{ ...first, slot: 0, len, gen: 0 }];
-      truncated = len === CHUNK_TRUNCATED;
-    }
+    const { tries, truncated } = slotCandidates(first, other, l);
     if (tries.length === 0) return truncated ? CHUNK_TRUNCATED : CHUNK_UNWRITTEN;
     const aead = singleChunkAead(this.#keys.aead.name);
     for (const [n, t] of tries.entries()) {

@@ -99,6 +99,15 @@ async function preadAll(fd: number, buf: Uint8Array<ArrayBuffer>, pos: number): 
   return done;
 }
 
+// Like Promise.all, but rejects only once every call has ended: a buffer or descriptor is
+// never handed back while a sibling pread/pwrite may still be using it.
+async function allSettled<T>(calls: Promise<T>[]): Promise<T[]> {
+  const done = await Promise.allSettled(calls);
+  const failed = done.find((d) => d.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return done.map((d) => (d as PromiseFulfilledResult<T>).value);
+}
+
 // Slot images are reused (the pwrite or the decryption is done with them before the reply).
 const images = new BufferPool(8);
 
@@ -151,7 +160,7 @@ async function write(req: WriteRequest): Promise<ChunkReply> {
         k = e;
       }
     }
-    await Promise.all(runs);
+    await allSettled(runs);
   } finally {
     images.give(out);
   }
@@ -217,17 +226,17 @@ async function read(req: ReadRequest): Promise<ChunkReply> {
       // Slot 0 of the run in one read; slot 1 only where the disk (or the caller) says it may
       // hold something: a file written once has a hole there.
       const at1 = req.base + slotOffset(l, a, 1);
-      const [s0, s1] = await Promise.all([
+      const [s0, s1] = await allSettled([
         span(req.base + slotOffset(l, a, 0), n),
         l.paired &&
           (mayHoldData(req.fd, at1, at1 + n * size) ||
             [...must].some((k) => k >= a - req.first && k < a - req.first + n))
           ? span(at1, n)
-          : null,
+          : Promise.resolve(null),
       ]);
       for (let j = 0; j < n; j++) {
         const k = a - req.first + j;
-        const b0 = { span: s0.span, off: j * size, got: s0.got };
+        const b0 = { span: s0!.span, off: j * size, got: s0!.got };
         const b1 = s1 && { span: s1.span, off: j * size, got: s1.got };
         const seen = slotCandidates(b0, b1, l);
         if (seen.tries.length === 0) {

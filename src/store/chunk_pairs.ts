@@ -71,6 +71,8 @@ interface Entry extends SlotChoice {
   at: number;
   /** The tracker's write count then (for fdatasync of the file). */
   w: number;
+  /** The last write failed: its slot may hold anything, even a whole newer version. */
+  failed?: boolean;
 }
 
 /** Durable entries kept for reuse (a rewrite need not read the pair's headers again). */
@@ -81,7 +83,6 @@ export class ChunkPairs {
   readonly #clock: SyncClock;
   readonly #known = new Map<number, Entry>();
   #writes = 0;
-  #begun = 0;
   #fileSynced = 0;
   #unsynced = 0;
   #sweepAt = 2 * KEEP_DURABLE;
@@ -130,6 +131,11 @@ export class ChunkPairs {
     const e = this.#known.get(i);
     if (!e) return null;
     if (!this.#durable(e)) return { slot: e.slot, gen: e.gen };
+    if (e.failed) {
+      // Synced since the failure: what the disk shows is durable now, look there.
+      this.#known.delete(i);
+      return null;
+    }
     return { slot: e.slot === 0 ? 1 : 0, gen: e.gen + 1 };
   }
 
@@ -140,27 +146,18 @@ export class ChunkPairs {
   }
 
   /**
-   * A stamp to pass to {@link observed} for a read starting now: a read that overlapped a write
-   * may have seen the pair before it.
-   */
-  readStamp(): number {
-    return this.#begun;
-  }
-
-  /**
    * Notes where the current version of chunk `i` is on disk (slot 1 with generation 0 when
-   * neither slot holds one), as a read that started at `stamp` found it. Ignored when the
-   * tracker knows better, or a write began since.
+   * neither slot holds one), as a read found it (reads of one chunk are synchronous: no write
+   * lands in between). Ignored when the tracker knows better.
    */
-  observed(i: number, c: SlotChoice, stamp: number): void {
-    if (stamp !== this.#begun || this.#known.has(i)) return;
+  observed(i: number, c: SlotChoice): void {
+    if (this.#known.has(i)) return;
     this.#known.set(i, { ...c, writing: 0, at: -1, w: 0 });
     this.#bound();
   }
 
   /** A write of `c` for chunk `i` begins (call {@link wrote} or {@link failed} after it). */
   begin(i: number, c: SlotChoice): void {
-    this.#begun++;
     this.#inProgress++;
     const e = this.#known.get(i);
     if (e) {
@@ -173,26 +170,27 @@ export class ChunkPairs {
 
   /** The write of chunk `i` begun last completed. */
   wrote(i: number): void {
-    const e = this.#known.get(i);
-    if (!e) return;
-    this.#inProgress--;
-    if (--e.writing > 0) return;
-    e.at = this.#clock.started;
-    e.w = ++this.#writes;
-    this.#unsynced++;
-    this.#bound();
+    this.#ended(i, false);
   }
 
   /**
-   * A write of chunk `i` failed: its slot may hold anything, so the tracker forgets the chunk
-   * (the next write reads the pair from the disk again).
+   * A write of chunk `i` failed: its slot may hold anything (even the whole new version), so
+   * further writes keep to that slot until a sync, after which the tracker forgets the chunk
+   * and the next write looks at the disk again.
    */
   failed(i: number): void {
-    const e = this.#known.get(i);
-    if (!e) return;
+    this.#ended(i, true);
+  }
+
+  #ended(i: number, failed: boolean): void {
     this.#inProgress--;
-    if (--e.writing > 0) return;
-    this.#known.delete(i);
+    const e = this.#known.get(i);
+    if (!e || --e.writing > 0) return;
+    e.at = this.#clock.started;
+    e.w = ++this.#writes;
+    e.failed = failed;
+    this.#unsynced++;
+    this.#bound();
   }
 
   /**

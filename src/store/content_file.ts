@@ -56,7 +56,6 @@ import {
 import type { ChunkPairs, SlotChoice } from "./chunk_pairs.ts";
 
 export type { SlotLayout } from "./chunk_slot.ts";
-export { slotSize } from "./chunk_slot.ts";
 
 // One chunk (a random 4 KiB read or write, a small file) is done right here with synchronous
 // calls: a round trip to a worker and its I/O thread cost more than the chunk's cipher call.
@@ -239,8 +238,8 @@ export class ContentFile implements KeyHolder {
     return out.length ? out : undefined;
   }
 
-  #observed(i: number, slot: 0 | 1 | null, gen: number, stamp: number): void {
-    this.#pairs?.observed(i, slot === null ? { slot: 1, gen: 0 } : { slot, gen }, stamp);
+  #observed(i: number, slot: 0 | 1 | null, gen: number): void {
+    this.#pairs?.observed(i, slot === null ? { slot: 1, gen: 0 } : { slot, gen });
   }
 
   #at(i: number, slot: number): number {
@@ -257,7 +256,8 @@ export class ContentFile implements KeyHolder {
     const first = { span, off: 0, got };
     if (!this.#l.paired) return { first, other: null };
     const at1 = this.#at(i, 1);
-    if (this.#pairs?.slotOf(i) !== 1 && !sysMayHoldData(this.#fd, at1, at1 + size)) {
+    const mustRead = this.#pairs?.slotOf(i) === 1;
+    if (!mustRead && (at1 >= this.#eof || !sysMayHoldData(this.#fd, at1, at1 + size))) {
       return { first, other: null };
     }
     const got1 = sysPread(this.#fd, span.subarray(size, 2 * size), at1);
@@ -266,7 +266,6 @@ export class ContentFile implements KeyHolder {
   }
 
   #readOne(i: number): Uint8Array | null {
-    const stamp = this.#pairs?.readStamp() ?? 0;
     const pair = this.#readPair(i);
     const images = this.#keys.chunks.chunkImages;
     const plain = images.take(this.#l.chunkSize);
@@ -274,11 +273,11 @@ export class ContentFile implements KeyHolder {
     if (typeof found === "number") {
       images.lend(plain, 0);
       this.#usable(i, found);
-      if (this.#l.paired) this.#observed(i, null, 0, stamp);
+      if (this.#l.paired) this.#observed(i, null, 0);
       return null;
     }
     images.lend(plain, 1);
-    if (this.#l.paired) this.#observed(i, found.slot, found.gen, stamp);
+    if (this.#l.paired) this.#observed(i, found.slot, found.gen);
     if (found.older) this.onOlder?.(i);
     return plain.subarray(0, found.len);
   }
@@ -404,8 +403,10 @@ export class ContentFile implements KeyHolder {
    */
   async write(first: number, plain: Uint8Array, lengths: number[]): Promise<void> {
     const pairs = this.#pairs;
-    for (let k = 0; pairs && k < lengths.length; k++) {
-      for (let wait = pairs.busy(first + k); wait; wait = pairs.busy(first + k)) await wait;
+    // Until no chunk of the run is covered by a running sync (one may start while we wait).
+    for (let wait = pairs && this.#busy(pairs, first, lengths.length); wait;) {
+      await wait;
+      wait = this.#busy(pairs!, first, lengths.length);
     }
     const targets = pairs ? lengths.map((_, k) => this.#target(first + k)) : null;
     if (pairs && targets) targets.forEach((t, k) => pairs.begin(first + k, t));
@@ -441,6 +442,14 @@ export class ContentFile implements KeyHolder {
       const st = ok ? 0 : sysFstat(this.#fd);
       if (typeof st !== "number" && st.size > this.#eof) this.#eof = st.size;
     }
+  }
+
+  #busy(pairs: ChunkPairs, first: number, count: number): Promise<void> | null {
+    for (let k = 0; k < count; k++) {
+      const wait = pairs.busy(first + k);
+      if (wait) return wait;
+    }
+    return null;
   }
 
   /** Drops every chunk from chunk `count` on (the file was shortened). */

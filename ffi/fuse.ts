@@ -67,6 +67,14 @@ const SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
+  // On a pool thread: the kernel may wait for a page lock that a read this thread must answer
+  // first holds (src/fuse/page_store.ts).
+  fuse_lowlevel_notify_store_nb: {
+    name: "fuse_lowlevel_notify_store",
+    parameters: ["pointer", "u64", "i64", "buffer", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
   fuse_lowlevel_notify_delete: {
     parameters: ["pointer", "u64", "u64", "buffer", "usize"],
     result: "i32",

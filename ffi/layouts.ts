@@ -103,6 +103,15 @@ export const FuseBuf = {
   pos: 32,
 } as const;
 
+/** `struct fuse_bufvec` with its one `fuse_buf` (notify_store, src/fuse/page_store.ts). */
+export const FuseBufVec = {
+  size: 64,
+  count: 0,
+  idx: 8,
+  off: 16,
+  buf: 24,
+} as const;
+
 /** `struct fuse_ctx` (prefix the adapter reads). */
 export const Ctx = {
   uid: 0,

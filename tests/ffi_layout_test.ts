@@ -15,6 +15,7 @@ import {
   FileInfoBits,
   ForgetData,
   FuseBuf,
+  FuseBufVec,
   Iovec,
   Libc,
   LowlevelOps,
@@ -97,6 +98,11 @@ function expected(): Map<string, number> {
   put("fuse_buf.mem", FuseBuf.mem);
   put("fuse_buf.fd", FuseBuf.fd);
   put("fuse_buf.pos", FuseBuf.pos);
+  put("sizeof(fuse_bufvec)", FuseBufVec.size);
+  put("fuse_bufvec.count", FuseBufVec.count);
+  put("fuse_bufvec.idx", FuseBufVec.idx);
+  put("fuse_bufvec.off", FuseBufVec.off);
+  put("fuse_bufvec.buf", FuseBufVec.buf);
 
   put("fuse_ctx.uid", Ctx.uid);
   put("fuse_ctx.gid", Ctx.gid);
@@ -215,6 +221,8 @@ function cSource(): string {
   ) off("fuse_conn_info", f);
   size("fuse_buf");
   for (const f of ["size", "flags", "mem", "fd", "pos"]) off("fuse_buf", f);
+  size("fuse_bufvec");
+  for (const f of ["count", "idx", "off", "buf"]) off("fuse_bufvec", f);
   for (const f of ["uid", "gid", "pid", "umask"]) off("fuse_ctx", f);
   size("fuse_args");
   for (const f of ["argc", "argv", "allocated"]) off("fuse_args", f);

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { PageStore } from "./page_store.ts";
 import { Ctx, Iovec } from "../../ffi/layouts.ts";
 import type { Fuse } from "../../ffi/fuse.ts";
 import { Errno, FsError } from "../fs/errors.ts";
@@ -87,6 +88,23 @@ export class OpContext {
 
   /** Set by `init` when the kernel granted the writeback cache. */
   writeback = false;
+  /** Set by the mount once the chunk size is known: whole chunks into the page cache. */
+  pages: PageStore | null = null;
+
+  /** Whether a handle has `ino` open for writing. */
+  writing(ino: bigint): boolean {
+    for (const w of this.writers.values()) if (w === ino) return true;
+    return false;
+  }
+
+  /**
+   * Runs `change` once page stores of `ino` already sent are done and later ones are cancelled:
+   * for anything that may change the content (see page_store.ts).
+   */
+  changing<T>(ino: bigint, change: () => Promise<T>): Promise<T> {
+    const wait = this.pages?.changing(ino);
+    return wait ? wait.then(change) : change();
+  }
   /** Reply bits for opened files (`keep_cache`: this mount is the only writer). */
   readonly fileOpen: OpenReplyFlags = { keepCache: true };
   /** Reply bits for opened directories. */

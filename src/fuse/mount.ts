@@ -14,6 +14,7 @@ import type { FileSystem } from "../fs/types.ts";
 import { type Logger, OpContext } from "./context.ts";
 import { buildOps, DEFAULT_KERNEL_OPTIONS, type KernelOptions } from "./ops.ts";
 import { DEFAULT_LOOP_TUNING, FuseSession, type LoopTuning } from "./session.ts";
+import { PageStore } from "./page_store.ts";
 import { findMount, limitDirty, type MountInfo, raiseReadahead } from "./sys.ts";
 import { deviceNumber, type MountUsers, mountUsers } from "./mount_users.ts";
 
@@ -184,6 +185,10 @@ export async function mountTuned(
     await raiseReadahead(info, kernel.maxReadahead, log);
     const s = await fs.statfs().catch(() => null);
     if (s) ctx.space.setDirtyLimit(await limitDirty(info, s.blocks * s.bsize, log));
+    // statfs blocks are the store's chunks (src/fs/statfs.ts).
+    if (s && kernel.storePages) {
+      ctx.pages = new PageStore((ino, off, v) => session.storePages(ino, off, v), s.bsize);
+    }
   }
   await ctx.space.check(true);
   return live;

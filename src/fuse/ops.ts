@@ -26,6 +26,8 @@ export interface KernelOptions {
   congestionThreshold: number;
   /** Ask for the writeback cache (small writes are merged into page-sized ones). */
   writeback: boolean;
+  /** After a read shorter than a chunk, hand the whole decrypted chunk to the page cache. */
+  storePages: boolean;
 }
 
 /**
@@ -41,6 +43,7 @@ export const DEFAULT_KERNEL_OPTIONS: KernelOptions = {
   maxBackground: 64,
   congestionThreshold: 48,
   writeback: true,
+  storePages: true,
 };
 
 /** Capabilities taken whenever the kernel offers them. */

@@ -123,7 +123,13 @@ export function entryOps(c: OpContext): EntryOps {
     setattr(req, ino, attr, toSet, fi) {
       const changes = decodeSetAttr(attr, toSet);
       const fh = fi === null ? undefined : readFh(fi);
-      c.run(req, "setattr", () => fs.setattr(ino, changes, fh), (a) => c.replyAttr(req, a));
+      const set = () => fs.setattr(ino, changes, fh);
+      c.run(
+        req,
+        "setattr",
+        changes.size !== undefined ? () => c.changing(ino, set) : set,
+        (a) => c.replyAttr(req, a),
+      );
     },
 
     readlink(req, ino) {

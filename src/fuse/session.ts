@@ -158,6 +158,15 @@ export class FuseSession {
     return await f.fuse_lowlevel_notify_inval_entry_nb(this.se, parent, name, BigInt(name.length));
   }
 
+  /**
+   * Puts the bytes of the one-buffer `fuse_bufvec` `bufv` into the kernel's page cache of `ino`
+   * at `offset` (see page_store.ts), from a pool thread. Resolves to libfuse's result.
+   */
+  async storePages(ino: bigint, offset: bigint, bufv: Uint8Array<ArrayBuffer>): Promise<number> {
+    if (this.se === null) return -1;
+    return await this.fuse.fuse_lowlevel_notify_store_nb(this.se, ino, offset, bufv, 0);
+  }
+
   /** Asks the loop to stop at its next turn (it does not unmount). */
   exit(): void {
     if (this.se !== null) this.fuse.fuse_session_exit(this.se);

@@ -1,0 +1,173 @@
+// A short read hands the whole decrypted chunk to the kernel's page cache (src/fuse/page_store.ts):
+// later reads in that chunk never reach the daemon, a file open for writing never gets a store,
+// a store never grows the file, and a writer racing with readers never sees its data replaced.
+import { assertEquals, ignore, inChild, type Mounted, sh, withMount } from "./mount_helpers.ts";
+import type { EncryptedFs } from "../mod.ts";
+
+const CHUNK = 65536;
+
+/** Counts the daemon's reads of `ino`'s content (calls into the store). */
+function countReads(fs: EncryptedFs): { n: number } {
+  const counter = { n: 0 };
+  const orig = fs.readPieces.bind(fs);
+  fs.readPieces = (ino, fh, off, len) => {
+    counter.n++;
+    return orig(ino, fh, off, len);
+  };
+  return counter;
+}
+
+async function dropCaches(): Promise<void> {
+  await sh("sync; echo 3 > /proc/sys/vm/drop_caches");
+}
+
+/** A file of `size` bytes whose every 4-byte word is its own offset / 4 (plus `salt`). */
+function pattern(size: number, salt = 0): Uint8Array {
+  const b = new Uint8Array(size);
+  const v = new DataView(b.buffer);
+  for (let i = 0; i + 4 <= size; i += 4) v.setUint32(i, (i / 4 + salt) >>> 0, true);
+  return b;
+}
+
+async function writeFile(m: Mounted, name: string, data: Uint8Array): Promise<void> {
+  await Deno.writeFile(`${m.mnt}/${name}`, data);
+  await dropCaches();
+}
+
+/** In a child: opens `file` read-only and preads `len` bytes at each offset; returns hex sums. */
+function preads(m: Mounted, file: string, offs: number[], len: number, flags = "r") {
+  return inChild<number[]>(
+    m.mnt,
+    `const fd = fs.openSync(MNT + ${JSON.stringify("/" + file)}, ${JSON.stringify(flags)});
+     const b = Buffer.alloc(${len});
+     const sums: number[] = [];
+     for (const o of ${JSON.stringify(offs)}) {
+       const n = fs.readSync(fd, b, 0, ${len}, o);
+       let s = n; for (let i = 0; i < n; i++) s = (s * 31 + b[i]) >>> 0;
+       sums.push(s);
+       // The store lands just after the reply: give it time before the next read.
+       await new Promise((r) => setTimeout(r, 50));
+     }
+     fs.closeSync(fd);
+     out(sums);`,
+  );
+}
+
+function sum(b: Uint8Array): number {
+  let s = b.length;
+  for (let i = 0; i < b.length; i++) s = (s * 31 + b[i]) >>> 0;
+  return s;
+}
+
+Deno.test({
+  name: "a short read stores its whole chunk: the next read in that chunk stays in the kernel",
+  ignore,
+  async fn() {
+    await withMount(async (m) => {
+      const data = pattern(4 * CHUNK);
+      await writeFile(m, "f", data);
+      const reads = countReads(m.fs);
+      const offs = [CHUNK + 8192, CHUNK + 4096 * 13, CHUNK, 3 * CHUNK + 4096];
+      const got = await preads(m, "f", offs, 4096);
+      assertEquals(got, offs.map((o) => sum(data.subarray(o, o + 4096))), "content");
+      // Chunk 1 once (its other pages came with it), chunk 3 once.
+      assertEquals(reads.n, 2, "daemon reads");
+      // Stored pages are the chunk's real content, at the right places.
+      const whole = await preads(m, "f", [0, CHUNK, 2 * CHUNK, 3 * CHUNK], CHUNK);
+      assertEquals(whole, [0, 1, 2, 3].map((k) => sum(data.subarray(k * CHUNK, (k + 1) * CHUNK))));
+    });
+  },
+});
+
+Deno.test({
+  name: "a store never grows a file whose end is inside a page",
+  ignore,
+  async fn() {
+    await withMount(async (m) => {
+      const size = 2 * CHUNK + 1000;
+      const data = pattern(size, 7);
+      await writeFile(m, "tail", data);
+      const got = await preads(m, "tail", [2 * CHUNK, CHUNK + 4096], 4096);
+      assertEquals(got[0], sum(data.subarray(2 * CHUNK)));
+      assertEquals((await Deno.stat(`${m.mnt}/tail`)).size, size, "size after stores");
+      assertEquals(await Deno.readFile(`${m.mnt}/tail`), data);
+    });
+  },
+});
+
+Deno.test({
+  name: "a file open for writing gets no stores",
+  ignore,
+  async fn() {
+    await withMount(async (m) => {
+      const data = pattern(2 * CHUNK, 3);
+      await writeFile(m, "w", data);
+      const reads = countReads(m.fs);
+      // Read through a read-write handle: two pages of one chunk are two daemon reads.
+      const got = await preads(m, "w", [8192, 4096 * 9], 4096, "r+");
+      assertEquals(got, [8192, 4096 * 9].map((o) => sum(data.subarray(o, o + 4096))));
+      assertEquals(reads.n, 2, "daemon reads with a writer");
+    });
+  },
+});
+
+Deno.test({
+  name: "writers racing with short readers never lose a write to a store",
+  ignore,
+  async fn() {
+    await withMount(async (m) => {
+      const size = 8 * CHUNK;
+      await writeFile(m, "race", pattern(size));
+      // Readers pread random pages while a writer opens, writes random pages and closes, again
+      // and again; the writer keeps the expected content and checks it at the end, through the
+      // page cache and again from the store.
+      const file = `${m.mnt}/race`;
+      const reader = inChild<number>(
+        m.mnt,
+        // O_DIRECT: every read reaches the daemon and makes a store, while the writer's
+        // pages sit in the page cache.
+        `const fd = fs.openSync(${
+          JSON.stringify(file)
+        }, fs.constants.O_RDONLY | fs.constants.O_DIRECT);
+         const b = Buffer.alloc(4096); let n = 0;
+         const until = Date.now() + 2500;
+         while (Date.now() < until) {
+           fs.readSync(fd, b, 0, 4096, Math.floor(Math.random() * ${size / 4096}) * 4096);
+           n++;
+         }
+         fs.closeSync(fd); out(n);`,
+      );
+      const writer = inChild<{ bad: number; rounds: number }>(
+        m.mnt,
+        `const model = Buffer.from(fs.readFileSync(${JSON.stringify(file)}));
+         let rounds = 0;
+         const until = Date.now() + 2500;
+         while (Date.now() < until) {
+           const fd = fs.openSync(${JSON.stringify(file)}, "r+");
+           for (let k = 0; k < 8; k++) {
+             const page = Math.floor(Math.random() * ${size / 4096});
+             const b = Buffer.alloc(4096, (rounds * 8 + k) % 251 + 1);
+             fs.writeSync(fd, b, 0, 4096, page * 4096);
+             b.copy(model, page * 4096);
+           }
+           fs.closeSync(fd);
+           rounds++;
+         }
+         const now = fs.readFileSync(${JSON.stringify(file)});
+         let bad = 0;
+         for (let p = 0; p < ${size / 4096}; p++) {
+           if (Buffer.compare(now.subarray(p * 4096, (p + 1) * 4096),
+               model.subarray(p * 4096, (p + 1) * 4096)) !== 0) bad++;
+         }
+         fs.writeFileSync(MNT + "/../model", model);
+         out({ bad, rounds });`,
+      );
+      const [n, w] = await Promise.all([reader, writer]);
+      assertEquals(w.bad, 0, `pages differing from the writer's model (${w.rounds} rounds)`);
+      if (n < 100 || w.rounds < 10) throw new Error(`too little raced: ${n} reads, ${w.rounds}`);
+      await dropCaches();
+      const model = await Deno.readFile(`${m.tmp}/model`);
+      assertEquals(await Deno.readFile(file), model, "content from the store");
+    });
+  },
+});

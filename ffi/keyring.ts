@@ -13,6 +13,8 @@
  *
  * @module
  */
+import { cString, EIO, errno, type Libc, libcIfAvailable } from "./libc.ts";
+import { SysError } from "./sys_error.ts";
 
 const KEY_SPEC_PROCESS_KEYRING = -2;
 const KEYCTL_REVOKE = 3;
@@ -33,71 +35,28 @@ const SYSCALLS: Record<string, { addKey: bigint; keyctl: bigint }> = {
   aarch64: { addKey: 217n, keyctl: 219n },
 };
 
-// syscall() is variadic; on LP64 ABIs integer and pointer arguments are passed like fixed ones,
-// and glibc's syscall() reads them from registers without va_arg. One binding per shape.
-const SYMBOLS = {
-  add_key: {
-    name: "syscall",
-    parameters: ["i64", "buffer", "buffer", "buffer", "usize", "i64"],
-    result: "i64",
-  },
-  keyctl: { name: "syscall", parameters: ["i64", "i64", "i64", "i64", "i64"], result: "i64" },
-  keyctl_read: {
-    name: "syscall",
-    parameters: ["i64", "i64", "i64", "buffer", "usize"],
-    result: "i64",
-  },
-  __errno_location: { parameters: [], result: "pointer" },
-} as const satisfies Deno.ForeignLibraryInterface;
-
-type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-let lib: Lib | null | undefined;
-
-function open(): Lib | null {
-  if (lib !== undefined) return lib;
-  lib = null;
-  try {
-    if (Deno.build.os !== "linux" || !SYSCALLS[Deno.build.arch]) return null;
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
-    lib = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  } catch {
-    lib = null;
-  }
-  return lib;
+// The symbols (add_key, keyctl, keyctl_read: syscall(2) bound once per argument shape) are in
+// the one libc binding; null where the keyring cannot be reached.
+function open(): Libc | null {
+  if (!SYSCALLS[Deno.build.arch]) return null;
+  return libcIfAvailable();
 }
 
-function errno(l: Lib): number {
-  const p = l.__errno_location();
-  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
-}
-
-const ERRNO_NAMES: Record<number, string> = {
-  1: "EPERM",
-  2: "ENOENT",
-  12: "ENOMEM",
-  13: "EACCES",
-  38: "ENOSYS",
-  122: "EDQUOT",
-  126: "ENOKEY",
-  127: "EKEYEXPIRED",
-  128: "EKEYREVOKED",
-};
+const ENOSYS = 38;
+const EBADMSG = 74;
+const EKEYREVOKED = 128;
 
 /** A keyring call failed; `code` names the errno (EKEYEXPIRED, EKEYREVOKED, ENOKEY …). */
-export class KeyringError extends Error {
+export class KeyringError extends SysError {
   override name = "KeyringError";
-  constructor(readonly code: string, what: string) {
-    super(`${what}: ${code}`);
+  constructor(errno: number, syscall: string) {
+    super(errno, syscall);
   }
 }
 
-function fail(l: Lib, what: string): never {
-  const e = errno(l);
-  throw new KeyringError(ERRNO_NAMES[e] ?? `errno ${e}`, what);
+function fail(what: string): never {
+  throw new KeyringError(errno() || EIO, what);
 }
-
-const enc = new TextEncoder();
 
 /** Whether the kernel keyring can be used here (Linux x86_64/aarch64, FFI granted). */
 export function keyringAvailable(): boolean {
@@ -122,21 +81,21 @@ export class ProcessKey {
    */
   static add(description: string, payload: Uint8Array, timeoutSeconds?: number): ProcessKey {
     const l = open();
-    if (!l) throw new KeyringError("ENOSYS", "add_key");
+    if (!l) throw new KeyringError(ENOSYS, "add_key");
     const sys = SYSCALLS[Deno.build.arch];
     const id = l.add_key(
       sys.addKey,
-      cstr("user"),
-      cstr(description),
+      cString("user"),
+      cString(description),
       payload as Uint8Array<ArrayBuffer>,
       BigInt(payload.length),
       BigInt(KEY_SPEC_PROCESS_KEYRING),
     );
-    if (id < 0n) fail(l, "add_key");
+    if (id < 0n) fail("add_key");
     const key = new ProcessKey(id, payload.length);
     try {
       if (l.keyctl(sys.keyctl, BigInt(KEYCTL_SETPERM), id, BigInt(POSSESSOR_ONLY), 0n) < 0n) {
-        fail(l, "keyctl(SETPERM)");
+        fail("keyctl(SETPERM)");
       }
       if (timeoutSeconds !== undefined) key.setTimeout(timeoutSeconds);
     } catch (e) {
@@ -162,7 +121,7 @@ export class ProcessKey {
    */
   readInto(out: Uint8Array): void {
     const l = open();
-    if (!l || this.#gone) throw new KeyringError("EKEYREVOKED", "keyctl(READ)");
+    if (!l || this.#gone) throw new KeyringError(EKEYREVOKED, "keyctl(READ)");
     if (out.length < this.#length) throw new RangeError("buffer shorter than the key");
     const n = l.keyctl_read(
       SYSCALLS[Deno.build.arch].keyctl,
@@ -171,14 +130,14 @@ export class ProcessKey {
       out as Uint8Array<ArrayBuffer>,
       BigInt(out.length),
     );
-    if (n < 0n) fail(l, "keyctl(READ)");
-    if (Number(n) !== this.#length) throw new KeyringError("EBADMSG", "keyctl(READ)");
+    if (n < 0n) fail("keyctl(READ)");
+    if (Number(n) !== this.#length) throw new KeyringError(EBADMSG, "keyctl(READ)");
   }
 
   /** Sets (or with 0, clears) the expiry, counted from now. */
   setTimeout(seconds: number): void {
     const l = open();
-    if (!l) throw new KeyringError("ENOSYS", "keyctl(SET_TIMEOUT)");
+    if (!l) throw new KeyringError(ENOSYS, "keyctl(SET_TIMEOUT)");
     const s = BigInt(Math.max(0, Math.ceil(seconds)));
     const r = l.keyctl(
       SYSCALLS[Deno.build.arch].keyctl,
@@ -187,7 +146,7 @@ export class ProcessKey {
       s,
       0n,
     );
-    if (r < 0n) fail(l, "keyctl(SET_TIMEOUT)");
+    if (r < 0n) fail("keyctl(SET_TIMEOUT)");
   }
 
   /**
@@ -204,11 +163,4 @@ export class ProcessKey {
       l.keyctl(sys, BigInt(KEYCTL_REVOKE), this.#id, 0n, 0n);
     }
   }
-}
-
-function cstr(s: string): Uint8Array<ArrayBuffer> {
-  const b = enc.encode(s);
-  const out = new Uint8Array(b.length + 1);
-  out.set(b);
-  return out;
 }

@@ -1,17 +1,25 @@
 /**
- * The libc functions called through FFI: for the FUSE adapter `poll` (a synchronous and a
- * nonblocking binding of the same symbol), `fcntl`, `strlen`, `free`, `umount2`, the process
- * credentials, `malloc_trim` and `errno`; for the store's small file I/O the calls wrapped by
- * `ffi/sysio.ts`. The mmap/mlock family lives in `ffi/memory.ts`.
+ * The one libc binding: every libc symbol the project calls is declared here, in one table, and
+ * bound by one `Deno.dlopen` per thread (lazily, at the first call on that thread: a chunk
+ * worker imports this module and gets its own binding). libfuse is bound apart, in
+ * `ffi/fuse.ts`. The modules beside this one wrap the symbols per concern (`sysio.ts` file I/O,
+ * `memory.ts` secret memory, `dirlock.ts`, `keyring.ts`, `harden.ts`, `unix_dgram.ts`,
+ * `environ.ts`, `unmount.ts`); code outside `ffi/` calls those rather than symbols where it can.
+ *
+ * errno is read in one place, {@link errno}; a failure becomes a `SysError` (`sys_error.ts`).
  *
  * @module
  */
 
+import { SysError } from "./sys_error.ts";
+
+// Variadic functions (fcntl, open, syscall) are bound with fixed parameters: on LP64 ABIs an
+// integer or pointer argument is passed the same way to both.
 const SYMBOLS = {
+  // FUSE adapter: poll (a synchronous and a nonblocking binding of the same symbol: the latter
+  // runs on a worker thread so the event loop keeps turning while it waits), fcntl, free.
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
-  // Same symbol, run on a worker thread so the event loop keeps turning while it waits.
   poll_nb: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
-  // fcntl is variadic; an int third argument is passed like a fixed one on LP64 ABIs.
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   strlen: { parameters: ["pointer"], result: "usize" },
   free: { parameters: ["pointer"], result: "void" },
@@ -21,15 +29,30 @@ const SYMBOLS = {
   getgid: { parameters: [], result: "u32" },
   __errno_location: { parameters: [], result: "pointer" },
   malloc_trim: { parameters: ["usize"], result: "i32" },
-  // File I/O for ffi/sysio.ts. open is variadic; the mode is passed like a fixed argument on
-  // LP64 ABIs.
+  getenv: { parameters: ["buffer"], result: "pointer" },
+
+  // File I/O (sysio.ts).
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
   pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
   pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
+  // Chunk workers: on the blocking pool, so several batches are in flight at once.
+  pread_nb: {
+    name: "pread",
+    parameters: ["i32", "buffer", "usize", "i64"],
+    result: "isize",
+    nonblocking: true,
+  },
+  pwrite_nb: {
+    name: "pwrite",
+    parameters: ["i32", "buffer", "usize", "i64"],
+    result: "isize",
+    nonblocking: true,
+  },
   close: { parameters: ["i32"], result: "i32" },
   // On a worker thread: a data sync can take milliseconds.
   fdatasync: { parameters: ["i32"], result: "i32", nonblocking: true },
   fsync: { parameters: ["i32"], result: "i32", nonblocking: true },
+  syncfs: { parameters: ["i32"], result: "i32", nonblocking: true },
   fstat: { parameters: ["i32", "buffer"], result: "i32" },
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
   lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
@@ -37,11 +60,10 @@ const SYMBOLS = {
   unlink: { parameters: ["buffer"], result: "i32" },
   rename: { parameters: ["buffer", "buffer"], result: "i32" },
   posix_fadvise: { parameters: ["i32", "i64", "i64", "i32"], result: "i32" },
-  // Backing times of the store's files and folders (src/store/backing_times.ts).
+  flock: { parameters: ["i32", "i32"], result: "i32" },
   utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
   futimens: { parameters: ["i32", "buffer"], result: "i32" },
-  // getdents64(2) through syscall(2) (variadic; fixed-argument passing on LP64), on a worker
-  // thread: lists a folder opened O_NOATIME, which node:fs cannot do.
+  // getdents64(2) through syscall(2): lists a folder opened O_NOATIME, which node:fs cannot do.
   getdents64: {
     name: "syscall",
     parameters: ["i64", "i32", "buffer", "usize"],
@@ -53,32 +75,98 @@ const SYMBOLS = {
     parameters: ["i64", "i32", "buffer", "usize"],
     result: "i64",
   },
+
+  // Secret memory (memory.ts).
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  mlock: { parameters: ["pointer", "usize"], result: "i32" },
+  munlock: { parameters: ["pointer", "usize"], result: "i32" },
+  madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
+  mprotect: { parameters: ["pointer", "usize", "i32"], result: "i32" },
+  sysconf: { parameters: ["i32"], result: "i64" },
+  getcontext: { parameters: ["buffer"], result: "i32" },
+  pthread_sigmask: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  explicit_bzero: { parameters: ["pointer", "usize"], result: "void" },
+
+  // Process hardening (harden.ts).
+  prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
+  setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+
+  // Kernel keyring (keyring.ts): add_key(2) and keyctl(2) through syscall(2), one shape each.
+  add_key: {
+    name: "syscall",
+    parameters: ["i64", "buffer", "buffer", "buffer", "usize", "i64"],
+    result: "i64",
+  },
+  keyctl: { name: "syscall", parameters: ["i64", "i64", "i64", "i64", "i64"], result: "i64" },
+  keyctl_read: {
+    name: "syscall",
+    parameters: ["i64", "i64", "i64", "buffer", "usize"],
+    result: "i64",
+  },
+
+  // AF_UNIX datagrams to the system log (unix_dgram.ts).
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The bound libc symbols. */
 export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
-let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+// Module state is per thread: each worker that imports this module binds libc once for itself.
+let bound: Libc | undefined;
 
-/** Opens libc once (the process already has it mapped) and returns its symbols. */
+function bind(): Libc {
+  // Never closed: the process already has libc mapped, and mappings made through it (secret
+  // memory) live as long as the process.
+  bound = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+  return bound;
+}
+
+/** This thread's libc symbols; throws when FFI is not permitted or libc is not glibc. */
 export function libc(): Libc {
-  lib ??= Deno.dlopen("libc.so.6", SYMBOLS);
-  return lib.symbols;
+  return bound ?? bind();
 }
 
 /**
+ * This thread's libc symbols, or null where they cannot be had (not Linux, no `--allow-ffi`,
+ * no glibc): for the callers that fall back (secret memory, the keyring, the data dir lock, the
+ * system log). Asks the permission first, so it never prompts.
+ */
+export function libcIfAvailable(): Libc | null {
+  if (bound) return bound;
+  try {
+    if (Deno.build.os !== "linux") return null;
+    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
+    return bind();
+  } catch {
+    return null;
+  }
+}
+
+let errnoView: Deno.UnsafePointerView | undefined;
+
+/**
  * The calling thread's errno. Only meaningful right after a *synchronous* call on this thread:
- * a nonblocking call sets errno on another thread.
+ * a nonblocking call sets errno on a pool thread, where it cannot be read.
  */
 export function errno(): number {
   if (!errnoView) {
     const p = libc().__errno_location();
     if (p === null) return 0;
-    errnoView = new Deno.UnsafePointerView(p); // the JS thread's errno never moves
+    errnoView = new Deno.UnsafePointerView(p); // a thread's errno never moves
   }
   return errnoView.getInt32();
 }
-let errnoView: Deno.UnsafePointerView | undefined;
+
+/** EIO: what a failure reports when errno cannot be read (a nonblocking call) or reads 0. */
+export const EIO = 5;
+
+/** A {@link SysError} for the synchronous call that just failed on this thread (errno, or EIO). */
+export function lastError(syscall: string, path?: string): SysError {
+  return new SysError(errno() || EIO, syscall, path);
+}
 
 const enc = new TextEncoder();
 

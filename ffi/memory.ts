@@ -12,6 +12,7 @@
  * detaches the ArrayBuffer (`transfer(0)`) before unmapping: later access to `bytes` then sees
  * an empty, detached buffer instead of crashing the process.
  */
+import { type Libc, libcIfAvailable } from "./libc.ts";
 
 const PROT_NONE = 0;
 const PROT_READ = 1;
@@ -23,36 +24,10 @@ const MADV_WIPEONFORK = 18;
 const SC_PAGESIZE = 30;
 const MAP_FAILED = 0xffffffffffffffffn;
 
-const SYMBOLS = {
-  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
-  munmap: { parameters: ["pointer", "usize"], result: "i32" },
-  mlock: { parameters: ["pointer", "usize"], result: "i32" },
-  munlock: { parameters: ["pointer", "usize"], result: "i32" },
-  madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
-  mprotect: { parameters: ["pointer", "usize", "i32"], result: "i32" },
-  sysconf: { parameters: ["i32"], result: "i64" },
-  getcontext: { parameters: ["buffer"], result: "i32" },
-  pthread_sigmask: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-  explicit_bzero: { parameters: ["pointer", "usize"], result: "void" },
-  malloc_trim: { parameters: ["usize"], result: "i32" },
-} as const;
-
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-// Opened once at module load (not lazily inside a caller, whose test would otherwise see a new
-// resource), and never closed: mappings made through it live as long as the process.
-const libc: Libc | null = openLibc();
+// Bound when this module loads (not lazily inside a caller, whose test would otherwise see the
+// binding made during it), through the thread's one libc binding (`libc.ts`).
+const libc: Libc | null = libcIfAvailable();
 const pageSize: number = libc ? Number(libc.sysconf(SC_PAGESIZE)) || 4096 : 4096;
-
-function openLibc(): Libc | null {
-  try {
-    if (Deno.build.os !== "linux") return null;
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
-    return Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  } catch {
-    return null;
-  }
-}
 
 /** Whether secret memory comes from libc (FFI granted and available). */
 export function secretMemoryAvailable(): boolean {

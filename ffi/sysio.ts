@@ -1,10 +1,13 @@
 /**
  * Small synchronous file operations straight through libc (bound in `ffi/libc.ts`): open,
- * pread, pwrite, fstat, ftruncate, close, unlink, rename, posix_fadvise, and fsync/fdatasync
- * off the JS thread. Metadata I/O (records, entries) is a few hundred bytes per call, and the cost
- * that dominates is not the syscall but the runtime around it: `node:fs` turns every ENOENT of
- * a lookup into a thrown error with a stack trace and a Node-style code, which costs more than
- * the syscall itself. These bindings return `-errno` instead of throwing.
+ * pread, pwrite, fstat, ftruncate, close, unlink, rename, posix_fadvise, utimensat, futimens;
+ * and off the JS thread fsync, fdatasync, syncfs and getdents64. Metadata I/O (records,
+ * entries) is a few hundred bytes per call, and the cost that dominates is not the syscall but
+ * the runtime around it: `node:fs` turns every ENOENT of a lookup into a thrown error with a
+ * stack trace and a Node-style code, which costs more than the syscall itself. So these
+ * bindings return `-errno` instead of throwing; `sysError(r, …)` turns such a result into the
+ * one error type, `SysError` (`sys_error.ts`), where the caller does throw. The calls that run
+ * off the JS thread cannot read errno (it is set on a pool thread): their failures are EIO.
  *
  * Content I/O (large) is done by the chunk workers (`src/store/chunk_io.ts`) on descriptors
  * opened here.
@@ -13,57 +16,20 @@
  */
 
 import { constants } from "node:fs";
-import { cString, errno, libc } from "./libc.ts";
+import { cString, EIO, errno, libc } from "./libc.ts";
 import { Stat } from "./layouts.ts";
+import { SysError } from "./sys_error.ts";
 
-// errno of this thread, read right after the failed call (5 = EIO if it reads as 0).
-const lastErrno = () => errno() || 5;
+export { errnoName, SysError, sysError } from "./sys_error.ts";
+
+// errno of this thread, read right after the failed call (EIO if it reads as 0).
+const lastErrno = () => errno() || EIO;
+
+const AT_FDCWD = -100;
+const AT_SYMLINK_NOFOLLOW = 0x100;
 
 const PREFETCH_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW |
   0o2000000; // O_CLOEXEC
-
-/** Linux errno names for the codes a data dir's small I/O can meet. */
-const NAMES: Record<number, string> = {
-  1: "EPERM",
-  2: "ENOENT",
-  5: "EIO",
-  6: "ENXIO",
-  9: "EBADF",
-  11: "EAGAIN",
-  12: "ENOMEM",
-  13: "EACCES",
-  16: "EBUSY",
-  17: "EEXIST",
-  18: "EXDEV",
-  20: "ENOTDIR",
-  21: "EISDIR",
-  22: "EINVAL",
-  23: "ENFILE",
-  24: "EMFILE",
-  27: "EFBIG",
-  28: "ENOSPC",
-  30: "EROFS",
-  36: "ENAMETOOLONG",
-  38: "ENOSYS",
-  39: "ENOTEMPTY",
-  40: "ELOOP",
-  95: "EOPNOTSUPP",
-  122: "EDQUOT",
-};
-
-/** The errno name of a negative result (`ENOENT` …), or `E<number>`. */
-export function errnoName(negErrno: number): string {
-  return NAMES[-negErrno] ?? `E${-negErrno}`;
-}
-
-/** An Error shaped like node:fs's (`code`, `errno`) for a negative result of these calls. */
-export function sysError(negErrno: number, what: string, path: string): Error & { code: string } {
-  const code = errnoName(negErrno);
-  const e = new Error(`${code}: ${what} '${path}'`) as Error & { code: string; errno: number };
-  e.code = code;
-  e.errno = negErrno;
-  return e;
-}
 
 /** open(2): the descriptor, or -errno. */
 export function sysOpen(path: string, flags: number, mode = 0): number {
@@ -118,16 +84,38 @@ export function sysClose(fd: number): void {
 }
 
 /**
- * fdatasync(2) off the JS thread. Rejects with a node-style error (errno read on the worker
- * thread is not reachable, so the code is EIO).
+ * fdatasync(2) off the JS thread. Rejects with a {@link SysError} EIO (errno, set on the pool
+ * thread, is not reachable).
  */
 export async function sysFdatasync(fd: number, path: string): Promise<void> {
-  if ((await libc().fdatasync(fd)) !== 0) throw sysError(-5, "fdatasync", path);
+  if ((await libc().fdatasync(fd)) !== 0) throw new SysError(EIO, "fdatasync", path);
 }
 
-/** fsync(2) off the JS thread (errno is not reachable: the code is EIO). */
+/** fsync(2) off the JS thread; rejects with a {@link SysError} EIO (errno is not reachable). */
 export async function sysFsync(fd: number, path: string): Promise<void> {
-  if ((await libc().fsync(fd)) !== 0) throw sysError(-5, "fsync", path);
+  if ((await libc().fsync(fd)) !== 0) throw new SysError(EIO, "fsync", path);
+}
+
+/** syncfs(2) of the filesystem holding `fd`, off the JS thread; rejects with EIO. */
+export async function sysSyncfs(fd: number, path: string): Promise<void> {
+  if ((await libc().syncfs(fd)) !== 0) throw new SysError(EIO, "syncfs", path);
+}
+
+const SYS_GETDENTS64 = Deno.build.arch === "aarch64" ? 61n : 217n; // syscall numbers
+
+/**
+ * getdents64(2) of folder `fd` into `buf`, off the JS thread: bytes of `linux_dirent64` records
+ * (0 at the end), or -EIO (errno is not reachable).
+ */
+export async function sysGetdents(fd: number, buf: Uint8Array<ArrayBuffer>): Promise<number> {
+  const n = Number(await libc().getdents64(SYS_GETDENTS64, fd, buf, BigInt(buf.length)));
+  return n >= 0 ? n : -EIO;
+}
+
+/** {@link sysGetdents} on this thread: bytes, or -errno. */
+export function sysGetdentsSync(fd: number, buf: Uint8Array<ArrayBuffer>): number {
+  const n = Number(libc().getdents64_sync(SYS_GETDENTS64, fd, buf, BigInt(buf.length)));
+  return n >= 0 ? n : -lastErrno();
 }
 
 /**
@@ -158,4 +146,19 @@ export function sysUnlink(path: string): number {
 /** rename(2): 0 or -errno. */
 export function sysRename(from: string, to: string): number {
   return libc().rename(cString(from), cString(to)) === 0 ? 0 : -lastErrno();
+}
+
+/**
+ * utimensat(2) of `path` (never following a symlink) to `times` (atime and mtime, two
+ * `struct timespec`): 0 or -errno.
+ */
+export function sysSetTimes(path: string, times: BigInt64Array<ArrayBuffer>): number {
+  return libc().utimensat(AT_FDCWD, cString(path), times, AT_SYMLINK_NOFOLLOW) === 0
+    ? 0
+    : -lastErrno();
+}
+
+/** futimens(2) of open file `fd` to `times` (as {@link sysSetTimes}): 0 or -errno. */
+export function sysSetTimesOf(fd: number, times: BigInt64Array<ArrayBuffer>): number {
+  return libc().futimens(fd, times) === 0 ? 0 : -lastErrno();
 }

@@ -1,5 +1,5 @@
 /** The real-mount CLI tests' helpers: a foreground `rencfs mount` child, mount-table checks. */
-import { findMount, isFuse } from "../src/cli/mountinfo.ts";
+import { findMount, isFuse } from "../ffi/mounts.ts";
 import { assert, fuseAvailable, isRoot, rencfsCommandLine, rencfsEnv } from "./cli_helpers.ts";
 import { skipUnlessRequired } from "./helpers/required.ts";
 

@@ -7,7 +7,7 @@
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals, assertMatch, rencfs, withTempDir } from "./cli_helpers.ts";
 import { ignore, isLiveFuseMount, processesMentioning, waitFor } from "./cli_mount_helpers.ts";
-import { findMount } from "../src/cli/mountinfo.ts";
+import { findMount } from "../ffi/mounts.ts";
 
 const HELPER = fileURLToPath(new URL("../packaging/mount.rencfs", import.meta.url));
 const LAUNCHER = fileURLToPath(new URL("../rencfs", import.meta.url));

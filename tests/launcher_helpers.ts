@@ -3,7 +3,7 @@
  * single-file release): run a script as `nobody`, optionally without network, and make
  * /dev/fuse usable by that user for a while.
  */
-import { findMount } from "../src/cli/mountinfo.ts";
+import { findMount } from "../ffi/mounts.ts";
 import { assertEquals, assertMatch } from "./cli_helpers.ts";
 import { processesMentioning, waitFor } from "./cli_mount_helpers.ts";
 

@@ -2,7 +2,8 @@
  * The layering of docs/architecture.md ("Who may import whom"), checked on every import of the
  * code: a module never imports from a layer above its own (`store/` knows nothing of `fs/`),
  * `fuse/` sees only the `FileSystem` interface of `fs/` (types.ts, errors.ts), and nothing
- * imports `mod.ts` or the tests.
+ * imports `mod.ts` or the tests. Also the one OS boundary: native libraries are bound in `ffi/`
+ * only (tests may bind libc themselves to probe a mount).
  */
 import { dirname, join, normalize, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -109,4 +110,18 @@ Deno.test("no module imports from a layer above its own", () => {
   // The scan found the code's imports (a broken pattern would pass vacuously).
   assertEquals(imports > 300, true, `only ${imports} imports found`);
   assertEquals(problems, []);
+});
+
+/** The files that may bind a native library: libc once per thread, and libfuse. */
+const DLOPEN_HOMES = new Set(["ffi/libc.ts", "ffi/fuse.ts"]);
+
+Deno.test("Deno.dlopen is called only in ffi/libc.ts and ffi/fuse.ts (one OS boundary)", () => {
+  const files = ["mod.ts", "cli.ts", ...tsFiles("src"), ...tsFiles("ffi"), ...tsFiles("scripts")];
+  const found: string[] = [];
+  for (const file of files) {
+    if (/\bDeno\.dlopen\s*\(/.test(Deno.readTextFileSync(join(ROOT, file)))) found.push(file);
+  }
+  // The two bindings themselves are found (a broken pattern would pass vacuously).
+  assertEquals(found.filter((f) => DLOPEN_HOMES.has(f)).sort(), [...DLOPEN_HOMES].sort());
+  assertEquals(found.filter((f) => !DLOPEN_HOMES.has(f)), []);
 });

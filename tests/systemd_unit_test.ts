@@ -8,7 +8,7 @@
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals, rencfs, withTempDir } from "./cli_helpers.ts";
 import { ignore, isLiveFuseMount, waitFor } from "./cli_mount_helpers.ts";
-import { findMount } from "../src/cli/mountinfo.ts";
+import { findMount } from "../ffi/mounts.ts";
 import { hasCommands, output } from "./launcher_helpers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));

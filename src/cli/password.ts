@@ -7,6 +7,7 @@ import { CliError } from "./errors.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { firstLine, promptSecret, readStdinLine, stdinIsTerminal } from "./prompt.ts";
 import { log } from "./log.ts";
+import { zeroEnvValue } from "../../ffi/environ.ts";
 
 /** Environment variable holding the (current) password, for scripts. */
 export const PASSWORD_ENV = "RENCFS_PASSWORD";
@@ -79,26 +80,6 @@ function takeEnv(name: string): string | undefined {
   zeroEnvValue(name);
   Deno.env.delete(name);
   return value;
-}
-
-function zeroEnvValue(name: string): void {
-  try {
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return;
-    const lib = Deno.dlopen("libc.so.6", {
-      getenv: { parameters: ["buffer"], result: "pointer" },
-      strlen: { parameters: ["pointer"], result: "usize" },
-    });
-    try {
-      const p = lib.symbols.getenv(new TextEncoder().encode(`${name}\0`));
-      if (p === null) return;
-      const len = Number(lib.symbols.strlen(p));
-      if (len > 0) new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, len)).fill(0);
-    } finally {
-      lib.close();
-    }
-  } catch {
-    // best effort: the variable is still unset below
-  }
 }
 
 /** Warns when a password file can be read by other users (its group, or everyone). */

@@ -9,8 +9,8 @@ import { type DataDirState, inspectDataDir, readHeader } from "../store/datadir.
 import { CliError } from "./errors.ts";
 import { ExitCode } from "./exit_codes.ts";
 import { log } from "./log.ts";
-import { findMount, isFuse, type MountEntry } from "./mountinfo.ts";
-import { lazyUnmount } from "./unmount.ts";
+import { findMount, isFuse, type MountEntry } from "../../ffi/mounts.ts";
+import { unmount } from "../../ffi/unmount.ts";
 
 const INSTALL_FUSE = "install it with: apt-get install fuse3 libfuse3-3";
 
@@ -182,7 +182,8 @@ export async function clearDeadMount(
       path: check.path,
       what,
     });
-    await lazyUnmount(check.path, isFuse(now));
+    const { command, error } = await unmount(check.path, { lazy: true, fuse: isFuse(now) });
+    if (error) log("mount").debug("{cmd} failed: {error}", { cmd: command.join(" "), error });
     const after = await findMount(check.path);
     if (after) {
       // Not cleared, or another mount lay below the dead one: that one is never unmounted.

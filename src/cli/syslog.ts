@@ -1,27 +1,13 @@
 /**
  * Log lines to the system log (journald or a syslog daemon) through /dev/log: one datagram per
  * line in the format glibc's syslog(3) sends (`<PRI>Mmm dd hh:mm:ss rencfs[pid]: text`), over
- * an AF_UNIX datagram socket made with libc through FFI (Deno has no such socket without
- * --unstable-net).
+ * an AF_UNIX datagram socket (`ffi/unix_dgram.ts`).
  */
+import { UnixDatagram } from "../../ffi/unix_dgram.ts";
+import { SysError } from "../../ffi/sys_error.ts";
 
-const SYMBOLS = {
-  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
-  close: { parameters: ["i32"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-} as const satisfies Deno.ForeignLibraryInterface;
-
-const AF_UNIX = 1;
-const SOCK_DGRAM = 2;
-const SOCK_CLOEXEC = 0o2000000;
-const MSG_DONTWAIT = 0x40;
-const MSG_NOSIGNAL = 0x4000;
 /** The receiver is gone (a restarted syslog daemon): worth reconnecting. */
 const RECONNECT_ERRNOS = new Set([107, /* ENOTCONN */ 111 /* ECONNREFUSED */]);
-/** `sa_family_t` (2 bytes) and `sun_path[108]`. */
-const SOCKADDR_UN_SIZE = 110;
 /** LOG_DAEMON: what a background service logs under. */
 const FACILITY_DAEMON = 3;
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -39,25 +25,12 @@ const encoder = new TextEncoder();
 
 /** A connection to the system log. */
 export class Syslog {
-  private constructor(
-    private readonly lib: Deno.DynamicLibrary<typeof SYMBOLS>,
-    private fd: number,
-  ) {}
+  private constructor(private socket: UnixDatagram | undefined) {}
 
   /** Connects to /dev/log; undefined when there is none (no syslog daemon, no journald). */
   static open(): Syslog | undefined {
-    let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
-    try {
-      lib = Deno.dlopen("libc.so.6", SYMBOLS);
-    } catch {
-      return undefined;
-    }
-    const fd = connect(lib);
-    if (fd < 0) {
-      lib.close();
-      return undefined;
-    }
-    return new Syslog(lib, fd);
+    const socket = connect();
+    return socket && new Syslog(socket);
   }
 
   /**
@@ -67,45 +40,33 @@ export class Syslog {
   send(severity: Severity, text: string): boolean {
     const msg = encoder.encode(format(severity, text));
     for (let attempt = 0; attempt < 2; attempt++) {
-      if (this.fd >= 0) {
-        const n = this.lib.symbols.send(
-          this.fd,
-          msg,
-          BigInt(msg.length),
-          MSG_DONTWAIT | MSG_NOSIGNAL,
-        );
-        if (Number(n) === msg.length) return true;
-        if (!RECONNECT_ERRNOS.has(this.#errno())) return false;
-        this.lib.symbols.close(this.fd);
+      if (this.socket) {
+        try {
+          this.socket.send(msg);
+          return true;
+        } catch (e) {
+          if (!(e instanceof SysError && RECONNECT_ERRNOS.has(e.errno))) return false;
+        }
+        this.socket.close();
       }
-      this.fd = connect(this.lib);
+      this.socket = connect();
     }
     return false;
   }
 
-  // errno of the JS thread, right after the synchronous call that failed.
-  #errno(): number {
-    const p = this.lib.symbols.__errno_location();
-    return p ? new Deno.UnsafePointerView(p).getInt32() : 0;
-  }
-
+  /** Closes the connection. */
   close(): void {
-    if (this.fd >= 0) this.lib.symbols.close(this.fd);
-    this.fd = -1;
+    this.socket?.close();
+    this.socket = undefined;
   }
 }
 
-function connect(lib: Deno.DynamicLibrary<typeof SYMBOLS>): number {
-  const fd = lib.symbols.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  const addr = new Uint8Array(SOCKADDR_UN_SIZE);
-  new DataView(addr.buffer).setUint16(0, AF_UNIX, true);
-  addr.set(encoder.encode(SYSLOG_PATH), 2);
-  if (lib.symbols.connect(fd, addr, SOCKADDR_UN_SIZE) !== 0) {
-    lib.symbols.close(fd);
-    return -1;
+function connect(): UnixDatagram | undefined {
+  try {
+    return UnixDatagram.connect(SYSLOG_PATH);
+  } catch {
+    return undefined;
   }
-  return fd;
 }
 
 /** RFC 3164 as glibc writes it; the local time, as syslog daemons expect. */

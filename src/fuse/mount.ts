@@ -7,7 +7,7 @@
  */
 
 import { fuseVersion, loadFuse } from "../../ffi/fuse.ts";
-import { libc } from "../../ffi/libc.ts";
+import { trimFreedMemory } from "../../ffi/memory.ts";
 import { collectGarbage } from "../util/gc.ts";
 import { memoryBudgetNow } from "../util/memory_budget.ts";
 import type { FileSystem } from "../fs/types.ts";
@@ -15,7 +15,9 @@ import { type Logger, OpContext } from "./context.ts";
 import { buildOps, DEFAULT_KERNEL_OPTIONS, type KernelOptions } from "./ops.ts";
 import { DEFAULT_LOOP_TUNING, FuseSession, type LoopTuning } from "./session.ts";
 import { PageStore } from "./page_store.ts";
-import { findMount, limitDirty, type MountInfo, raiseReadahead } from "./sys.ts";
+import { limitDirty, raiseReadahead } from "./sys.ts";
+import { findMount, type MountEntry } from "../../ffi/mounts.ts";
+import { forceDetach, isRoot as isRootUser, unmount } from "../../ffi/unmount.ts";
 import { deviceNumber, type MountUsers, mountUsers } from "./mount_users.ts";
 
 export type { MountUsers } from "./mount_users.ts";
@@ -138,7 +140,7 @@ export async function mountTuned(
   }
   const fuse = loadFuse();
   if (!fuse) throw new MountError("libfuse3 is not installed (apt-get install fuse3 libfuse3-3)");
-  const isRoot = libc().geteuid() === 0;
+  const isRoot = isRootUser();
   const fusermount = await firstExisting(FUSERMOUNT_PATHS);
   if (!isRoot && !fusermount) {
     throw new MountError("fusermount3 is not installed (apt-get install fuse3)");
@@ -196,7 +198,7 @@ export async function mountTuned(
 
 class LiveMount implements Mount {
   readonly done: Promise<void>;
-  info: MountInfo | undefined;
+  info: MountEntry | undefined;
   private resolveDone!: () => void;
   private unmounting: Promise<void> | undefined;
   private loopEnded = false;
@@ -232,7 +234,7 @@ class LiveMount implements Mount {
         this.fs.trimMemory();
         collectGarbage();
       }
-      libc().malloc_trim(0n);
+      trimFreedMemory();
       const m = Deno.memoryUsage();
       const mib = (b: number) => Math.round(b / 1048576);
       // Only when it moved notably: a line every interval, forever, buries everything else.
@@ -306,7 +308,7 @@ class LiveMount implements Mount {
     // otherwise it is the chunk worker's (streams), which collects when its pools are trimmed.
     if (m.external < PRESSURE_HEADROOM / 2) this.fs.trimMemory();
     collectGarbage();
-    libc().malloc_trim(0n);
+    trimFreedMemory();
     return Deno.memoryUsage().rss;
   }
 
@@ -368,8 +370,9 @@ class LiveMount implements Mount {
   private async doUnmount(busy: "detach" | "refuse" | "abort"): Promise<void> {
     if (this.loopEnded) return await this.done;
     const mp = this.mountPoint;
-    const plain = this.isRoot ? ["umount", mp] : [this.fusermount ?? "fusermount3", "-u", mp];
-    let err = await run(plain);
+    const how = { fuse: true, root: this.isRoot, fusermount: this.fusermount };
+    const { command: plain, error } = await unmount(mp, how);
+    let err = error;
     if (err === undefined) {
       // Normally the loop now ends with ENODEV. A copy of the mount in another mount namespace
       // keeps the connection open, and may have users: serve it until it goes too.
@@ -386,10 +389,7 @@ class LiveMount implements Mount {
       return await this.done;
     }
     if (busy === "refuse") throw new MountError(`cannot unmount ${mp}: ${err}`);
-    const lazy = this.isRoot
-      ? ["umount", "-l", mp]
-      : [this.fusermount ?? "fusermount3", "-u", "-z", mp];
-    const lazyErr = await run(lazy);
+    const { command: lazy, error: lazyErr } = await unmount(mp, { ...how, lazy: true });
     if (lazyErr === undefined) this.lazy = true;
     if (busy === "detach") {
       if (lazyErr !== undefined) {
@@ -408,10 +408,7 @@ class LiveMount implements Mount {
     this.session.exit();
     if (this.isRoot && err !== undefined) {
       // Last resort: abort the connection, then detach (no request can block an aborted one).
-      const c = libc();
-      const p = new TextEncoder().encode(mp + "\0");
-      c.umount2(p, 1 /* MNT_FORCE */);
-      c.umount2(p, 2 /* MNT_DETACH */);
+      forceDetach(mp);
     }
     await this.done;
   }
@@ -435,23 +432,6 @@ class LiveMount implements Mount {
     } finally {
       clearTimeout(timer);
     }
-  }
-}
-
-/** Runs a command; undefined on success, else its stderr (or exit status) as one line. */
-async function run(argv: string[]): Promise<string | undefined> {
-  try {
-    const out = await new Deno.Command(argv[0], {
-      args: argv.slice(1),
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (out.success) return undefined;
-    const msg = new TextDecoder().decode(out.stderr).trim().replace(/\s+/g, " ");
-    return msg || `exit status ${out.code}`;
-  } catch (e) {
-    return (e as Error).message;
   }
 }
 

@@ -19,13 +19,11 @@
  * no reason to fail the operation.
  */
 import { constants } from "node:fs";
-import { cString, libc } from "../../ffi/libc.ts";
+import { sysSetTimes, sysSetTimesOf } from "../../ffi/sysio.ts";
 
 /** `open(2)` flag that keeps reads from updating atimes (owner or CAP_FOWNER only). */
 export const NO_ATIME: number = constants.O_NOATIME ?? 0o1000000;
 
-const AT_FDCWD = -100;
-const AT_SYMLINK_NOFOLLOW = 0x100;
 /** Folder times: the epoch, for atime and mtime (two `struct timespec`, all zero). */
 const EPOCH = new BigInt64Array(4);
 /** Random file times are drawn from [FROM, FROM + 2^30) seconds: 2000-01-01 to 2034. */
@@ -45,12 +43,12 @@ function randomTimes(): BigInt64Array<ArrayBuffer> {
 
 /** Sets a folder's atime and mtime to the epoch (never follows a symlink). */
 export function settleFolder(path: string): void {
-  libc().utimensat(AT_FDCWD, cString(path), EPOCH, AT_SYMLINK_NOFOLLOW);
+  sysSetTimes(path, EPOCH);
 }
 
 /** Gives an open file a fresh random atime and mtime: it was just made or changed. */
 export function settleFile(fd: number): void {
-  libc().futimens(fd, randomTimes());
+  sysSetTimesOf(fd, randomTimes());
 }
 
 /**

@@ -27,6 +27,7 @@ import { BufferPool } from "../util/buffer_pool.ts";
 import { LeasePool } from "../util/lease_pool.ts";
 import { SharedBuffers } from "../util/shared_buffers.ts";
 import { memoryBudgetNow } from "../util/memory_budget.ts";
+import { SysError } from "../../ffi/sys_error.ts";
 
 /** Where a batch lives and how it is sealed (shared by reads and writes). */
 interface Batch {
@@ -95,18 +96,17 @@ export interface ChunkReply {
   lengths?: Int32Array;
   /** Read, paired layout: chunks whose newest version did not open (an older one did). */
   older?: number[];
-  /** A failed system call (ENOSPC, EIO …). */
+  /** A failed system call (ENOSPC, EIO …): its errno, thrown on this side as a `SysError`. */
   errno?: number;
   /** Anything else that went wrong. */
   error?: string;
 }
 
-/** A system call of a worker failed with `errno`. */
-export class ChunkIoError extends Error {
-  constructor(readonly errno: number, what: string) {
-    super(`${what}: errno ${errno}`);
-  }
-}
+/**
+ * A system call of a worker failed: the one error type of the OS boundary, under the name the
+ * callers of chunk I/O know it by.
+ */
+export { SysError as ChunkIoError } from "../../ffi/sys_error.ts";
 
 /** The opened chunks of one read: `plain` holds chunk `k` at `k * chunkSize`. */
 export interface ReadResult {
@@ -183,7 +183,7 @@ export class ChunkIo {
       ...targets,
     });
     this.recycle(reply.plain ?? plain);
-    if (reply.errno !== undefined) throw new ChunkIoError(reply.errno, "pwrite");
+    if (reply.errno !== undefined) throw new SysError(reply.errno, "pwrite");
     if (reply.error !== undefined) throw new Error(`chunk worker: ${reply.error}`);
   }
 
@@ -206,7 +206,7 @@ export class ChunkIo {
     const out = reply.plain ?? image;
     if (reply.errno !== undefined || reply.error !== undefined || !reply.lengths) {
       this.readImages.lend(out, 0);
-      if (reply.errno !== undefined) throw new ChunkIoError(reply.errno, "pread");
+      if (reply.errno !== undefined) throw new SysError(reply.errno, "pread");
       throw new Error(`chunk worker: ${reply.error ?? "no data"}`);
     }
     return { plain: out, lengths: reply.lengths, older: reply.older };

@@ -21,6 +21,9 @@ import type {
 } from "./chunk_io.ts";
 import { collectGarbage } from "../util/gc.ts";
 import { trimFreedMemory, wipeDeadStack } from "../../ffi/memory.ts";
+import { lastError, libc } from "../../ffi/libc.ts";
+import { SysError } from "../../ffi/sys_error.ts";
+import { sysMayHoldData } from "../../ffi/sysio.ts";
 import {
   CHUNK_DAMAGED,
   CHUNK_TRUNCATED,
@@ -37,50 +40,24 @@ import {
   startSlot,
 } from "./chunk_slot.ts";
 
-const lib = Deno.dlopen("libc.so.6", {
-  pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize", nonblocking: true },
-  pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize", nonblocking: true },
-  // Synchronous twins: a failed call is repeated on this thread to learn its errno (the
-  // nonblocking call set it on a pool thread). Disk-full and I/O errors repeat.
-  pread_sync: { name: "pread", parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
-  pwrite_sync: { name: "pwrite", parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
-  __errno_location: { parameters: [], result: "pointer" },
-  lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
-});
-
-// Whether bytes `from .. to-1` may hold data (see sysMayHoldData in ffi/sysio.ts).
-function mayHoldData(fd: number, from: number, to: number): boolean {
-  const at = Number(lib.symbols.lseek(fd, BigInt(from), 3 /* SEEK_DATA */));
-  if (at >= 0) return at < to;
-  return errnoHere() !== 6; // ENXIO: nothing from `from` to the end
-}
-
-function errnoHere(): number {
-  const p = lib.symbols.__errno_location();
-  return p === null ? 5 : new Deno.UnsafePointerView(p).getInt32() || 5;
-}
-
-/** Thrown inside the worker for a failed system call; becomes `errno` in the reply. */
-class SysFailure extends Error {
-  constructor(readonly errno: number) {
-    super(`errno ${errno}`);
-  }
-}
+// This worker's own libc binding (ffi/libc.ts binds once per thread). pread_nb/pwrite_nb run
+// on the blocking pool; a failed one is repeated synchronously on this thread to learn its
+// errno (the nonblocking call set it on a pool thread). Disk-full and I/O errors repeat.
+const lib = libc();
 
 async function pwriteAll(fd: number, buf: Uint8Array<ArrayBuffer>, pos: number): Promise<void> {
   let done = 0;
   while (done < buf.length) {
     const part = buf.subarray(done);
-    const n = Number(await lib.symbols.pwrite(fd, part, BigInt(part.length), BigInt(pos + done)));
+    const n = Number(await lib.pwrite_nb(fd, part, BigInt(part.length), BigInt(pos + done)));
     if (n > 0) {
       done += n;
       continue;
     }
-    const again = Number(
-      lib.symbols.pwrite_sync(fd, part, BigInt(part.length), BigInt(pos + done)),
-    );
+    const again = Number(lib.pwrite(fd, part, BigInt(part.length), BigInt(pos + done)));
     if (again > 0) done += again;
-    else throw new SysFailure(again === 0 ? 28 /* ENOSPC */ : errnoHere());
+    else if (again === 0) throw new SysError(28, /* ENOSPC: no progress */ "pwrite");
+    else throw lastError("pwrite");
   }
 }
 
@@ -88,11 +65,9 @@ async function preadAll(fd: number, buf: Uint8Array<ArrayBuffer>, pos: number): 
   let done = 0;
   while (done < buf.length) {
     const part = buf.subarray(done);
-    let n = Number(await lib.symbols.pread(fd, part, BigInt(part.length), BigInt(pos + done)));
-    if (n < 0) {
-      n = Number(lib.symbols.pread_sync(fd, part, BigInt(part.length), BigInt(pos + done)));
-    }
-    if (n < 0) throw new SysFailure(errnoHere());
+    let n = Number(await lib.pread_nb(fd, part, BigInt(part.length), BigInt(pos + done)));
+    if (n < 0) n = Number(lib.pread(fd, part, BigInt(part.length), BigInt(pos + done)));
+    if (n < 0) throw lastError("pread");
     if (n === 0) break; // end of file
     done += n;
   }
@@ -229,7 +204,7 @@ async function read(req: ReadRequest): Promise<ChunkReply> {
       const [s0, s1] = await allSettled([
         span(req.base + slotOffset(l, a, 0), n),
         l.paired &&
-          (mayHoldData(req.fd, at1, at1 + n * size) ||
+          (sysMayHoldData(req.fd, at1, at1 + n * size) ||
             [...must].some((k) => k >= a - req.first && k < a - req.first + n))
           ? span(at1, n)
           : Promise.resolve(null),
@@ -271,7 +246,7 @@ async function serve(req: ChunkRequest): Promise<ChunkReply> {
   try {
     return req.op === "write" ? await write(req) : await read(req);
   } catch (e) {
-    if (e instanceof SysFailure) return { id: req.id, errno: e.errno };
+    if (e instanceof SysError) return { id: req.id, errno: e.errno };
     return { id: req.id, error: String(e) };
   } finally {
     req.key.fill(0);

@@ -10,9 +10,18 @@
  */
 import { constants } from "node:fs";
 import { lstatSync } from "node:fs";
-import { errnoName, sysClose, sysError, sysOpen, sysPread, sysPwrite } from "../../ffi/sysio.ts";
+import {
+  errnoName,
+  sysClose,
+  sysError,
+  sysGetdents,
+  sysGetdentsSync,
+  sysOpen,
+  sysPread,
+  sysPwrite,
+} from "../../ffi/sysio.ts";
+import { errorCode } from "../../ffi/sys_error.ts";
 import { NO_ATIME } from "./backing_times.ts";
-import { libc } from "../../ffi/libc.ts";
 
 // Most objects are a few hundred bytes: one read into this buffer tells the size.
 const scratch = new Uint8Array(64 * 1024);
@@ -53,7 +62,6 @@ export function sysOpenObject(path: string, flags: number, mode = 0): number {
   return fd === -1 /* EPERM */ ? sysOpen(path, flags, mode) : fd;
 }
 
-const SYS_GETDENTS64 = Deno.build.arch === "aarch64" ? 61n : 217n; // syscall numbers
 const LIST_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 const dec = new TextDecoder();
 
@@ -74,7 +82,7 @@ export async function listFolder(
   try {
     const buf = new Uint8Array(64 * 1024);
     for (;;) {
-      const n = Number(await libc().getdents64(SYS_GETDENTS64, fd, buf, BigInt(buf.length)));
+      const n = await sysGetdents(fd, buf);
       if (parseDents(buf, n, names, path, opts.enough)) return names;
     }
   } finally {
@@ -90,7 +98,7 @@ export function listFolderSync(path: string): string[] | null {
   try {
     const buf = new Uint8Array(64 * 1024);
     for (;;) {
-      const n = Number(libc().getdents64_sync(SYS_GETDENTS64, fd, buf, BigInt(buf.length)));
+      const n = sysGetdentsSync(fd, buf);
       if (parseDents(buf, n, names, path)) return names;
     }
   } finally {
@@ -114,7 +122,7 @@ function parseDents(
   path: string,
   enough?: (name: string) => boolean,
 ): boolean {
-  if (n < 0) throw sysError(-5, "getdents64", path);
+  if (n < 0) throw sysError(n, "getdents64", path);
   if (n === 0) return true;
   const dv = new DataView(buf.buffer, buf.byteOffset);
   for (let at = 0; at < n;) {
@@ -187,8 +195,8 @@ export function writeAllSync(fd: number, data: Uint8Array, pos: number, path = "
 }
 
 /**
- * Opens `path` with `flags` (and `mode` when creating) through libc; throws a node-style error
- * (`code`) on failure.
+ * Opens `path` with `flags` (and `mode` when creating) through libc; throws a `SysError` (with
+ * `code`, like a node:fs error) on failure.
  */
 export function openRaw(path: string, flags: number, mode = 0): number {
   const fd = sysOpenObject(path, flags, mode);
@@ -203,22 +211,17 @@ export function openRaw(path: string, flags: number, mode = 0): number {
 export class FolderGuard {
   readonly #ok = new Set<string>();
 
-  /** Resolves when `path` is a real directory; false if missing; throws if anything else. */
-  check(path: string): Promise<boolean> {
-    try {
-      return Promise.resolve(this.#check(path));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-
-  #check(path: string): boolean {
+  /**
+   * True when `path` is a real directory, false if missing; throws NotAnObjectError for
+   * anything else. Synchronous: one `lstat`, and none for a folder already checked.
+   */
+  check(path: string): boolean {
     if (this.#ok.has(path)) return true;
     let st;
     try {
       st = lstatSync(path);
     } catch (e) {
-      if ((e as { code?: string }).code === "ENOENT") return false;
+      if (errorCode(e) === "ENOENT") return false;
       throw e;
     }
     if (!st.isDirectory()) throw new NotAnObjectError(`${path} is not a real directory`);

@@ -7,7 +7,7 @@
  * (crash_verify.ts).
  */
 import { fileURLToPath } from "node:url";
-import { findMount, isFuse } from "../../src/cli/mountinfo.ts";
+import { findMount, isFuse } from "../../ffi/mounts.ts";
 import { rencfs, rencfsCommandLine, rencfsEnv } from "../cli_helpers.ts";
 import {
   type CrashMode,

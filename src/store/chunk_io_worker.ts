@@ -35,7 +35,7 @@ import {
   slotParts,
   slotSize,
   startSlot,
-} from "./chunk_slot.ts";
+} from "./format/chunk_slot.ts";
 
 const lib = Deno.dlopen("libc.so.6", {
   pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize", nonblocking: true },

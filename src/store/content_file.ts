@@ -41,10 +41,10 @@ import {
   contentEnd,
   groupRuns,
   headerBytes,
+  plausibleGen,
   type SlotBytes,
   slotBytes,
   slotCandidates,
-  slotGen,
   type SlotLayout,
   slotOffset,
   slotParts,
@@ -328,9 +328,8 @@ export class ContentFile implements KeyHolder {
       const got = sysPread(this.#fd, span, at);
       if (got < 0) throw sysError(got, "pread", this.path);
       if (got < head) continue;
-      const len = new DataView(span.buffer, span.byteOffset).getUint32(0, true);
-      const gen = slotGen(span, 0);
-      if (len > 0 && len <= l.chunkSize && gen > 0) plausible.push({ slot, gen });
+      const gen = plausibleGen(span, 0, l);
+      if (gen > 0) plausible.push({ slot, gen });
     }
     if (plausible.length === 0) return { slot: 0, gen: 1 };
     if (plausible.length === 1) {

@@ -23,7 +23,7 @@ import { S_IFMT } from "./posix.ts";
 import { openBlob, sealBlob } from "./sealed_blob.ts";
 import { CorruptObjectError, entryPlaceAd, POINTER_MAGIC } from "./format/blob.ts";
 import { decodePointer, encodePointer, MAX_ENTRY_BYTES } from "./format/entry.ts";
-import { isInodeFile, neverWritten } from "./format/inode_file.ts";
+import { contentBase, isInodeFile, neverWritten, REGULAR_SLOT } from "./format/inode_file.ts";
 import { entryPath, isTmpName } from "./format/paths.ts";
 import { DecodeError } from "../util/codec.ts";
 import { bytesEqual } from "../util/bytes.ts";
@@ -44,8 +44,11 @@ export interface StoredEntry extends EntryTarget {
   inline?: LoadedRecord;
 }
 
-/** Bytes read first from an entry file: a pointer entry, or an inode file's header and slots. */
-const HEAD_READ = 8192;
+/**
+ * Bytes read first from an entry file: a pointer entry, or an inode file's header and slots
+ * (8 KiB for a regular file).
+ */
+const HEAD_READ = contentBase(REGULAR_SLOT);
 /** Entry files a listing opens at once (each batch's reads are issued together). */
 const READ_BATCH = 128;
 

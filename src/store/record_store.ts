@@ -168,7 +168,7 @@ export class RecordStore {
     if (!(await this.checkFolder(folder))) return null;
     let file: Uint8Array | null;
     try {
-      file = readHead(path, (head) => RecordStore.headBytes(head), 8192);
+      file = readHead(path, (head) => RecordStore.headBytes(head), contentBase(REGULAR_SLOT));
     } catch (e) {
       if (e instanceof NotAnObjectError) throw new DamagedObjectError(path, e.message);
       throw e;

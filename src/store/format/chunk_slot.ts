@@ -209,6 +209,16 @@ export function slotGen(span: Uint8Array, off: number): number {
   return gen >= 1 && gen <= MAX_GEN ? gen : -1;
 }
 
+/**
+ * The generation in the paired slot header at `span[off..]` when its length and generation are
+ * ones a writer writes (the slot may hold a version), or -1. Not authenticated.
+ */
+export function plausibleGen(span: Uint8Array, off: number, l: SlotLayout): number {
+  const len = new DataView(span.buffer, span.byteOffset).getUint32(off, true);
+  if (len === 0 || len > l.chunkSize) return -1;
+  return slotGen(span, off);
+}
+
 /** The nonce and `ciphertext || tag` of a slot whose plaintext length is `len` (views). */
 export function slotParts(span: Uint8Array, off: number, l: SlotLayout, len: number) {
   const at = off + headerBytes(l);

@@ -34,9 +34,9 @@ export const SLOT_QUANTUM = 512;
 export const MAX_RECORD_BYTES = 1024 * 1024;
 /** Bytes of the length field at the start of a slot. */
 export const SLOT_LENGTH_BYTES = 4;
-/** Names in an entry-place record are padded to a multiple of this (their length leaks a bucket). */
+/** Names in an entry-place record are padded to this multiple: their length leaks a bucket. */
 export const NAME_QUANTUM = 64;
-/** Room a record keeps for the longest name (u32 length, 255 bytes, padding): renames always fit. */
+/** Room a record keeps for the longest name (u32 length, 255 bytes, padding): renames fit. */
 export const NAME_ROOM = 4 + 255 + NAME_QUANTUM;
 
 /**

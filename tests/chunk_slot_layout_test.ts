@@ -1,5 +1,5 @@
 /**
- * Where the slots of format 3 lie (src/store/chunk_slot.ts, docs/format.md "Content"): groups of
+ * Where the slots of format 3 lie (src/store/format/chunk_slot.ts, docs/format.md "Content"): groups of
  * 1, 1, 2, 4, … chunks up to about 16 MiB, slot 0 of each chunk then slot 1 of each; truncation
  * points and the stale range a truncation inside a group leaves.
  */
@@ -11,7 +11,7 @@ import {
   slotOffset,
   slotSize,
   staleInGroup,
-} from "../src/store/chunk_slot.ts";
+} from "../src/store/format/chunk_slot.ts";
 import { assertEquals } from "./helpers/assert.ts";
 
 const paired = { chunkSize: 65536, nonceLength: 24, paired: true };

@@ -14,7 +14,7 @@ import { unlockDataDir } from "../src/store/datadir.ts";
 import { DirStore } from "../src/store/dir_store.ts";
 import { cloneRecord, type InodeRecord } from "../src/store/inode_record.ts";
 import { StoreKeys } from "../src/store/keys.ts";
-import { objectPaths } from "../src/store/layout.ts";
+import { objectPaths } from "../src/store/format/paths.ts";
 import { RecordStore } from "../src/store/record_store.ts";
 import type { CipherName } from "../src/crypto/aead.ts";
 

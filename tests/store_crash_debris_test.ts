@@ -2,7 +2,7 @@
 // unreadable: inode files that were never written read as absent, damaged ones fail only their
 // own name, and nothing a crash interrupts leaves objects behind that no name reaches.
 import { assertEquals } from "./helpers/assert.ts";
-import { contentEnd, slotOffset } from "../src/store/chunk_slot.ts";
+import { contentEnd, slotOffset } from "../src/store/format/chunk_slot.ts";
 import { EncryptedFs } from "../src/fs/encrypted_fs.ts";
 import { ROOT_INO } from "../src/fs/types.ts";
 import {

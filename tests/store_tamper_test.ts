@@ -4,7 +4,7 @@ import { assertEquals, assertRejects } from "./helpers/assert.ts";
 import { DamagedDataDirError, EncryptedFs } from "../src/fs/encrypted_fs.ts";
 import type { FsError } from "../src/fs/errors.ts";
 import { ROOT_INO } from "../src/fs/types.ts";
-import { slotOffset } from "../src/store/chunk_slot.ts";
+import { slotOffset } from "../src/store/format/chunk_slot.ts";
 import { freshFs, inodeFiles, n, PASSWORD, prng, ROOT_CALLER, walkFiles } from "./helpers/store.ts";
 
 const CS = 4096;

@@ -8,7 +8,8 @@ import { ContentFile, type SlotLayout } from "../store/content_file.ts";
 import { inHole } from "../store/holes.ts";
 import type { InodeRecord } from "../store/inode_record.ts";
 import type { StoreKeys } from "../store/keys.ts";
-import { contentBase, DamagedObjectError } from "../store/record_store.ts";
+import { DamagedObjectError } from "../store/record_store.ts";
+import { contentBase } from "../store/format/inode_file.ts";
 
 /** Chunks read (and authenticated) per request. */
 const CHUNK_BATCH = 16;

@@ -7,7 +7,7 @@
 import { lstatSync, mkdirSync, unlinkSync } from "node:fs";
 import { randomBytes } from "../crypto/random.ts";
 import { isDir, isRegular, isSymlink, newRecord } from "../store/inode_record.ts";
-import { objectPaths } from "../store/layout.ts";
+import { objectPaths } from "../store/format/paths.ts";
 import { ROOT_INO, S_IFDIR, S_IFMT } from "../store/posix.ts";
 import { type CheckState, type Info, randomIno, typeName } from "./check_state.ts";
 import type { Phase } from "./repair.ts";

@@ -4,7 +4,7 @@
  * mount never reads it), so that nothing is deleted that a later tool might still recover.
  */
 import { lstatSync, mkdirSync, renameSync, rmSync } from "node:fs";
-import { QUARANTINE_DIR } from "./scan.ts";
+import { QUARANTINE_DIR } from "../store/format/paths.ts";
 
 /** When each repair runs: removals first, then new folders, new names, and records last. */
 export type Phase = "remove" | "mkdir" | "link" | "records";

@@ -4,15 +4,14 @@
  * compares it with what the tree reaches; whatever is left over is an orphan.
  */
 import { lstatSync, readdirSync } from "node:fs";
-import { TMP_MARK } from "../store/atomic_file.ts";
-import { KEY_FILE, OBJECTS_DIR } from "../store/layout.ts";
-import { TRASH_DIR } from "../store/trash.ts";
-
-/** Quarantine folder at the top of a data dir: objects fsck took out of the tree. */
-export const QUARANTINE_DIR = "q";
-
-/** Object and entry file names: 26 characters of lower-case base32. */
-export const OBJECT_NAME = /^[a-z2-7]{26}$/;
+import {
+  KEY_FILE,
+  OBJECT_NAME,
+  OBJECTS_DIR,
+  QUARANTINE_DIR,
+  TMP_MARK,
+  TRASH_DIR,
+} from "../store/format/paths.ts";
 const SHARD_NAME = /^[a-z2-7]{2}$/;
 
 /** One inode's objects in its shard (by keyed object name). */

@@ -5,7 +5,7 @@
  * @module
  */
 import { mkdirSync, readdirSync } from "node:fs";
-import { TMP_MARK } from "../store/atomic_file.ts";
+import { OBJECT_NAME, TMP_MARK } from "../store/format/paths.ts";
 import type { StoredEntry } from "../store/dir_store.ts";
 import { isDir } from "../store/inode_record.ts";
 import type { DamagedObjectError } from "../store/record_store.ts";
@@ -13,7 +13,7 @@ import { ROOT_INO, S_IFDIR, S_IFMT } from "../store/posix.ts";
 import { type CheckState, type Info, type NameRef, reasonOf } from "./check_state.ts";
 import { joinPath } from "./problems.ts";
 import type { Phase } from "./repair.ts";
-import { kindOf, OBJECT_NAME, type ObjectFiles } from "./scan.ts";
+import { kindOf, type ObjectFiles } from "./scan.ts";
 
 /** Walks the tree of a data dir into a check's state. */
 export class TreeWalk {

@@ -7,11 +7,8 @@ import { constants } from "node:fs";
 import { openRaw, writeAllSync } from "./object_io.ts";
 import { sysClose, sysError, sysRename, sysUnlink } from "../../ffi/sysio.ts";
 import { randomBytes } from "../crypto/random.ts";
-import { base32 } from "../util/base32.ts";
 import { folderOf, settleFile, settleFolder } from "./backing_times.ts";
-
-/** Suffix marker of temporary files; anything containing it is debris of an interrupted write. */
-export const TMP_MARK = ".tmp-";
+import { TMP_NAME_BYTES, tmpPath } from "./format/paths.ts";
 
 /**
  * Writes `data` to `path` atomically. With `durable`, the temporary file is fsynced before the
@@ -22,7 +19,7 @@ export async function writeFileAtomic(
   data: Uint8Array,
   durable: boolean,
 ): Promise<void> {
-  const tmp = `${path}${TMP_MARK}${base32(randomBytes(5))}`;
+  const tmp = tmpPath(path, randomBytes(TMP_NAME_BYTES));
   // Not durable: small synchronous syscalls (see object_io.ts for why).
   if (!durable) return writeSmallAtomic(tmp, path, data);
   const fh = await open(tmp, "wx", 0o600);

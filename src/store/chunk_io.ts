@@ -22,7 +22,7 @@
  * the JS thread needs the other core).
  */
 import type { CipherName } from "../crypto/aead.ts";
-import type { SlotLayout } from "./chunk_slot.ts";
+import type { SlotLayout } from "./format/chunk_slot.ts";
 import { BufferPool } from "../util/buffer_pool.ts";
 import { LeasePool } from "../util/lease_pool.ts";
 import { SharedBuffers } from "../util/shared_buffers.ts";
@@ -92,7 +92,7 @@ export interface ChunkReply {
   id: number;
   /** Write: the plaintext image, returned for reuse. Read: the opened chunks. Not for shared buffers. */
   plain?: Uint8Array;
-  /** Read: each chunk's plaintext length, or one of the CHUNK_* codes of `chunk_slot.ts`. */
+  /** Read: each chunk's plaintext length, or one of the CHUNK_* codes of `format/chunk_slot.ts`. */
   lengths?: Int32Array;
   /** Read, paired layout: chunks whose newest version did not open (an older one did). */
   older?: number[];

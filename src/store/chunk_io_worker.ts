@@ -38,7 +38,7 @@ import {
   slotParts,
   slotSize,
   startSlot,
-} from "./chunk_slot.ts";
+} from "./format/chunk_slot.ts";
 
 // This worker's own libc binding (ffi/libc.ts binds once per thread). pread_nb/pwrite_nb run
 // on the blocking pool; a failed one is repeated synchronously on this thread to learn its

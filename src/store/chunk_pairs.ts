@@ -1,5 +1,5 @@
 /**
- * Which slot of each chunk pair a write may use (format 3, see `chunk_slot.ts`): never the one
+ * Which slot of each chunk pair a write may use (format 3, `format/chunk_slot.ts`): never the one
  * holding the chunk's durable version. A write goes to the other slot, again and again while it
  * is not yet durable; once a sync that started after the write has completed (a `syncfs` of the
  * data dir, or an `fdatasync` of the file), that slot holds the durable version and the next

@@ -29,33 +29,32 @@ import {
 import { settleFile } from "./backing_times.ts";
 import { S_IFMT, S_IFREG } from "./posix.ts";
 import { SAFE_OPEN, sysOpenObject, writeAllSync } from "./object_io.ts";
-import { adPrefix, type KeyHolder, type StoreKeys } from "./keys.ts";
+import type { KeyHolder, StoreKeys } from "./keys.ts";
 import { DamagedObjectError } from "./record_store.ts";
-import { concat, u64le } from "../util/codec.ts";
 import { ChunkIoError } from "./chunk_io.ts";
 import {
-  adTail,
   CHUNK_DAMAGED,
   CHUNK_TRUNCATED,
   CHUNK_UNWRITTEN,
   chunkAd,
+  chunkAdTemplate,
   contentEnd,
   groupRuns,
   headerBytes,
+  plausibleGen,
   type SlotBytes,
   slotBytes,
   slotCandidates,
-  slotGen,
   type SlotLayout,
   slotOffset,
   slotParts,
   slotSize,
   staleInGroup,
   startSlot,
-} from "./chunk_slot.ts";
+} from "./format/chunk_slot.ts";
 import type { ChunkPairs, SlotChoice } from "./chunk_pairs.ts";
 
-export type { SlotLayout } from "./chunk_slot.ts";
+export type { SlotLayout } from "./format/chunk_slot.ts";
 
 // One chunk (a random 4 KiB read or write, a small file) is done right here with synchronous
 // calls: a round trip to a worker and its I/O thread cost more than the chunk's cipher call.
@@ -119,7 +118,7 @@ export class ContentFile implements KeyHolder {
     this.#pairs = l.paired ? pairs : null;
     this.#eof = eof;
     // prefix || ino || fileId || index(8) [|| generation(8)], the tail filled per chunk
-    this.#ad = concat(adPrefix("chunk"), u64le(ino), fileId, new Uint8Array(adTail(l)));
+    this.#ad = chunkAdTemplate(l, ino, fileId);
   }
 
   /**
@@ -329,9 +328,8 @@ export class ContentFile implements KeyHolder {
       const got = sysPread(this.#fd, span, at);
       if (got < 0) throw sysError(got, "pread", this.path);
       if (got < head) continue;
-      const len = new DataView(span.buffer, span.byteOffset).getUint32(0, true);
-      const gen = slotGen(span, 0);
-      if (len > 0 && len <= l.chunkSize && gen > 0) plausible.push({ slot, gen });
+      const gen = plausibleGen(span, 0, l);
+      if (gen > 0) plausible.push({ slot, gen });
     }
     if (plausible.length === 0) return { slot: 0, gen: 1 };
     if (plausible.length === 1) {

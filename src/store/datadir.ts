@@ -13,8 +13,14 @@ import {
   rewrapKeyFile,
   unlockKeyFile,
 } from "./keyfile.ts";
-import { fsyncDir, TMP_MARK, writeFileAtomic } from "./atomic_file.ts";
-import { KEY_FILE, OBJECTS_DIR } from "./layout.ts";
+import { fsyncDir, writeFileAtomic } from "./atomic_file.ts";
+import { KEY_BACKUP, KEY_FILE, OBJECTS_DIR, TMP_MARK } from "./format/paths.ts";
+import {
+  creatableChunkSize,
+  DEFAULT_CHUNK_SIZE,
+  MAX_CHUNK_SIZE,
+  MIN_CHUNK_SIZE,
+} from "./format/chunk_size.ts";
 import { settleFolder, settleMadeFolders } from "./backing_times.ts";
 import { listFolder, sysOpenObject } from "./object_io.ts";
 import { sysClose, sysError, sysFstat, sysPread } from "../../ffi/sysio.ts";
@@ -25,18 +31,10 @@ import { newRecord } from "./inode_record.ts";
 import { randomBytes } from "../crypto/random.ts";
 import { ROOT_INO, S_IFDIR } from "./posix.ts";
 
-/** Default plaintext bytes per chunk; see docs/format.md for the measurements behind it. */
-export const DEFAULT_CHUNK_SIZE = 64 * 1024;
-/** Smallest and largest chunk sizes accepted at creation (powers of two). */
-export const MIN_CHUNK_SIZE = 4 * 1024;
-export const MAX_CHUNK_SIZE = 1024 * 1024;
-
-/**
- * Copy of the key file, byte for byte, written after it: one damaged byte in `rencfs.conf`
- * must not lose the data dir. Used only when `rencfs.conf` is damaged (checksum wrong,
- * unparsable) or missing; see {@link writeKeyFiles} for why it never holds an older password.
- */
-export const KEY_BACKUP = `${KEY_FILE}.bak`;
+// The chunk-size rule and the key file names are the format's; re-exported for mod.ts and the
+// CLI. The backup is written after the key file and never holds an older password (see
+// writeKeyFiles).
+export { DEFAULT_CHUNK_SIZE, KEY_BACKUP };
 
 /** What a folder is, seen as a data dir. `foreign`: not empty and not ours. */
 export type DataDirState = "missing" | "empty" | "rencfs" | "foreign";
@@ -296,10 +294,7 @@ export async function createDataDir(
     throw new NotADataDirError(`${dir} is not empty and is not a rencfs data dir`);
   }
   const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  if (
-    !Number.isInteger(chunkSize) || chunkSize < MIN_CHUNK_SIZE || chunkSize > MAX_CHUNK_SIZE ||
-    (chunkSize & (chunkSize - 1)) !== 0
-  ) {
+  if (!creatableChunkSize(chunkSize)) {
     throw new RangeError(
       `chunk size must be a power of two from ${MIN_CHUNK_SIZE} to ${MAX_CHUNK_SIZE}`,
     );

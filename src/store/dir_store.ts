@@ -4,33 +4,29 @@
  * reads the folder. An entry file is either a pointer (a small sealed blob: the name, the
  * child's inode number and type, bound to the parent and the entry's file name) or, for an
  * inode with one name only (not a directory), the inode file itself (see record_store.ts), so
- * such a file is one backing file and one read.
+ * such a file is one backing file and one read. The bytes are `format/entry.ts` (pointers) and
+ * `format/inode_file.ts`; here is the I/O.
  */
 import { mkdirSync } from "node:fs";
 import { sysAdvise, sysClose, sysPrefetch } from "../../ffi/sysio.ts";
 import { listFolder, NotAnObjectError, openObject, readHeadOf } from "./object_io.ts";
-import { TMP_MARK, writeFileAtomic } from "./atomic_file.ts";
+import { writeFileAtomic } from "./atomic_file.ts";
 import { settleMadeFolders } from "./backing_times.ts";
 import type { StoreKeys } from "./keys.ts";
 import {
   DamagedObjectError,
-  isInodeFile,
   type LoadedRecord,
-  neverWritten,
   RecordStore,
   UnwrittenObjectError,
 } from "./record_store.ts";
 import { S_IFMT } from "./posix.ts";
-import { CorruptObjectError, openBlob, sealBlob } from "./sealed_blob.ts";
-import { concat, DecodeError, Reader, u64le, Writer } from "../util/codec.ts";
+import { openBlob, sealBlob } from "./sealed_blob.ts";
+import { CorruptObjectError, entryPlaceAd, POINTER_MAGIC } from "./format/blob.ts";
+import { decodePointer, encodePointer, MAX_ENTRY_BYTES } from "./format/entry.ts";
+import { contentBase, isInodeFile, neverWritten, REGULAR_SLOT } from "./format/inode_file.ts";
+import { entryPath, isTmpName } from "./format/paths.ts";
+import { DecodeError } from "../util/codec.ts";
 import { bytesEqual } from "../util/bytes.ts";
-
-const MAGIC = new TextEncoder().encode("RNCE");
-const enc = new TextEncoder();
-/** Entries are padded to a multiple of this many bytes: name lengths leak only as a bucket. */
-const ENTRY_QUANTUM = 64;
-/** Largest sealed entry: a 255-byte name and fixed fields. */
-const MAX_ENTRY_BYTES = 4096;
 
 /** What an entry points at. */
 export interface EntryTarget {
@@ -48,8 +44,11 @@ export interface StoredEntry extends EntryTarget {
   inline?: LoadedRecord;
 }
 
-/** Bytes read first from an entry file: a pointer entry, or an inode file's header and slots. */
-const HEAD_READ = 8192;
+/**
+ * Bytes read first from an entry file: a pointer entry, or an inode file's header and slots
+ * (8 KiB for a regular file).
+ */
+const HEAD_READ = contentBase(REGULAR_SLOT);
 /** Entry files a listing opens at once (each batch's reads are issued together). */
 const READ_BATCH = 128;
 
@@ -62,7 +61,7 @@ export class DirStore {
   }
 
   #ad(dir: bigint, file: string): Uint8Array {
-    return concat(u64le(dir), enc.encode(file));
+    return entryPlaceAd(dir, file);
   }
 
   /** Creates the (empty) entry folder of a new directory. */
@@ -79,7 +78,7 @@ export class DirStore {
     file = this.keys.entryName(dir, name),
   ): Promise<StoredEntry | null> {
     if (!(await this.checkFolder(folder))) return null;
-    const blob = this.#read(`${folder}/${file}`);
+    const blob = this.#read(entryPath(folder, file));
     if (!blob) return null;
     let entry: StoredEntry;
     try {
@@ -89,7 +88,7 @@ export class DirStore {
       throw e;
     }
     if (!bytesEqual(entry.name, name)) {
-      throw new DamagedObjectError(`${folder}/${file}`, "entry holds another name");
+      throw new DamagedObjectError(entryPath(folder, file), "entry holds another name");
     }
     return entry;
   }
@@ -97,17 +96,16 @@ export class DirStore {
   /** Writes (or replaces) entry `name` atomically. */
   async put(dir: bigint, folder: string, name: Uint8Array, target: EntryTarget): Promise<void> {
     const file = this.keys.entryName(dir, name);
-    const pt = new Writer().u64(target.ino).u32(target.type).bytes(name).pad(ENTRY_QUANTUM)
-      .finish();
-    const blob = await sealBlob(this.keys, MAGIC, this.#ad(dir, file), pt);
+    const pt = encodePointer({ ino: target.ino, type: target.type, name });
+    const blob = await sealBlob(this.keys, POINTER_MAGIC, this.#ad(dir, file), pt);
     await this.checkFolder(folder);
-    await writeFileAtomic(`${folder}/${file}`, blob, false);
+    await writeFileAtomic(entryPath(folder, file), blob, false);
   }
 
   /** Deletes entry `name`. */
   remove(dir: bigint, folder: string, name: Uint8Array): Promise<void> {
     try {
-      this.records.trash.discard(`${folder}/${this.keys.entryName(dir, name)}`);
+      this.records.trash.discard(entryPath(folder, this.keys.entryName(dir, name)));
       return Promise.resolve();
     } catch (e) {
       return Promise.reject(e);
@@ -117,7 +115,7 @@ export class DirStore {
   /** The entry file names of a directory's folder (one directory read, nothing decrypted). */
   async names(folder: string): Promise<string[]> {
     if (!(await this.checkFolder(folder))) return [];
-    return ((await listFolder(folder)) ?? []).filter((f) => !f.includes(TMP_MARK));
+    return ((await listFolder(folder)) ?? []).filter((f) => !isTmpName(f));
   }
 
   /**
@@ -139,7 +137,7 @@ export class DirStore {
       const batch = files.slice(b, b + READ_BATCH);
       const opened = batch.map((f) => {
         try {
-          return this.#openEntry(`${folder}/${f}`);
+          return this.#openEntry(entryPath(folder, f));
         } catch (e) {
           return e;
         }
@@ -150,7 +148,7 @@ export class DirStore {
           try {
             const fd = opened[k];
             if (fd !== null && typeof fd !== "number") throw fd;
-            const blob = fd === null ? null : this.#head(fd, `${folder}/${batch[k]}`);
+            const blob = fd === null ? null : this.#head(fd, entryPath(folder, batch[k]));
             // The associated data binds parent and file name: no need to re-hash the name.
             out.push(blob ? await this.#open(dir, folder, batch[k], blob) : null);
           } catch (e) {
@@ -173,7 +171,7 @@ export class DirStore {
   async prefetch(folder: string, max: number): Promise<void> {
     const files = (await this.names(folder)).slice(0, max);
     for (let i = 0; i < files.length; i += 256) {
-      sysPrefetch(files.slice(i, i + 256).map((f) => `${folder}/${f}`), HEAD_READ);
+      sysPrefetch(files.slice(i, i + 256).map((f) => entryPath(folder, f)), HEAD_READ);
       await new Promise((r) => setTimeout(r, 0));
     }
   }
@@ -181,7 +179,7 @@ export class DirStore {
   /** Whether the folder holds no entry (temporary debris aside). */
   async isEmpty(folder: string): Promise<boolean> {
     // Reads only until the first real entry, however large the folder.
-    const real = (f: string) => !f.includes(TMP_MARK);
+    const real = (f: string) => !isTmpName(f);
     return !((await listFolder(folder, { enough: real })) ?? []).some(real);
   }
 
@@ -243,14 +241,11 @@ export class DirStore {
     try {
       // A copy: openBlob reads the blob after an await, and `blob` may be a borrowed view.
       const sealed = blob.slice();
-      const rd = new Reader(await openBlob(this.keys, MAGIC, this.#ad(dir, file), sealed));
-      const e = { ino: rd.u64(), type: rd.u32(), name: rd.bytes(), file };
-      rd.pad();
-      rd.end();
-      return e;
+      const pt = await openBlob(this.keys, POINTER_MAGIC, this.#ad(dir, file), sealed);
+      return { ...decodePointer(pt), file };
     } catch (e) {
       if (e instanceof CorruptObjectError || e instanceof DecodeError) {
-        throw new DamagedObjectError(`${folder}/${file}`, e.message);
+        throw new DamagedObjectError(entryPath(folder, file), e.message);
       }
       throw e;
     }

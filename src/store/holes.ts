@@ -4,10 +4,9 @@
  * stored chunk into a hole by deleting it: a missing chunk that is not listed is an error.
  * The list is kept sorted, disjoint and merged.
  */
-import type { Hole } from "./inode_record.ts";
+import { type Hole, MAX_HOLES } from "./format/record.ts";
 
-/** Most hole ranges kept in one record; past that the smallest are written out as zeros. */
-export const MAX_HOLES = 64;
+export { MAX_HOLES };
 
 /** Whether chunk `i` is inside a hole. */
 export function inHole(holes: readonly Hole[], i: number): boolean {

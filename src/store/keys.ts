@@ -16,12 +16,10 @@ import { type Aead, aead, type AeadKey, type CipherName, smallAead } from "../cr
 import { SecretBuffer, SecretSlab, trimFreedMemory, wipeDeadStack } from "../../ffi/memory.ts";
 import { keyringAvailable, ProcessKey } from "../../ffi/keyring.ts";
 import { deriveSubkeys, hkdf, KeyedHasher, type Subkeys } from "../crypto/subkeys.ts";
-import { base32 } from "../util/base32.ts";
-import { concat, u64le } from "../util/codec.ts";
+import { FILE_KEY_INFO, fileKeySalt } from "./format/keys.ts";
+import { entryNameInput, keyedName, NAME_DIGEST_BYTES, objectNameInput } from "./format/paths.ts";
 import { ChunkIo } from "./chunk_io.ts";
 import { collectGarbage } from "../util/gc.ts";
-
-const enc = new TextEncoder();
 
 /** Subkey order in the secret page and the keyring payload: 32 bytes each. */
 const ORDER = ["content", "names", "meta", "objects"] as const satisfies readonly (
@@ -226,9 +224,7 @@ export class StoreKeys {
    */
   fileKey(ino: bigint, fileId: Uint8Array): Uint8Array {
     const { secret } = this.#keys();
-    const raw = secret.use((b) =>
-      hkdf(b.subarray(0, 32), "rencfs v1 file", concat(u64le(ino), fileId))
-    );
+    const raw = secret.use((b) => hkdf(b.subarray(0, 32), FILE_KEY_INFO, fileKeySalt(ino, fileId)));
     const slot = this.#fileKeys.take();
     slot.set(raw);
     raw.fill(0);
@@ -244,7 +240,8 @@ export class StoreKeys {
   objectName(ino: bigint): string {
     let name = this.#objectNames.get(ino);
     if (name === undefined) {
-      name = base32(this.#keys().hashers.objects.digest(u64le(ino), 16));
+      const digest = this.#keys().hashers.objects.digest(objectNameInput(ino), NAME_DIGEST_BYTES);
+      name = keyedName(digest);
       if (this.#objectNames.size >= 65536) this.#objectNames.clear();
       this.#objectNames.set(ino, name);
     }
@@ -253,7 +250,8 @@ export class StoreKeys {
 
   /** On-disk name of one directory entry: a keyed hash of the parent and the name, never the name. */
   entryName(dir: bigint, name: Uint8Array): string {
-    return base32(this.#keys().hashers.names.digest(concat(u64le(dir), name), 16));
+    const input = entryNameInput(dir, name);
+    return keyedName(this.#keys().hashers.names.digest(input, NAME_DIGEST_BYTES));
   }
 
   /**
@@ -281,9 +279,4 @@ function hashersOf(secret: SecretBuffer): Hashers {
     meta: new KeyedHasher(b.subarray(64, 96)),
     objects: new KeyedHasher(b.subarray(96, 128)),
   }));
-}
-
-/** Associated data prefix of every sealed object kind, versioned. */
-export function adPrefix(kind: "meta" | "entry" | "chunk"): Uint8Array {
-  return enc.encode(`rencfs/v1/${kind}\0`);
 }

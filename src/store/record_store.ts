@@ -1,10 +1,7 @@
 /**
  * The inode file, one per inode: `o/<sh>/<name>.m` (directories and hard-linked inodes), or the
- * entry file of the inode's only name (format 2: every other inode, see {@link RecordPlace}):
- *
- *   header(16) = "RNCI" || version(1) || 0(3) || slot size S (u32) || 0(4)
- *   slot 0 at 16, slot 1 at 16 + S: len(u32) || sealed record
- *   content chunks of a regular file from 16 + 2S on (see content_file.ts)
+ * entry file of the inode's only name (format 2: every other inode, see {@link RecordPlace}).
+ * Its bytes (header, two record slots, content) are `format/inode_file.ts`; here is the I/O.
  *
  * The two slots let a record be replaced in place without ever being torn: the new version goes
  * into the slot not holding the current one, and the valid slot with the higher sequence
@@ -24,24 +21,39 @@ import {
 } from "./object_io.ts";
 import { sysClose, sysError, sysFdatasync, sysUnlink } from "../../ffi/sysio.ts";
 import { writeFileAtomic } from "./atomic_file.ts";
-import { decodeRecord, encodeRecord, type InodeRecord, isDir, isRegular } from "./inode_record.ts";
-import { MAX_HOLES } from "./holes.ts";
-import { concat, Reader, Writer } from "../util/codec.ts";
+import { type InodeRecord, isDir, isRegular } from "./inode_record.ts";
+import { decodeRecord, encodeRecord } from "./format/record.ts";
 import type { StoreKeys } from "./keys.ts";
-import { type ObjectPaths, objectPaths } from "./layout.ts";
+import { entryPath, type ObjectPaths, objectPaths } from "./format/paths.ts";
 import { Trash } from "./trash.ts";
-import { blobKey, CorruptObjectError, openBlob, sealBlob } from "./sealed_blob.ts";
-import { u64le } from "../util/codec.ts";
-import { DecodeError } from "../util/codec.ts";
+import { blobKey, openBlob, sealBlob } from "./sealed_blob.ts";
+import {
+  CorruptObjectError,
+  ENTRY_RECORD_MAGIC,
+  entryPlaceAd,
+  OBJECT_RECORD_MAGIC,
+  objectPlaceAd,
+} from "./format/blob.ts";
+import {
+  contentBase,
+  decodePlacedRecord,
+  encodeHeader,
+  encodePlacedRecord,
+  fitsSlot,
+  headBytes,
+  neverWritten,
+  parseHeader,
+  recordSlotAt,
+  REGULAR_SLOT,
+  regularRecordFits,
+  slotBlobs,
+  slotImage,
+  slotSizeFor,
+} from "./format/inode_file.ts";
+import { concat, DecodeError } from "../util/codec.ts";
 
-const MAGIC = new TextEncoder().encode("RNCM");
-/** Blob magic of a record stored in its inode's entry file (sealed for that name). */
-const ENTRY_MAGIC = new TextEncoder().encode("RNCL");
-/** Names in an entry-file record are padded to a multiple of this (their length leaks a bucket). */
-const NAME_QUANTUM = 64;
-/** Room a record keeps for the longest name (u32 length, 255 bytes, padding): renames always fit. */
-const NAME_ROOM = 4 + 255 + NAME_QUANTUM;
-const enc = new TextEncoder();
+// For `fs/file_data.ts`, which finds the chunks through this module.
+export { contentBase };
 
 /**
  * Where a record lives and what its slots are sealed for. An object place is
@@ -62,13 +74,6 @@ export interface RecordPlace {
   file?: string;
 }
 
-/** Whether the file bytes `head` start like an inode file. */
-export function isInodeFile(head: Uint8Array): boolean {
-  return head.length >= 4 && FILE_MAGIC.every((b, k) => head[k] === b);
-}
-/** Largest sealed record: xattrs are capped at 256 KiB, symlink targets at 4 KiB. */
-export const MAX_RECORD_BYTES = 1024 * 1024;
-
 /** A loaded record, the slot (0 or 1) that holds it, and the file's slot size. */
 export interface LoadedRecord {
   rec: InodeRecord;
@@ -76,32 +81,6 @@ export interface LoadedRecord {
   slotSize: number;
   /** Entry places: the name the record was sealed with. */
   name?: Uint8Array;
-}
-
-const FILE_MAGIC = new TextEncoder().encode("RNCI");
-const FILE_VERSION = 1;
-/** Bytes before slot 0. */
-export const HEADER_BYTES = 16;
-/** Slot size of regular files, whose chunks follow the slots: records must fit in it. */
-export const REGULAR_SLOT = 4088;
-
-// Slot size for other inodes: 4-byte length + blob, rounded up to 512 bytes with room to grow
-// and to take the longest name (so moving it to another name never outgrows its slot).
-function slotSizeFor(blobLength: number): number {
-  return Math.ceil((blobLength + 4 + 256 + NAME_ROOM) / 512) * 512;
-}
-
-/** Where the content chunks of an inode file with slots of `slotSize` bytes start. */
-export function contentBase(slotSize: number): number {
-  return HEADER_BYTES + 2 * slotSize;
-}
-
-function header(slotSize: number): Uint8Array {
-  const h = new Uint8Array(HEADER_BYTES);
-  h.set(FILE_MAGIC, 0);
-  h[4] = FILE_VERSION;
-  new DataView(h.buffer).setUint32(8, slotSize, true);
-  return h;
 }
 
 /** A record too large for the fixed slots of a regular file (too many extended attributes). */
@@ -123,11 +102,6 @@ export class UnwrittenObjectError extends DamagedObjectError {
   constructor(path: string) {
     super(path, "never written (a creation cut short by a power cut)");
   }
-}
-
-/** Whether the first bytes of a file are empty or zeros: an object created but never written. */
-export function neverWritten(head: Uint8Array): boolean {
-  return head.length < 4 || (head[0] | head[1] | head[2] | head[3]) === 0;
 }
 
 /** Inode records of one data dir. */
@@ -164,25 +138,25 @@ export class RecordStore {
 
   /** The entry place of entry file `file` of directory `parent` (folder `folder`). */
   entryPlace(parent: bigint, folder: string, file: string): RecordPlace {
-    return { path: `${folder}/${file}`, folder, parent, file };
+    return { path: entryPath(folder, file), folder, parent, file };
   }
 
   #seal(r: InodeRecord, place: RecordPlace, name?: Uint8Array): Promise<Uint8Array> {
-    if (place.ino !== undefined) return sealBlob(this.keys, MAGIC, u64le(r.ino), encodeRecord(r));
+    if (place.ino !== undefined) {
+      return sealBlob(this.keys, OBJECT_RECORD_MAGIC, objectPlaceAd(r.ino), encodeRecord(r));
+    }
     if (!name) throw new TypeError("an entry place needs the name");
-    const pt = concat(new Writer().bytes(name).pad(NAME_QUANTUM).finish(), encodeRecord(r));
-    return sealBlob(this.keys, ENTRY_MAGIC, this.#entryAd(place), pt);
+    const pt = encodePlacedRecord(name, encodeRecord(r));
+    return sealBlob(this.keys, ENTRY_RECORD_MAGIC, this.#entryAd(place), pt);
   }
 
   #entryAd(place: RecordPlace): Uint8Array {
-    return concat(u64le(place.parent!), enc.encode(place.file!));
+    return entryPlaceAd(place.parent!, place.file!);
   }
 
   /** How many bytes of an inode file hold its header and slots, judging from its first bytes. */
   static headBytes(head: Uint8Array): number {
-    if (head.length < HEADER_BYTES) return HEADER_BYTES;
-    const size = new DataView(head.buffer, head.byteOffset, HEADER_BYTES).getUint32(8, true);
-    return HEADER_BYTES + 2 * Math.min(size, MAX_RECORD_BYTES);
+    return headBytes(head);
   }
 
   /**
@@ -194,7 +168,7 @@ export class RecordStore {
     if (!(await this.checkFolder(folder))) return null;
     let file: Uint8Array | null;
     try {
-      file = readHead(path, (head) => RecordStore.headBytes(head), 8192);
+      file = readHead(path, (head) => RecordStore.headBytes(head), contentBase(REGULAR_SLOT));
     } catch (e) {
       if (e instanceof NotAnObjectError) throw new DamagedObjectError(path, e.message);
       throw e;
@@ -211,37 +185,20 @@ export class RecordStore {
   /** The current record in the header and slots `file` read from `place`. */
   async parse(file: Uint8Array, place: RecordPlace): Promise<LoadedRecord> {
     const path = place.path;
-    const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
-    if (
-      file.length < HEADER_BYTES || FILE_MAGIC.some((b, k) => file[k] !== b) ||
-      file[4] !== FILE_VERSION
-    ) {
-      throw new DamagedObjectError(path, "not an inode file (bad header)");
-    }
-    const slotSize = dv.getUint32(8, true);
-    if (slotSize < 512 || slotSize > MAX_RECORD_BYTES) {
-      throw new DamagedObjectError(path, `bad slot size ${slotSize}`);
+    let slotSize: number;
+    try {
+      slotSize = parseHeader(file);
+    } catch (e) {
+      if (e instanceof CorruptObjectError) throw new DamagedObjectError(path, e.message);
+      throw e;
     }
     // Everything needed from `file` is copied out before the first await: it may be a view of
     // a read buffer that the next read reuses (see readHeadOf's borrow).
-    const slots: { slot: 0 | 1; blob: Uint8Array | CorruptObjectError }[] = [];
-    for (const slot of [0, 1] as const) {
-      const at = HEADER_BYTES + slot * slotSize;
-      // A slot past the end of the file was never written (left sparse).
-      if (at + 4 > file.length) continue;
-      const len = dv.getUint32(at, true);
-      if (len === 0) continue;
-      slots.push({
-        slot,
-        blob: len > slotSize - 4 || at + 4 + len > file.length
-          ? new CorruptObjectError("slot length out of range")
-          : file.slice(at + 4, at + 4 + len),
-      });
-    }
+    const slots = slotBlobs(file, slotSize);
     // Both slots are sealed with the same key: derived once.
     const [magic, ad] = place.ino !== undefined
-      ? [MAGIC, u64le(place.ino)]
-      : [ENTRY_MAGIC, this.#entryAd(place)];
+      ? [OBJECT_RECORD_MAGIC, objectPlaceAd(place.ino)]
+      : [ENTRY_RECORD_MAGIC, this.#entryAd(place)];
     const key = slots.length ? blobKey(this.keys, magic, ad) : undefined;
     let best: LoadedRecord | null = null;
     let why = "no valid slot";
@@ -254,11 +211,9 @@ export class RecordStore {
           r = decodeRecord(await openBlob(this.keys, magic, ad, blob, key));
           if (r.ino !== place.ino) throw new CorruptObjectError("inode number mismatch");
         } else {
-          const pt = await openBlob(this.keys, magic, ad, blob, key);
-          const rd = new Reader(pt);
-          name = rd.bytes();
-          rd.pad();
-          r = decodeRecord(pt.subarray(rd.position));
+          const placed = decodePlacedRecord(await openBlob(this.keys, magic, ad, blob, key));
+          name = placed.name;
+          r = decodeRecord(placed.record);
           // Directories always live in object places (their entries point at them).
           if (isDir(r)) throw new CorruptObjectError("a directory record in an entry file");
         }
@@ -282,18 +237,8 @@ export class RecordStore {
   /** Whether a record fits the slots of its file (regular files' slots never grow). */
   fits(r: InodeRecord, slotSize: number): boolean {
     if (!isRegular(r)) return true;
-    // Sealed size without sealing: blob header (5), nonce, plaintext, tag (16); room is kept
-    // for the largest hole list the record may grow to and for the longest name.
-    const sealed = 5 + this.keys.metaAead.nonceLength + encodeRecord(r).length + 16;
-    return sealed + 4 + MAX_HOLES * 16 + NAME_ROOM <= slotSize;
-  }
-
-  // The bytes of a slot that matter: length and blob (the rest of the slot is never read).
-  #slotImage(blob: Uint8Array): Uint8Array {
-    const img = new Uint8Array(4 + blob.length);
-    new DataView(img.buffer).setUint32(0, blob.length, true);
-    img.set(blob, 4);
-    return img;
+    // Sealed size without sealing.
+    return regularRecordFits(encodeRecord(r).length, this.keys.metaAead.nonceLength, slotSize);
   }
 
   /**
@@ -309,8 +254,8 @@ export class RecordStore {
     const durable = opts.durable ?? false;
     const blob = await this.#seal(r, place, opts.name);
     const slotSize = isRegular(r) ? REGULAR_SLOT : slotSizeFor(blob.length);
-    if (blob.length + 4 > slotSize) throw new RecordTooLargeError("record too large");
-    const file = concat(header(slotSize), this.#slotImage(blob));
+    if (!fitsSlot(blob.length, slotSize)) throw new RecordTooLargeError("record too large");
+    const file = concat(encodeHeader(slotSize), slotImage(blob));
     if (place.ino === undefined) {
       await this.checkFolder(place.folder);
       await writeFileAtomic(place.path, file, durable);
@@ -354,14 +299,13 @@ export class RecordStore {
     const p = { shard: place.folder, record: place.path };
     const blob = await this.#seal(r, place, opts.name);
     await this.checkFolder(p.shard);
-    if (blob.length + 4 <= slotSize) {
+    if (fitsSlot(blob.length, slotSize)) {
       const fd = openRaw(p.record, constants.O_RDWR | SAFE_OPEN);
       try {
         // No fstat needed: O_NOFOLLOW refuses a symlink, O_RDWR a directory, and a write to a
         // FIFO or device placed here fails or lands nowhere that matters.
-        const img = this.#slotImage(blob);
-        const at = HEADER_BYTES + slot * slotSize;
-        writeAllSync(fd, img, at, p.record);
+        const img = slotImage(blob);
+        writeAllSync(fd, img, recordSlotAt(slot, slotSize), p.record);
         settleFile(fd);
         if (durable) await sysFdatasync(fd, p.record);
         return slotSize;
@@ -373,9 +317,9 @@ export class RecordStore {
     if (isRegular(r)) throw new RecordTooLargeError(`record of ${p.record} exceeds its slot`);
     // Outgrown: a new file with bigger slots replaces the old one atomically.
     const size = slotSizeFor(blob.length);
-    const file = new Uint8Array(HEADER_BYTES + 2 * size);
-    file.set(header(size), 0);
-    file.set(this.#slotImage(blob), HEADER_BYTES + slot * size);
+    const file = new Uint8Array(contentBase(size));
+    file.set(encodeHeader(size), 0);
+    file.set(slotImage(blob), recordSlotAt(slot, size));
     // Always durable: a replacement by rename whose bytes a power cut lost (on a filesystem
     // that does not flush before such a rename, unlike ext4) would lose the record.
     await writeFileAtomic(p.record, file, true);
@@ -404,17 +348,17 @@ export class RecordStore {
   ): Promise<{ slot: 0 | 1; slotSize: number }> {
     let size = slotSize;
     const blob = await this.#seal(r, to, toName);
-    if (blob.length + 4 > size) {
+    if (!fitsSlot(blob.length, size)) {
       if (isRegular(r)) throw new RecordTooLargeError(`record of ${from.path} exceeds its slot`);
       // Grow the slots at the old place first (atomic rewrite, still valid there).
       size = await this.update(r, slot, slotSize, from, { name: fromName });
-      if (blob.length + 4 > size) throw new RecordTooLargeError("record too large");
+      if (!fitsSlot(blob.length, size)) throw new RecordTooLargeError("record too large");
       slot = slot === 0 ? 1 : 0;
     }
     await this.checkFolder(from.folder);
     const fd = openRaw(from.path, constants.O_RDWR | SAFE_OPEN);
     try {
-      writeAllSync(fd, this.#slotImage(blob), HEADER_BYTES + slot * size, from.path);
+      writeAllSync(fd, slotImage(blob), recordSlotAt(slot, size), from.path);
       settleFile(fd);
       // The slot must be on disk before the rename or link is: otherwise a power cut could
       // keep the move and lose the slot, and the file would open nowhere.

@@ -10,11 +10,8 @@ import { linkSync, lstatSync, mkdirSync, rmSync } from "node:fs";
 import { listFolderSync } from "./object_io.ts";
 import { errnoName, sysError, sysRename } from "../../ffi/sysio.ts";
 import { randomBytes } from "../crypto/random.ts";
-import { base32 } from "../util/base32.ts";
 import { folderOf, settleFolder } from "./backing_times.ts";
-
-/** The trash folder of a data dir. */
-export const TRASH_DIR = "t";
+import { TRASH_DIR, TRASH_NAME_BYTES, trashName } from "./format/paths.ts";
 
 /** Removed objects waiting to be deleted. */
 export class Trash {
@@ -81,7 +78,7 @@ export class Trash {
    */
   hold(path: string, how: "rename" | "link"): string | null {
     if (!this.#check()) return null;
-    const to = `${this.#dir}/${base32(randomBytes(10))}`;
+    const to = `${this.#dir}/${trashName(randomBytes(TRASH_NAME_BYTES))}`;
     if (how === "link") {
       try {
         linkSync(path, to);

@@ -2,7 +2,7 @@
 import { DataDirBusyError, DirLock } from "../../../ffi/dirlock.ts";
 import { KEY_BACKUP, readHeader } from "../../store/datadir.ts";
 import { parseKeyFile } from "../../store/keyfile.ts";
-import { KEY_FILE } from "../../store/layout.ts";
+import { KEY_FILE } from "../../store/format/paths.ts";
 import type { InfoArgs } from "../args.ts";
 import { CliError } from "../errors.ts";
 import { ExitCode } from "../exit_codes.ts";

@@ -1,5 +1,6 @@
 /**
- * One chunk slot of a content file, at a fixed size per data dir (see `content_file.ts`). Shared
+ * The chunks of an inode file (docs/format.md, "Content"): one chunk slot of a content file, at a
+ * fixed size per data dir, and where each slot lies (I/O: `src/store/content_file.ts`). Shared
  * by the JS thread (single chunks) and the chunk worker (batches), so both read and write the
  * same layout:
  *
@@ -12,8 +13,13 @@
  *   each. A file written once uses slot 0 only, so within a group its chunks lie back to back
  *   (one write or read per run of chunks), and the slot-1 half of each group stays a hole of
  *   the backing file (which `lseek(SEEK_DATA)` reports without reading it).
+ *
+ * The associated data of chunk `i` is `"rencfs/v1/chunk\0" || u64(ino) || file id(16) || u64(i)`,
+ * then `|| u64(gen)` in paired slots ({@link chunkAdTemplate}, {@link chunkAd}).
+ * @module
  */
-import { randomBytes } from "../crypto/random.ts";
+import { randomBytes } from "../../crypto/random.ts";
+import { concat, u64le } from "../../util/codec.ts";
 
 /** Bytes of the length field at the start of every chunk slot. */
 const LEN_BYTES = 4;
@@ -130,6 +136,22 @@ export function groupRuns(l: SlotLayout, first: number, count: number): [number,
   return out;
 }
 
+/** Label at the start of every chunk's associated data (format version 1 of chunks). */
+export const CHUNK_AD_LABEL = "rencfs/v1/chunk\0";
+
+/**
+ * The associated data of the chunks of inode `ino` with file id `fileId`, with {@link adTail}
+ * free bytes at the end for {@link chunkAd} to fill per chunk.
+ */
+export function chunkAdTemplate(l: SlotLayout, ino: bigint, fileId: Uint8Array): Uint8Array {
+  return concat(
+    new TextEncoder().encode(CHUNK_AD_LABEL),
+    u64le(ino),
+    fileId,
+    new Uint8Array(adTail(l)),
+  );
+}
+
 /** Bytes of the associated data after the caller's prefix: the index, and the generation. */
 export function adTail(l: SlotLayout): number {
   return l.paired ? 16 : 8;
@@ -185,6 +207,16 @@ export function slotGen(span: Uint8Array, off: number): number {
   const hi = v.getUint32(off + LEN_BYTES + 4, true);
   const gen = hi * 2 ** 32 + lo;
   return gen >= 1 && gen <= MAX_GEN ? gen : -1;
+}
+
+/**
+ * The generation in the paired slot header at `span[off..]` when its length and generation are
+ * ones a writer writes (the slot may hold a version), or -1. Not authenticated.
+ */
+export function plausibleGen(span: Uint8Array, off: number, l: SlotLayout): number {
+  const len = new DataView(span.buffer, span.byteOffset).getUint32(off, true);
+  if (len === 0 || len > l.chunkSize) return -1;
+  return slotGen(span, off);
 }
 
 /** The nonce and `ciphertext || tag` of a slot whose plaintext length is `len` (views). */

@@ -6,7 +6,7 @@
 
 import type { OpHandlers } from "../../ffi/fuse.ts";
 import { copyCString } from "../../ffi/libc.ts";
-import { S_IFREG } from "../fs/types.ts";
+import { hasZeroCopy, S_IFREG } from "../fs/types.ts";
 import type { OpContext } from "./context.ts";
 import { newMode } from "./ops_entry.ts";
 import { readFh, readOpenFlags } from "./reply.ts";
@@ -19,6 +19,8 @@ type FileOps = Pick<
 /** Builds the file-operation handlers for `c`. */
 export function fileOps(c: OpContext): FileOps {
   const { fs, fuse } = c;
+  // The buffer-lending calls when the filesystem has them; plain read/write otherwise.
+  const zeroCopy = hasZeroCopy(fs) ? fs : null;
   const ignore = () => {};
   return {
     create(req, parent, name, mode, fi) {
@@ -50,19 +52,27 @@ export function fileOps(c: OpContext): FileOps {
     read(req, ino, size, off, fi) {
       const fh = readFh(fi);
       const n = Number(size);
-      c.run(req, "read", () => fs.readPieces(ino, fh, Number(off), n), (pieces) => {
+      const at = Number(off);
+      if (!zeroCopy) {
+        c.run(req, "read", () => fs.read(ino, fh, at, n), (data) => {
+          fuse.fuse_reply_iov(req, c.iovecs([data], n), 1);
+        }, n);
+        return;
+      }
+      c.run(req, "read", () => zeroCopy.readPieces(ino, fh, at, n), (lease) => {
         // The pieces go to the kernel as they are (one writev): the kernel's copy into the
         // page cache is the only one, and it happens before fuse_reply_iov returns.
+        const pieces = lease.views;
         fuse.fuse_reply_iov(req, c.iovecs(pieces, n), pieces.length);
-        fs.releasePieces(pieces);
+        lease.release();
       }, n);
     },
 
     write(req, ino, buf, size, off, fi) {
       // The request buffer is reused for the next request: copy the data now, into a buffer
-      // the store can hand to its chunk worker without copying it again.
+      // the store can hand to its chunk worker without copying it again (the write takes it).
       const len = Number(size);
-      const data = fs.writeBuffer(len);
+      const data = zeroCopy ? zeroCopy.writeBuffer(len) : new Uint8Array(len);
       if (buf !== null && len > 0) Deno.UnsafePointerView.copyInto(buf, data);
       const fh = readFh(fi);
       c.space.check().catch(ignore);

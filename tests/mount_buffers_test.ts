@@ -42,7 +42,7 @@ Deno.test({
     try {
       await makeSources(src);
       const dataDir = `${tmp}/data`;
-      (await EncryptedFs.create(dataDir, PASSWORD, { kdfCost: KDF_COST })).fs.close();
+      await (await EncryptedFs.create(dataDir, PASSWORD, { kdfCost: KDF_COST })).fs.close();
       await withMount(async ({ mnt, fs }) => {
         await copyAllAndCompare(src, mnt, src);
         // Unaligned overwrites in parallel: writes that need old bytes, into files being read.

@@ -61,3 +61,4 @@ export {
 export { type CipherName, CIPHERS, DEFAULT_CIPHER } from "./src/crypto/aead.ts";
 export { Errno, type ErrnoName, FsError } from "./src/fs/errors.ts";
 export * from "./src/fs/types.ts";
+export { Lease, LeaseReleasedError } from "./src/util/lease.ts";

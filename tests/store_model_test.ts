@@ -45,13 +45,14 @@ async function runModel(chunkSize: number, seed: number, ops: number) {
         assertEquals(got, want, `op ${i}: read ${off}+${len} of ${model.length}`);
       } else {
         // Pieces are handed back (their buffers reused) or kept: kept ones must never change.
-        const pieces = await fs.readPieces(attr.ino, fh, off, len);
+        const lease = await fs.readPieces(attr.ino, fh, off, len);
+        const pieces = [...lease.views];
         assertEquals(
           concat(...pieces),
           want,
           `op ${i}: readPieces ${off}+${len} of ${model.length}`,
         );
-        if (pick(2) === 0) fs.releasePieces(pieces);
+        if (pick(2) === 0) lease.release();
         else kept.push({ pieces, want, at: i });
       }
     } else {
@@ -201,11 +202,12 @@ Deno.test("read pieces handed back are reused for later reads; pieces kept never
       const offs = [0, 1, 2, 3].map((k) => off + k * step);
       const got = await Promise.all(offs.map((o) => fs.readPieces(attr.ino, fh, o, step)));
       offs.forEach((o, k) => {
-        assertEquals(concat(...got[k]), model.slice(o, o + step), `pass ${pass} @${o}`);
-        if ((o / step) % 7 === 3) kept.push({ pieces: got[k], off: o });
+        const pieces = [...got[k].views];
+        assertEquals(concat(...pieces), model.slice(o, o + step), `pass ${pass} @${o}`);
+        if ((o / step) % 7 === 3) kept.push({ pieces, off: o });
         else {
-          fs.releasePieces(got[k]);
-          released.push(...got[k]);
+          got[k].release();
+          released.push(...pieces);
         }
       });
       // A write drops what was fetched ahead: those buffers come back too.

@@ -7,6 +7,7 @@
 import type { Logger } from "@logtape/logtape";
 import { FsError } from "../fs/errors.ts";
 import type { FileSystem } from "../fs/types.ts";
+import { Lease } from "../util/lease.ts";
 
 /** The parameters of each traced operation, by kind (see {@link formatArg}). */
 const OPS: Readonly<Record<string, readonly string[]>> = {
@@ -64,8 +65,8 @@ function formatArg(kind: string, v: unknown, logNames: boolean): string {
 function formatResult(op: string, v: unknown): string {
   if (v === undefined) return "ok";
   if (v instanceof Uint8Array) return `${v.length} bytes`;
+  if (v instanceof Lease) return `${v.bytes} bytes`;
   if (Array.isArray(v)) {
-    if (op === "readPieces") return `${v.reduce((n, p: Uint8Array) => n + p.length, 0)} bytes`;
     return `${v.length} ${op === "listxattr" ? "names" : "entries"}`;
   }
   if (typeof v === "number") return op === "write" ? `${v} bytes` : `fh=${v}`;

@@ -21,6 +21,7 @@ import {
   unlockDataDir,
 } from "../store/datadir.ts";
 import { DirLock } from "../../ffi/dirlock.ts";
+import type { Lease } from "../util/lease.ts";
 import { FsError, fsError } from "./errors.ts";
 import { Attributes } from "./attributes.ts";
 import { EntryFiles } from "./entry_files.ts";
@@ -39,16 +40,16 @@ import {
   type Attr,
   type Caller,
   type DirEntry,
-  type FileSystem,
   ROOT_INO,
   type SetAttrChanges,
   type StatFs,
+  type ZeroCopyFileSystem,
 } from "./types.ts";
 
 export { CipherMismatchError, DamagedDataDirError, type OpenOptions } from "./open_options.ts";
 
 /** The encrypted filesystem of one unlocked data dir. */
-export class EncryptedFs implements FileSystem {
+export class EncryptedFs implements ZeroCopyFileSystem {
   readonly readOnly: boolean;
   readonly header: KeyFileHeader;
   readonly #core: FsCore;
@@ -265,20 +266,13 @@ export class EncryptedFs implements FileSystem {
 
   /**
    * Like {@link read}, as consecutive pieces that are views of decrypted chunks (read-only;
-   * they may share a buffer with other chunks): for callers that copy them out at once, such
-   * as the FUSE adapter, this saves a copy and an allocation per read.
+   * they may share a buffer with other chunks), lent until the lease is released: for callers
+   * that copy them out at once, such as the FUSE adapter, this saves a copy and an allocation
+   * per read. Releasing the lease (once, after the last use of every piece) lets the buffers be
+   * reused for later reads instead of piling up until the garbage collector runs; optional.
    */
-  readPieces(ino: bigint, fh: number, offset: number, length: number): Promise<Uint8Array[]> {
+  readPieces(ino: bigint, fh: number, offset: number, length: number): Promise<Lease> {
     return this.#core.io("read", () => this.#files.readPieces(ino, fh, offset, length));
-  }
-
-  /**
-   * Hands back the pieces of a {@link readPieces} call once they are no longer used (each
-   * call's pieces once; the views must not be touched afterwards): their buffers are then reused
-   * for later reads instead of piling up until the garbage collector runs. Optional.
-   */
-  releasePieces(pieces: Uint8Array[]): void {
-    this.#core.data.releasePieces(pieces);
   }
 
   /**

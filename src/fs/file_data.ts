@@ -23,6 +23,7 @@ import { contentBase, DamagedObjectError } from "../store/record_store.ts";
 import type { StoreKeys } from "../store/keys.ts";
 import { fsError } from "./errors.ts";
 import { concat } from "../util/codec.ts";
+import { Lease } from "../util/lease.ts";
 import type { DamageReporter, Inode } from "./inode_table.ts";
 
 /** Largest file size: chunk indexes and offsets stay exact in a JS number. */
@@ -112,13 +113,15 @@ export class FileData {
 
   /**
    * Reads up to `length` bytes at `offset` as consecutive pieces (views of the decrypted
-   * chunks, not to be written to): a FUSE reply copies them out once instead of twice.
+   * chunks, not to be written to), lent until the lease is released: a FUSE reply copies them
+   * out once instead of twice. Releasing lets their buffers be reused (optional, once).
    */
-  readPieces(node: Inode, offset: number, length: number): Promise<Uint8Array[]> {
+  async readPieces(node: Inode, offset: number, length: number): Promise<Lease> {
     // Shared with writes, exclusive of truncations: a shrink drops chunk slots after its record
     // is written, and a read in flight must not find its chunks gone (EIO) or show zeros past
     // the new end. It sees the file before or after the truncation.
-    return node.resizeLock.shared(() => this.#readPieces(node, offset, length));
+    const pieces = await node.resizeLock.shared(() => this.#readPieces(node, offset, length));
+    return new Lease(pieces, this.#releaseAll);
   }
 
   async #readPieces(node: Inode, offset: number, length: number): Promise<Uint8Array[]> {
@@ -170,20 +173,17 @@ export class FileData {
     return pieces;
   }
 
-  /**
-   * Hands back the pieces of a {@link readPieces} call after their last use, so that their
-   * buffers are reused instead of left to the garbage collector (optional; each call's pieces
-   * once).
-   */
-  releasePieces(pieces: Uint8Array[]): void {
+  // Hands a lease's pieces back: their buffers are reused instead of left to the collector.
+  readonly #releaseAll = (pieces: readonly Uint8Array[]) => {
     for (const p of pieces) this.keys.chunks.release(p);
-  }
+  };
 
-  /** Reads up to `length` bytes at `offset`. */
+  /** Reads up to `length` bytes at `offset`: a copy, the caller's. */
   async read(node: Inode, offset: number, length: number): Promise<Uint8Array> {
-    const pieces = await this.readPieces(node, offset, length);
+    const lease = await this.readPieces(node, offset, length);
+    const pieces = lease.views;
     const out = pieces.length === 1 ? pieces[0].slice() : concat(...pieces);
-    this.releasePieces(pieces);
+    lease.release();
     return out;
   }
 
@@ -395,15 +395,9 @@ export class FileData {
       }
       if (data.length) image.set(data, offset - first * cs);
     }
-    // Taken before the write: the image moves to a worker.
+    // Taken before the write, which takes the image over (taken write data included).
     const newEnd = Math.max(size, last * cs + lengths[count - 1]);
-    try {
-      await content.write(first, image, lengths);
-    } finally {
-      // A single chunk is sealed on this thread: its image (taken write data included) was not
-      // moved and can be reused.
-      if (count === 1) this.keys.chunks.recycle(image);
-    }
+    await content.write(first, image, lengths);
     let filled = false;
     for (let i = first; i <= last; i++) filled = fillHole(node.rec.holes, i) || filled;
     if (filled || newEnd > node.rec.size) node.growth++;

@@ -6,6 +6,7 @@
  * @module
  */
 import { isDir, isRegular } from "../store/inode_record.ts";
+import type { Lease } from "../util/lease.ts";
 import type { Attributes } from "./attributes.ts";
 import { fsError } from "./errors.ts";
 import type { Flusher } from "./flusher.ts";
@@ -63,8 +64,8 @@ export class OpenFiles {
     return this.#core.data.read(await this.#readable(ino, fh), offset, length);
   }
 
-  /** Reads through handle `fh`: views of decrypted chunks (see `EncryptedFs.readPieces`). */
-  async readPieces(ino: bigint, fh: number, offset: number, length: number): Promise<Uint8Array[]> {
+  /** Reads through handle `fh`: lent views of decrypted chunks (`EncryptedFs.readPieces`). */
+  async readPieces(ino: bigint, fh: number, offset: number, length: number): Promise<Lease> {
     return this.#core.data.readPieces(await this.#readable(ino, fh), offset, length);
   }
 

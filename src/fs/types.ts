@@ -9,6 +9,8 @@
  * failure …).
  */
 
+import type { Lease } from "../util/lease.ts";
+
 // The root's inode number and the file type bits are written on disk: they live below fs/, in
 // the store (no upward import), and are re-exported here for everyone else.
 export {
@@ -132,20 +134,15 @@ export interface FileSystem {
   open(ino: bigint, flags: number): Promise<number>;
   /** Reads up to `length` bytes at `offset`; shorter only at end of file. */
   read(ino: bigint, fh: number, offset: number, length: number): Promise<Uint8Array>;
-  /** {@link read} as consecutive read-only pieces, for callers that copy them out at once. */
-  readPieces(ino: bigint, fh: number, offset: number, length: number): Promise<Uint8Array[]>;
-  /** Hands back the pieces of a {@link readPieces} call after their last use (optional). */
-  releasePieces(pieces: Uint8Array[]): void;
-  /** Lets go of memory kept for speed (spare buffers), for a mount that has gone idle. */
-  trimMemory(): void;
   /**
    * Over its memory budget: up to `max` names whose inodes only the kernel's cache keeps in
    * memory, for the kernel to drop (it then forgets the inodes). Optional.
    */
   forgettable?(max: number): { parent: bigint; name: Uint8Array }[];
-  /** A buffer for the data of a coming write, which that write may take over (detach). */
-  writeBuffer(bytes: number): Uint8Array;
-  /** Writes all of `data` at `offset`; returns the bytes written. */
+  /**
+   * Writes all of `data` at `offset`; returns the bytes written. `data` stays the caller's,
+   * unless it came from {@link ZeroCopyFileSystem.writeBuffer}.
+   */
   write(ino: bigint, fh: number, offset: number, data: Uint8Array): Promise<number>;
   flush(ino: bigint, fh: number): Promise<void>;
   fsync(ino: bigint, fh: number, dataOnly: boolean): Promise<void>;
@@ -184,4 +181,32 @@ export interface FileSystem {
   syncAll(): Promise<void>;
   /** Flushes everything and closes the store; the object is unusable afterwards. */
   close(): Promise<void>;
+}
+
+/**
+ * Calls that lend buffers instead of copying, for callers that copy data in and out at once
+ * (the FUSE adapter). Optional: a {@link FileSystem} without them is served through `read` and
+ * `write`; {@link hasZeroCopy} tells which.
+ */
+export interface ZeroCopyFileSystem extends FileSystem {
+  /**
+   * {@link FileSystem.read} as consecutive read-only pieces (views of decrypted chunks), lent
+   * until the lease is released: release it after the last use of every piece (optional; at
+   * most once).
+   */
+  readPieces(ino: bigint, fh: number, offset: number, length: number): Promise<Lease>;
+  /**
+   * A buffer (contents undefined) for the data of the next {@link FileSystem.write}, which
+   * takes it over: after that write the caller must not touch it, whatever the outcome.
+   */
+  writeBuffer(bytes: number): Uint8Array;
+  /** Lets go of memory kept for speed (spare buffers), for a mount that has gone idle. */
+  trimMemory(): void;
+}
+
+/** Whether `fs` offers the {@link ZeroCopyFileSystem} calls. */
+export function hasZeroCopy(fs: FileSystem): fs is ZeroCopyFileSystem {
+  const z = fs as Partial<ZeroCopyFileSystem>;
+  return typeof z.readPieces === "function" && typeof z.writeBuffer === "function" &&
+    typeof z.trimMemory === "function";
 }

@@ -66,7 +66,7 @@ export class OpContext {
    * A `struct iovec` array over `pieces` (at most `max` bytes in all) for a reply that the
    * kernel copies before libfuse returns; the pieces must stay untouched until then.
    */
-  iovecs(pieces: Uint8Array[], max: number): Uint8Array<ArrayBuffer> {
+  iovecs(pieces: readonly Uint8Array[], max: number): Uint8Array<ArrayBuffer> {
     if (this.#iov.length < pieces.length * Iovec.size) {
       this.#iov = new Uint8Array(pieces.length * Iovec.size * 2);
     }

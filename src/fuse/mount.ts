@@ -10,7 +10,7 @@ import { fuseVersion, loadFuse } from "../../ffi/fuse.ts";
 import { trimFreedMemory } from "../../ffi/memory.ts";
 import { collectGarbage } from "../util/gc.ts";
 import { memoryBudgetNow } from "../util/memory_budget.ts";
-import type { FileSystem } from "../fs/types.ts";
+import { type FileSystem, hasZeroCopy } from "../fs/types.ts";
 import { type Logger, OpContext } from "./context.ts";
 import { buildOps, DEFAULT_KERNEL_OPTIONS, type KernelOptions } from "./ops.ts";
 import { DEFAULT_LOOP_TUNING, FuseSession, type LoopTuning } from "./session.ts";
@@ -231,7 +231,7 @@ class LiveMount implements Mount {
       if (!idle) idleDone = false;
       else if (!idleDone) {
         idleDone = true;
-        this.fs.trimMemory();
+        if (hasZeroCopy(this.fs)) this.fs.trimMemory();
         collectGarbage();
       }
       trimFreedMemory();
@@ -306,7 +306,7 @@ class LiveMount implements Mount {
     }
     // Garbage of this thread (random writes seal chunks here) needs only a collection here;
     // otherwise it is the chunk worker's (streams), which collects when its pools are trimmed.
-    if (m.external < PRESSURE_HEADROOM / 2) this.fs.trimMemory();
+    if (m.external < PRESSURE_HEADROOM / 2 && hasZeroCopy(this.fs)) this.fs.trimMemory();
     collectGarbage();
     trimFreedMemory();
     return Deno.memoryUsage().rss;

@@ -6,7 +6,7 @@
 
 import type { OpHandlers } from "../../ffi/fuse.ts";
 import { copyCString } from "../../ffi/libc.ts";
-import { S_IFREG } from "../fs/types.ts";
+import { hasZeroCopy, S_IFREG } from "../fs/types.ts";
 import type { OpContext } from "./context.ts";
 import { newMode } from "./ops_entry.ts";
 import { readFh, readOpenFlags } from "./reply.ts";
@@ -19,6 +19,8 @@ type FileOps = Pick<
 /** Builds the file-operation handlers for `c`. */
 export function fileOps(c: OpContext): FileOps {
   const { fs, fuse } = c;
+  // The buffer-lending calls when the filesystem has them; plain read/write otherwise.
+  const zeroCopy = hasZeroCopy(fs) ? fs : null;
   const ignore = () => {};
   return {
     create(req, parent, name, mode, fi) {
@@ -52,32 +54,40 @@ export function fileOps(c: OpContext): FileOps {
       const fh = readFh(fi);
       const n = Number(size);
       const at = Number(off);
+      if (!zeroCopy) {
+        c.run(req, "read", () => fs.read(ino, fh, at, n), (data) => {
+          fuse.fuse_reply_iov(req, c.iovecs([data], n), 1);
+        }, n);
+        return;
+      }
       const pages = c.pages;
       if (pages?.widens(n) && !c.writing(ino)) {
         // A short read: the whole chunk is decrypted anyway, so the kernel gets all of it
         // (page_store.ts); the reply is the part asked for.
         const start = at - at % pages.chunk;
         const epoch = pages.epoch(ino);
-        c.run(req, "read", () => fs.readPieces(ino, fh, start, pages.chunk), (pieces) => {
+        c.run(req, "read", () => zeroCopy.readPieces(ino, fh, start, pages.chunk), (lease) => {
+          const pieces = lease.views;
           const asked = slicePieces(pieces, at - start, n);
           fuse.fuse_reply_iov(req, c.iovecs(asked, n), asked.length);
-          pages.store(ino, start, pieces, epoch, c.writing(ino), () => fs.releasePieces(pieces));
+          pages.store(ino, start, pieces, epoch, c.writing(ino), () => lease.release());
         }, pages.chunk);
         return;
       }
-      c.run(req, "read", () => fs.readPieces(ino, fh, at, n), (pieces) => {
+      c.run(req, "read", () => zeroCopy.readPieces(ino, fh, at, n), (lease) => {
         // The pieces go to the kernel as they are (one writev): the kernel's copy into the
         // page cache is the only one, and it happens before fuse_reply_iov returns.
+        const pieces = lease.views;
         fuse.fuse_reply_iov(req, c.iovecs(pieces, n), pieces.length);
-        fs.releasePieces(pieces);
+        lease.release();
       }, n);
     },
 
     write(req, ino, buf, size, off, fi) {
       // The request buffer is reused for the next request: copy the data now, into a buffer
-      // the store can hand to its chunk worker without copying it again.
+      // the store can hand to its chunk worker without copying it again (the write takes it).
       const len = Number(size);
-      const data = fs.writeBuffer(len);
+      const data = zeroCopy ? zeroCopy.writeBuffer(len) : new Uint8Array(len);
       if (buf !== null && len > 0) Deno.UnsafePointerView.copyInto(buf, data);
       const fh = readFh(fi);
       c.space.check().catch(ignore);
@@ -114,7 +124,7 @@ export function fileOps(c: OpContext): FileOps {
 }
 
 /** Views of the `len` bytes from `skip` on of the contiguous `pieces` (fewer at the end). */
-function slicePieces(pieces: Uint8Array[], skip: number, len: number): Uint8Array[] {
+function slicePieces(pieces: readonly Uint8Array[], skip: number, len: number): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (const p of pieces) {
     if (len <= 0) break;

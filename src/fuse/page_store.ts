@@ -78,7 +78,7 @@ export class PageStore {
   store(
     ino: bigint,
     offset: number,
-    pieces: Uint8Array[],
+    pieces: readonly Uint8Array[],
     epoch: number,
     writing: boolean,
     done: () => void,

@@ -362,6 +362,7 @@ export class ContentFile implements KeyHolder {
       out,
       headerBytes(l) + l.nonceLength,
     );
+    this.#keys.chunks.recycle(plain); // sealed: write() took the image over
     const at = this.#at(i, t?.slot ?? 0);
     writeAllSync(this.#fd, out, at, this.path);
     this.#eof = Math.max(this.#eof, at + out.length);
@@ -395,9 +396,9 @@ export class ContentFile implements KeyHolder {
 
   /**
    * Seals and writes consecutive chunks starting at `first` (one write call unpaired). `plain`
-   * holds chunk `k` at `k * chunkSize` ({@link image}); it is detached (moved to a worker)
-   * unless it holds a single chunk (done on this thread). The caller holds the chunks' locks:
-   * no other write of them runs meanwhile.
+   * holds chunk `k` at `k * chunkSize` ({@link image}) and is taken over: the caller must not
+   * touch it afterwards (several chunks go to a worker, which may detach it; a single chunk is
+   * sealed here and its image reused). The caller holds the chunks' locks.
    */
   async write(first: number, plain: Uint8Array, lengths: number[]): Promise<void> {
     const pairs = this.#pairs;

@@ -7,9 +7,12 @@
  * A buffer that comes back is moved to a new ArrayBuffer (`transfer`, no copy): every view of
  * the old one is detached. A view used after its release (a bug) then reads as empty, never as
  * the data of a later read. Shared buffers ({@link SharedBuffers}) cannot be detached:
- * they are handed back as they are, and their views must not be touched after release.
+ * they are handed back as they are, and their views must not be touched after release. With
+ * poisoning on (`lease.ts`), a view that comes back is filled with the poison byte first, so a
+ * use after release reads as poison.
  */
 import { BufferPool } from "./buffer_pool.ts";
+import { poison, poisonFromEnv } from "./lease.ts";
 import type { SharedBuffers } from "./shared_buffers.ts";
 
 /** A pool of buffers lent out as counted views. */
@@ -18,8 +21,15 @@ export class LeasePool {
   /** Buffers on loan and how many of their views are still out. */
   readonly #out = new WeakMap<ArrayBufferLike, number>();
 
-  /** `shared`: buffers to lend first, while one is free and big enough. */
-  constructor(max: number, private readonly shared?: SharedBuffers) {
+  /**
+   * `shared`: buffers to lend first, while one is free and big enough. `poisoned`: fill views
+   * with the poison byte as they come back (default: `RENCFS_POISON_BUFFERS=1`).
+   */
+  constructor(
+    max: number,
+    private readonly shared?: SharedBuffers,
+    private readonly poisoned: boolean = poisonFromEnv(),
+  ) {
     this.#spare = new BufferPool(max);
   }
 
@@ -42,6 +52,7 @@ export class LeasePool {
     const b = view.buffer;
     const left = this.#out.get(b);
     if (left === undefined) return false;
+    if (this.poisoned) poison(view);
     if (left > 1) {
       this.#out.set(b, left - 1);
     } else {

@@ -10,8 +10,10 @@
  * buffer was handed back reads whatever the buffer holds next: callers hand every view back
  * once, after its last use (the lease rules of {@link ./lease_pool.ts}). A buffer whose views
  * are never handed back is not lost: once they are garbage, so is the buffer, and `forget`
- * tells the workers.
+ * tells the workers. With poisoning on (`lease.ts`), a buffer is filled with the poison byte
+ * as it is freed, so a view used after that reads as poison until the buffer is taken again.
  */
+import { poison, poisonFromEnv } from "./lease.ts";
 
 /** Same-size shared buffers, made on first need up to a limit, reused after. */
 export class SharedBuffers {
@@ -26,12 +28,15 @@ export class SharedBuffers {
    * @param max buffers alive at most; beyond that, {@link take} returns null
    * @param announce called once per new buffer (to share it with the workers)
    * @param forget called once a buffer is garbage (for the workers to let go of it)
+   * @param poisoned fill each buffer with the poison byte as it is freed (default:
+   *   `RENCFS_POISON_BUFFERS=1`)
    */
   constructor(
     readonly bytes: number,
     readonly max: number,
     private readonly announce: (id: number, buf: SharedArrayBuffer) => void,
     forget: (id: number) => void,
+    private readonly poisoned: boolean = poisonFromEnv(),
   ) {
     this.#gone = new FinalizationRegistry((id) => {
       this.#live.delete(id);
@@ -64,7 +69,9 @@ export class SharedBuffers {
   give(view: Uint8Array): boolean {
     const buf = view.buffer;
     if (this.idOf(buf) === undefined) return false;
-    if (!this.#free.includes(buf as SharedArrayBuffer)) this.#free.push(buf as SharedArrayBuffer);
+    if (this.#free.includes(buf as SharedArrayBuffer)) return true;
+    if (this.poisoned) poison(new Uint8Array(buf));
+    this.#free.push(buf as SharedArrayBuffer);
     return true;
   }
 

@@ -14,7 +14,7 @@
  *   among them, are lost while the chunks it wrote stay: docs/format.md, "Crash consistency").
  * - Nothing reads an error, and no entry appears that the workload never made.
  */
-import type { ClaimState, JournalLine, PathState, WalkState } from "./crash_workload.ts";
+import type { ClaimState, JournalLine, PathState, WalkState } from "./crash_journal.ts";
 
 /** How the round ended: power cut of the ext4 image, or kill -9 of the daemon alone. */
 export type CrashMode = "power" | "kill";

@@ -14,98 +14,17 @@
  * system and is written with one write(2) per line, which a kill or an ext4 shutdown of the
  * image cannot undo.
  */
+import { type ClaimState, type JournalLine, type PathState, sha, walk } from "./crash_journal.ts";
+import {
+  ancestors,
+  isAncestorOrSelf,
+  newNode,
+  type Node,
+  pathOf,
+  stateOf,
+  subtree,
+} from "./crash_tree.ts";
 import { prng } from "./prng.ts";
-import { createHash } from "node:crypto";
-
-/**
- * A path's state in the journal: absent, directory, or file with length, SHA-256 (hex) and, in
- * the journal, the workload's number of the file (which renames keep).
- */
-export type PathState = "a" | "d" | { len: number; sha: string; id?: number };
-/** A durability claim: a state, or "f" for a file whose content is not claimed. */
-export type ClaimState = PathState | "f";
-/** Result of walking one path: its state, or the error that reading it gave. */
-export type WalkState = PathState | { other: string } | { err: string };
-
-/** One journal line. */
-export type JournalLine =
-  | {
-    t: "op";
-    n: number;
-    d: string;
-    /** State of each path the operation changes, once done. */
-    e: Record<string, PathState>;
-    /** States a path passes through on the way (an operation of several system calls). */
-    i?: Record<string, PathState>;
-  }
-  | { t: "sync"; n: number; d: string; c: Record<string, ClaimState> }
-  | { t: "err"; d: string }
-  | { t: "end" };
-
-/** SHA-256 of `bytes`, hex. */
-export function sha(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
-interface Node {
-  id: number;
-  kind: "f" | "d";
-  name: string;
-  parent: Node | null;
-  children: Map<string, Node>;
-  /** Every name this directory ever held (a directory fsync claims each one's state). */
-  everNames: Set<string>;
-  content: Uint8Array;
-  /** Content changed since the file's last fsync. */
-  dirty: boolean;
-  /** Paths this node had before renames (its own or an ancestor's); absent for good. */
-  former: string[];
-}
-
-let nextId = 0;
-
-function newNode(kind: "f" | "d", name: string, parent: Node | null): Node {
-  return {
-    id: nextId++,
-    kind,
-    name,
-    parent,
-    children: new Map(),
-    everNames: new Set(),
-    content: new Uint8Array(0),
-    dirty: true,
-    former: [],
-  };
-}
-
-function pathOf(n: Node): string {
-  const parts: string[] = [];
-  for (let x: Node | null = n; x && x.parent; x = x.parent) parts.unshift(x.name);
-  return parts.join("/");
-}
-
-function stateOf(n: Node): PathState {
-  return n.kind === "d" ? "d" : { len: n.content.length, sha: sha(n.content), id: n.id };
-}
-
-/** Every node of the subtree at `n`, `n` first. */
-function subtree(n: Node): Node[] {
-  const out = [n];
-  for (const c of n.children.values()) out.push(...subtree(c));
-  return out;
-}
-
-/** Ancestors of `n` below the mount root, nearest first. */
-function ancestors(n: Node): Node[] {
-  const out: Node[] = [];
-  for (let x = n.parent; x && x.parent; x = x.parent) out.push(x);
-  return out;
-}
-
-function isAncestorOrSelf(a: Node, n: Node): boolean {
-  for (let x: Node | null = n; x; x = x.parent) if (x === a) return true;
-  return false;
-}
 
 /** The workload: a model of the tree it made, and the journal it keeps. */
 class Workload {
@@ -441,45 +360,6 @@ class Workload {
   end(): void {
     this.#log({ t: "end" });
   }
-}
-
-/** Walks `root`: relative path -> state, or the error met there. */
-export function walk(root: string): Record<string, WalkState> {
-  const out: Record<string, WalkState> = {};
-  const visit = (rel: string): void => {
-    const abs = rel === "" ? root : `${root}/${rel}`;
-    let info: Deno.FileInfo;
-    try {
-      info = Deno.lstatSync(abs);
-    } catch (e) {
-      out[rel] = { err: `stat: ${e}` };
-      return;
-    }
-    if (info.isDirectory) {
-      if (rel !== "") out[rel] = "d";
-      let names: string[];
-      try {
-        names = [...Deno.readDirSync(abs)].map((e) => e.name).sort();
-      } catch (e) {
-        out[rel] = { err: `readdir: ${e}` };
-        return;
-      }
-      for (const name of names) visit(rel === "" ? name : `${rel}/${name}`);
-    } else if (info.isFile) {
-      try {
-        const bytes = Deno.readFileSync(abs);
-        out[rel] = bytes.length === info.size
-          ? { len: bytes.length, sha: sha(bytes) }
-          : { err: `read ${bytes.length} bytes, stat says ${info.size}` };
-      } catch (e) {
-        out[rel] = { err: `read: ${e}` };
-      }
-    } else {
-      out[rel] = { other: `mode ${info.mode?.toString(8)}` };
-    }
-  };
-  visit("");
-  return out;
 }
 
 if (import.meta.main) {

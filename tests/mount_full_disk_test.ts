@@ -14,7 +14,7 @@ Deno.test({
     await sh(`mount -t tmpfs -o size=48m tmpfs ${disk}`);
     try {
       const dataDir = `${disk}/data`;
-      (await EncryptedFs.create(dataDir, PASSWORD, { kdfCost: KDF_COST })).fs.close();
+      await (await EncryptedFs.create(dataDir, PASSWORD, { kdfCost: KDF_COST })).fs.close();
       const src = `${tmp}/src`;
       await sh(`head -c 96M /dev/urandom > ${src}`);
       const copied: Record<string, number> = {};

@@ -24,8 +24,17 @@ export function watchIdle(m: Mount, idleMs: number): () => void {
     }
     if (Date.now() - lastActive < idleMs) return;
     const users = await m.users();
+    const after = m.activity();
     // Counting users stats their files, which this mount answers: not activity of theirs.
-    seen = m.activity().started;
+    seen = after.started;
+    // With no user found, the count stat-ed nothing in this mount: a request meanwhile is real
+    // activity (absorbing it unmounted right after a file was used).
+    if (
+      users.openFiles === 0 && users.processes === 0 && (now.started !== seen || after.inFlight > 0)
+    ) {
+      lastActive = Date.now();
+      return;
+    }
     if (users.openFiles > 0 || users.processes > 0) {
       logger.debug("idle for {d} but still in use ({users}): staying mounted", {
         d: formatDuration(idleMs),

@@ -29,6 +29,7 @@ export {
   type OpenOptions,
 } from "./src/fs/encrypted_fs.ts";
 export { DataDirBusyError } from "./ffi/dirlock.ts";
+export { SysError } from "./ffi/sys_error.ts";
 export { Vault, VaultFile, type VaultOpenOptions, type VaultStat } from "./src/fs/path_api.ts";
 export {
   changePassword,

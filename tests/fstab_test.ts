@@ -103,10 +103,14 @@ Deno.test({
         dataDir,
         mnt,
         "-o",
-        `rw,passfile=${passFile},nofail,_netdev,noauto,user,x-systemd.automount,idle=10min`,
+        `rw,passfile=${passFile},nofail,_netdev,noauto,user,x-systemd.automount,idle=10min,` +
+        `memory_limit=200M`,
       ]);
       assertEquals(out.code, 0, out.stderr);
       assert(await isLiveFuseMount(mnt));
+      // memory_limit= reaches the daemon as --memory-limit.
+      const daemons = await run("pgrep", ["-af", "--", `-d ${dataDir} `]);
+      assert(daemons.stdout.includes(`--memory-limit ${200 << 20} `), daemons.stdout);
       await writeAndRead(mnt);
       await umountAndWait(mnt, dataDir);
     });

@@ -125,3 +125,14 @@ Deno.test("Deno.dlopen is called only in ffi/libc.ts and ffi/fuse.ts (one OS bou
   assertEquals(found.filter((f) => DLOPEN_HOMES.has(f)).sort(), [...DLOPEN_HOMES].sort());
   assertEquals(found.filter((f) => !DLOPEN_HOMES.has(f)), []);
 });
+
+Deno.test("libc symbols are called only inside ffi/ (wrappers elsewhere, one OS boundary)", () => {
+  const files = ["mod.ts", "cli.ts", ...tsFiles("src"), ...tsFiles("ffi")];
+  const found: string[] = [];
+  for (const file of files) {
+    if (/\blibc\(\)/.test(Deno.readTextFileSync(join(ROOT, file)))) found.push(file);
+  }
+  // The wrappers themselves are found (a broken pattern would pass vacuously).
+  assertEquals(found.includes("ffi/sysio.ts"), true);
+  assertEquals(found.filter((f) => !f.startsWith("ffi/")), []);
+});

@@ -109,7 +109,7 @@ export class EntryFiles {
    * kernel or an open handle still refers to the inode (an open() may be on its way), its file
    * is kept in the trash as its backing file until the inode is deleted.
    */
-  async retire(node: Inode, how: "unlink" | "replace", remove: () => Promise<void>) {
+  async retire(node: Inode, how: "unlink" | "replace", remove: () => Promise<void> | void) {
     await node.saveLock.run(async () => {
       const path = this.#core.table.path(node);
       if (node.referenced && isRegular(node.rec)) {

@@ -44,7 +44,7 @@ export class FileData {
     readonly keys: StoreKeys,
     readonly chunkSize: number,
     /** Checks the folder of the backing file of `node` (once per folder). */
-    readonly prepare: (node: Inode) => Promise<void>,
+    readonly prepare: (node: Inode) => void,
     /** The backing file of `node` now (it moves when an entry file is renamed). */
     readonly pathOf: (node: Inode) => string,
     readonly onDamaged: DamageReporter,
@@ -63,7 +63,8 @@ export class FileData {
   async content(node: Inode): Promise<ContentFile> {
     if (node.content) return node.content;
     if (!node.contentOpening) {
-      node.contentOpening = this.prepare(node).then(() => {
+      node.contentOpening = Promise.resolve().then(() => {
+        this.prepare(node);
         if (this.paired && this.writable) node.pairs ??= new ChunkPairs(this.clock);
         // Path and open in one synchronous step: a rename cannot slip in between.
         const c = ContentFile.open(
@@ -418,7 +419,7 @@ export class FileData {
       const opened = !node.content;
       const c = await this.content(node);
       try {
-        await c.truncate(cut);
+        c.truncate(cut);
       } finally {
         // Opened for this alone: closed again unless a handle came meanwhile.
         if (opened && node.opens === 0) await this.closeContent(node);

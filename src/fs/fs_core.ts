@@ -101,8 +101,8 @@ export class FsCore {
     this.data = new FileData(
       keys,
       header.chunkSize,
-      async (node) => {
-        await this.records.checkFolder(table.place(node).folder);
+      (node) => {
+        this.records.checkFolder(table.place(node).folder);
       },
       (node) => table.path(node),
       report,

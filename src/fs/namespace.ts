@@ -97,7 +97,7 @@ export class Namespace {
         node = core.table.add(rec, slotSize, loc);
       } else {
         // Order for crash safety: the child exists on disk before any entry points at it.
-        if (type === S_IFDIR) await core.dirs.createFolder(core.folder(rec.ino));
+        if (type === S_IFDIR) core.dirs.createFolder(core.folder(rec.ino));
         const slotSize = await core.records.create(rec, core.records.objectPlace(rec.ino));
         await core.dirs.put(parent, folder, name, { ino: rec.ino, type });
         node = core.table.add(rec, slotSize);
@@ -222,7 +222,7 @@ export class Namespace {
         // directory from ever being empty: removing it (under the directory's lock, so it is
         // not a name made meanwhile) lets `rm -r` finish. Whatever its lost inode held is left
         // for fsck.
-        await core.dirs.remove(parent, folder, name);
+        core.dirs.remove(parent, folder, name);
         core.table.namespaceChanged();
         throw fsError("ENOENT");
       }
@@ -234,7 +234,7 @@ export class Namespace {
       }
       const remove = () => core.dirs.remove(parent, folder, name);
       if (entries.inEntry(node, parent, entry)) await entries.retire(node, "unlink", remove);
-      else await remove();
+      else remove();
       core.table.namespaceChanged();
       const now = nowNs();
       dir.rec.entries = Math.max(0, dir.rec.entries - 1);
@@ -267,10 +267,10 @@ export class Namespace {
   // (the trash is emptied at the next open). A regular file keeps its file there for reading.
   async #orphan(node: Inode): Promise<void> {
     const core = this.#core;
-    await node.saveLock.run(async () => {
+    await node.saveLock.run(() => {
       if (node.deleted || node.gone) return;
       if (isRegular(node.rec)) node.keptPath = core.trash.hold(core.table.path(node), "rename");
-      else await core.records.remove(node.ino, isDir(node.rec));
+      else core.records.remove(node.ino, isDir(node.rec));
       this.#entries.detach(node);
       core.table.namespaceChanged();
     });

@@ -108,7 +108,7 @@ export class Renamer {
           saved = true;
         } else {
           await core.dirs.put(newParent, dstFolder, newName, target(aNode));
-          await core.dirs.remove(parent, srcFolder, name);
+          core.dirs.remove(parent, srcFolder, name);
         }
       };
       if (bNode && bInEntry) await entries.retire(bNode, "replace", move);

@@ -17,8 +17,9 @@
  */
 
 import { type Fuse, OP_SIGNATURES, type OpHandlers, type OpName } from "../../ffi/fuse.ts";
-import { Args, FuseBuf, LowlevelOps, PollFd } from "../../ffi/layouts.ts";
-import { cString, libc } from "../../ffi/libc.ts";
+import { Args, FuseBuf, LowlevelOps } from "../../ffi/layouts.ts";
+import { cString } from "../../ffi/libc.ts";
+import { freeC, pollFd, pollIn, pollInOffThread, setNonblocking } from "../../ffi/poll.ts";
 
 /** Knobs of the request loop. */
 export interface LoopTuning {
@@ -132,9 +133,7 @@ export class FuseSession {
     this.fd = this.fuse.fuse_session_fd(this.se);
     // Nonblocking reads: a request that was ready at poll time may be withdrawn (its caller got
     // a fatal signal), and a blocking read would then stall every pending reply.
-    const c = libc();
-    const fl = c.fcntl(this.fd, 3, /* F_GETFL */ 0);
-    if (fl >= 0) c.fcntl(this.fd, 4, /* F_SETFL */ fl | 0o4000 /* O_NONBLOCK */);
+    setNonblocking(this.fd);
     return true;
   }
 
@@ -189,7 +188,6 @@ export class FuseSession {
     const se = this.se;
     if (se === null) return 0;
     const f = this.fuse;
-    const c = libc();
     const pfd = pollFd(this.fd);
     const apfd = pollFd(this.fd); // separate memory: the worker thread owns it while waiting
     const buf = this.buf;
@@ -201,7 +199,7 @@ export class FuseSession {
         await wait; // too many bytes in flight: let them finish before taking more
         continue;
       }
-      if (c.poll(pfd, 1n, 0) > 0) {
+      if (pollIn(pfd, 0) > 0) {
         // POLLIN, or POLLERR after an unmount: the read tells which (0 = ENODEV, session ended).
         const r = f.fuse_session_receive_buf(se, buf);
         if (r > 0) {
@@ -209,7 +207,7 @@ export class FuseSession {
           last = performance.now();
         } else if (r === 0) break;
         else if (r !== -EINTR && r !== -EAGAIN) return r;
-        if (++handled % t.burst === 0) await c.poll_nb(apfd, 1n, 0);
+        if (++handled % t.burst === 0) await pollInOffThread(apfd, 0);
         else {
           // Let operations that need no I/O (a chain of awaits on resolved promises) finish and
           // reply now: otherwise the loop would park in an awaited poll with the reply pending
@@ -227,17 +225,17 @@ export class FuseSession {
         const until = performance.now() + t.spinUs / 1000;
         while (performance.now() < until) {
           await null;
-          if (c.poll(pfd, 1n, 0) > 0) continue outer;
+          if (pollIn(pfd, 0) > 0) continue outer;
         }
       }
       if (t.blockMs > 0 && !busy() && performance.now() - last < t.hotMs) {
         // Nothing pending in JS: sleep in the kernel until the next request or the timeout,
         // then let the event loop run (timers, signals) before looking again.
-        if (c.poll(pfd, 1n, t.blockMs) > 0) continue;
-        await c.poll_nb(apfd, 1n, 0);
+        if (pollIn(pfd, t.blockMs) > 0) continue;
+        await pollInOffThread(apfd, 0);
         continue;
       }
-      await c.poll_nb(apfd, 1n, t.idleTimeoutMs);
+      await pollInOffThread(apfd, t.idleTimeoutMs);
     }
     return 0;
   }
@@ -257,17 +255,9 @@ export class FuseSession {
     this.fuse.fuse_session_destroy(se);
     this.se = null;
     const mem = new DataView(this.buf.buffer).getBigUint64(FuseBuf.mem, true);
-    if (mem !== 0n) libc().free(Deno.UnsafePointer.create(mem));
+    freeC(mem);
     this.fuse.fuse_opt_free_args(this.args);
     for (const cb of this.callbacks) cb.close();
     this.keepAlive.length = 0;
   }
-}
-
-function pollFd(fd: number): Uint8Array<ArrayBuffer> {
-  const b = new Uint8Array(PollFd.size);
-  const v = new DataView(b.buffer);
-  v.setInt32(PollFd.fd, fd, true);
-  v.setInt16(PollFd.events, 1, /* POLLIN */ true);
-  return b;
 }

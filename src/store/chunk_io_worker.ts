@@ -21,7 +21,7 @@ import type {
 } from "./chunk_io.ts";
 import { collectGarbage } from "../util/gc.ts";
 import { trimFreedMemory, wipeDeadStack } from "../../ffi/memory.ts";
-import { lastError, libc } from "../../ffi/libc.ts";
+import { preadAll, pwriteAll } from "../../ffi/file_io.ts";
 import { SysError } from "../../ffi/sys_error.ts";
 import { sysMayHoldData } from "../../ffi/sysio.ts";
 import {
@@ -39,40 +39,6 @@ import {
   slotSize,
   startSlot,
 } from "./format/chunk_slot.ts";
-
-// This worker's own libc binding (ffi/libc.ts binds once per thread). pread_nb/pwrite_nb run
-// on the blocking pool; a failed one is repeated synchronously on this thread to learn its
-// errno (the nonblocking call set it on a pool thread). Disk-full and I/O errors repeat.
-const lib = libc();
-
-async function pwriteAll(fd: number, buf: Uint8Array<ArrayBuffer>, pos: number): Promise<void> {
-  let done = 0;
-  while (done < buf.length) {
-    const part = buf.subarray(done);
-    const n = Number(await lib.pwrite_nb(fd, part, BigInt(part.length), BigInt(pos + done)));
-    if (n > 0) {
-      done += n;
-      continue;
-    }
-    const again = Number(lib.pwrite(fd, part, BigInt(part.length), BigInt(pos + done)));
-    if (again > 0) done += again;
-    else if (again === 0) throw new SysError(28, /* ENOSPC: no progress */ "pwrite");
-    else throw lastError("pwrite");
-  }
-}
-
-async function preadAll(fd: number, buf: Uint8Array<ArrayBuffer>, pos: number): Promise<number> {
-  let done = 0;
-  while (done < buf.length) {
-    const part = buf.subarray(done);
-    let n = Number(await lib.pread_nb(fd, part, BigInt(part.length), BigInt(pos + done)));
-    if (n < 0) n = Number(lib.pread(fd, part, BigInt(part.length), BigInt(pos + done)));
-    if (n < 0) throw lastError("pread");
-    if (n === 0) break; // end of file
-    done += n;
-  }
-  return done;
-}
 
 // Like Promise.all, but rejects only once every call has ended: a buffer or descriptor is
 // never handed back while a sibling pread/pwrite may still be using it.

@@ -452,13 +452,13 @@ export class ContentFile implements KeyHolder {
   }
 
   /** Drops every chunk from chunk `count` on (the file was shortened). */
-  truncate(count: number): Promise<void> {
+  truncate(count: number): void {
     const want = this.#base + contentEnd(this.#l, count);
     const st = sysFstat(this.#fd);
-    if (typeof st === "number") return Promise.reject(sysError(st, "fstat", this.path));
+    if (typeof st === "number") throw sysError(st, "fstat", this.path);
     if (st.size > want) {
       const r = sysFtruncate(this.#fd, want);
-      if (r < 0) return Promise.reject(sysError(r, "ftruncate", this.path));
+      if (r < 0) throw sysError(r, "ftruncate", this.path);
       settleFile(this.#fd);
       this.#eof = want;
     }
@@ -469,7 +469,6 @@ export class ContentFile implements KeyHolder {
       if (sysPunchHole(this.#fd, this.#base + stale[0], stale[1]) === 0) settleFile(this.#fd);
     }
     this.#pairs?.dropFrom(count);
-    return Promise.resolve();
   }
 
   /** Makes written chunks durable. */

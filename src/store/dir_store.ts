@@ -56,7 +56,7 @@ const READ_BATCH = 128;
 export class DirStore {
   constructor(readonly keys: StoreKeys, readonly records: RecordStore) {}
 
-  checkFolder(path: string): Promise<boolean> {
+  checkFolder(path: string): boolean {
     return this.records.checkFolder(path);
   }
 
@@ -65,9 +65,8 @@ export class DirStore {
   }
 
   /** Creates the (empty) entry folder of a new directory. */
-  createFolder(folder: string): Promise<void> {
+  createFolder(folder: string): void {
     settleMadeFolders(folder, mkdirSync(folder, { recursive: true, mode: 0o700 }));
-    return Promise.resolve();
   }
 
   /** The entry `name` of directory `dir` (its entry file is `file`, when known), or null. */
@@ -77,7 +76,7 @@ export class DirStore {
     name: Uint8Array,
     file = this.keys.entryName(dir, name),
   ): Promise<StoredEntry | null> {
-    if (!(await this.checkFolder(folder))) return null;
+    if (!this.checkFolder(folder)) return null;
     const blob = this.#read(entryPath(folder, file));
     if (!blob) return null;
     let entry: StoredEntry;
@@ -98,23 +97,18 @@ export class DirStore {
     const file = this.keys.entryName(dir, name);
     const pt = encodePointer({ ino: target.ino, type: target.type, name });
     const blob = await sealBlob(this.keys, POINTER_MAGIC, this.#ad(dir, file), pt);
-    await this.checkFolder(folder);
+    this.checkFolder(folder);
     await writeFileAtomic(entryPath(folder, file), blob, false);
   }
 
   /** Deletes entry `name`. */
-  remove(dir: bigint, folder: string, name: Uint8Array): Promise<void> {
-    try {
-      this.records.trash.discard(entryPath(folder, this.keys.entryName(dir, name)));
-      return Promise.resolve();
-    } catch (e) {
-      return Promise.reject(e);
-    }
+  remove(dir: bigint, folder: string, name: Uint8Array): void {
+    this.records.trash.discard(entryPath(folder, this.keys.entryName(dir, name)));
   }
 
   /** The entry file names of a directory's folder (one directory read, nothing decrypted). */
   async names(folder: string): Promise<string[]> {
-    if (!(await this.checkFolder(folder))) return [];
+    if (!this.checkFolder(folder)) return [];
     return ((await listFolder(folder)) ?? []).filter((f) => !isTmpName(f));
   }
 

@@ -117,9 +117,9 @@ export class RecordStore {
   ) {}
 
   /** Whether folder `path` exists as a real directory; DamagedObjectError for a planted link. */
-  async checkFolder(path: string): Promise<boolean> {
+  checkFolder(path: string): boolean {
     try {
-      return await this.guard.check(path);
+      return this.guard.check(path);
     } catch (e) {
       if (e instanceof NotAnObjectError) throw new DamagedObjectError(path, e.message);
       throw e;
@@ -165,7 +165,7 @@ export class RecordStore {
    */
   async load(place: RecordPlace): Promise<LoadedRecord | null> {
     const { path, folder } = place;
-    if (!(await this.checkFolder(folder))) return null;
+    if (!this.checkFolder(folder)) return null;
     let file: Uint8Array | null;
     try {
       file = readHead(path, (head) => RecordStore.headBytes(head), contentBase(REGULAR_SLOT));
@@ -257,12 +257,12 @@ export class RecordStore {
     if (!fitsSlot(blob.length, slotSize)) throw new RecordTooLargeError("record too large");
     const file = concat(encodeHeader(slotSize), slotImage(blob));
     if (place.ino === undefined) {
-      await this.checkFolder(place.folder);
+      this.checkFolder(place.folder);
       await writeFileAtomic(place.path, file, durable);
       return slotSize;
     }
     const p = { shard: place.folder, record: place.path };
-    if (!(await this.checkFolder(p.shard))) {
+    if (!this.checkFolder(p.shard)) {
       settleMadeFolders(p.shard, mkdirSync(p.shard, { recursive: true, mode: 0o700 }));
     }
     // Written in place, not via a temporary file: until an entry points at this inode a torn
@@ -298,7 +298,7 @@ export class RecordStore {
     const durable = opts.durable ?? false;
     const p = { shard: place.folder, record: place.path };
     const blob = await this.#seal(r, place, opts.name);
-    await this.checkFolder(p.shard);
+    this.checkFolder(p.shard);
     if (fitsSlot(blob.length, slotSize)) {
       const fd = openRaw(p.record, constants.O_RDWR | SAFE_OPEN);
       try {
@@ -355,7 +355,7 @@ export class RecordStore {
       if (!fitsSlot(blob.length, size)) throw new RecordTooLargeError("record too large");
       slot = slot === 0 ? 1 : 0;
     }
-    await this.checkFolder(from.folder);
+    this.checkFolder(from.folder);
     const fd = openRaw(from.path, constants.O_RDWR | SAFE_OPEN);
     try {
       writeAllSync(fd, slotImage(blob), recordSlotAt(slot, size), from.path);
@@ -366,7 +366,7 @@ export class RecordStore {
     } finally {
       sysClose(fd);
     }
-    if (!(await this.checkFolder(to.folder))) {
+    if (!this.checkFolder(to.folder)) {
       settleMadeFolders(to.folder, mkdirSync(to.folder, { recursive: true, mode: 0o700 }));
     }
     if (how === "rename") {
@@ -398,9 +398,9 @@ export class RecordStore {
   }
 
   /** Deletes every object of an inode (record last, so a crash leaves nothing half-deleted). */
-  async remove(ino: bigint, isDirectory: boolean): Promise<void> {
+  remove(ino: bigint, isDirectory: boolean): void {
     const p = this.paths(ino);
-    if (!(await this.checkFolder(p.shard))) return;
+    if (!this.checkFolder(p.shard)) return;
     if (isDirectory) {
       this.guard.forget(p.entries);
       this.trash.discard(p.entries);

@@ -84,7 +84,12 @@ export class EntryFiles {
       return null;
     }
     node.touched = performance.now();
-    const inline = { rec: node.rec, slot: node.slot, slotSize: node.slotSize, name: loc.name };
+    const inline = {
+      rec: node.rec,
+      slot: node.durability.slot,
+      slotSize: node.slotSize,
+      name: loc.name,
+    };
     return { ino, type: node.rec.mode & S_IFMT, name: loc.name, file, inline };
   }
 
@@ -113,9 +118,9 @@ export class EntryFiles {
     await node.saveLock.run(async () => {
       const path = this.#core.table.path(node);
       if (node.referenced && isRegular(node.rec)) {
-        node.keptPath = this.#core.trash.hold(path, how === "unlink" ? "rename" : "link");
+        node.durability.kept(this.#core.trash.hold(path, how === "unlink" ? "rename" : "link"));
       }
-      if (how === "replace" || !node.keptPath) await remove();
+      if (how === "replace" || !node.durability.keptPath) await remove();
       this.detach(node);
     });
   }
@@ -146,7 +151,7 @@ export class EntryFiles {
    */
   detach(node: Inode): void {
     node.loc = null;
-    node.gone = true;
+    node.durability.unlinkedEntry();
   }
 
   /**

@@ -84,7 +84,12 @@ export class EntryFiles {
       return null;
     }
     node.touched = performance.now();
-    const inline = { rec: node.rec, slot: node.slot, slotSize: node.slotSize, name: loc.name };
+    const inline = {
+      rec: node.rec,
+      slot: node.durability.slot,
+      slotSize: node.slotSize,
+      name: loc.name,
+    };
     return { ino, type: node.rec.mode & S_IFMT, name: loc.name, file, inline };
   }
 
@@ -113,11 +118,32 @@ export class EntryFiles {
     await node.saveLock.run(async () => {
       const path = this.#core.table.path(node);
       if (node.referenced && isRegular(node.rec)) {
-        node.keptPath = this.#core.trash.hold(path, how === "unlink" ? "rename" : "link");
+        node.durability.kept(this.#core.trash.hold(path, how === "unlink" ? "rename" : "link"));
       }
-      if (how === "replace" || !node.keptPath) await remove();
+      if (how === "replace" || !node.durability.keptPath) {
+        try {
+          await remove();
+        } catch (e) {
+          this.#removeFailed(node, path);
+          throw e;
+        }
+      }
       this.detach(node);
     });
+  }
+
+  // `remove` failed after the inode's file was kept in the trash (a rename over it that did not
+  // happen, say). A kept link left on an inode that still lives in its entry file would later
+  // stand in for that file: an unlink would take the link and leave the entry file, the name
+  // still there. So while the entry file is still the inode's, the link goes again; if the entry
+  // file was replaced all the same, the inode has lost it.
+  #removeFailed(node: Inode, path: string): void {
+    const kept = node.durability.keptPath;
+    if (kept === null) return;
+    if (sameFile(path, kept)) {
+      node.durability.takeKept();
+      this.#core.trash.release(kept);
+    } else this.detach(node);
   }
 
   /**
@@ -146,7 +172,7 @@ export class EntryFiles {
    */
   detach(node: Inode): void {
     node.loc = null;
-    node.gone = true;
+    node.durability.unlinkedEntry();
   }
 
   /**
@@ -193,6 +219,17 @@ export class EntryFiles {
         if (e && (e.inline || await this.entryInode(e.ino, ino))) return true;
       }
     }
+    return false;
+  }
+}
+
+// Whether `a` and `b` name the same file (false if either is missing).
+function sameFile(a: string, b: string): boolean {
+  try {
+    const x = Deno.lstatSync(a);
+    const y = Deno.lstatSync(b);
+    return x.ino !== null && x.dev === y.dev && x.ino === y.ino;
+  } catch {
     return false;
   }
 }

@@ -53,7 +53,7 @@ export class FileData {
     readonly paired: boolean,
     /** Counts the data dir's syncfs calls (for `paired`: when a written slot is durable). */
     readonly clock: SyncClock,
-    /** A shrink left chunk slots to drop (at `node.trimTo`) once its record is durable. */
+    /** A shrink left chunk slots to drop (`Durability.trimTo`) once its record is durable. */
     readonly onShrunk: (node: Inode) => void = () => {},
     /** A chunk of the backing file `path` read as its previous version (ContentFile.onOlder). */
     readonly onOlder: (path: string, chunk: number) => void = () => {},
@@ -345,7 +345,7 @@ export class FileData {
     const lastChunkEnd = Math.ceil(newSize / cs);
     addHole(node.rec.holes, firstHole, Math.min(lastChunkEnd, firstUntouched));
     node.rec.size = Math.max(node.rec.size, newSize);
-    node.dirty = true;
+    node.durability.changed();
   }
 
   /**
@@ -401,9 +401,9 @@ export class FileData {
     await content.write(first, image, lengths);
     let filled = false;
     for (let i = first; i <= last; i++) filled = fillHole(node.rec.holes, i) || filled;
-    if (filled || newEnd > node.rec.size) node.growth++;
+    if (filled || newEnd > node.rec.size) node.durability.grew();
     if (newEnd > node.rec.size) node.rec.size = newEnd;
-    node.dirty = true;
+    node.durability.changed();
   }
 
   /**
@@ -414,7 +414,7 @@ export class FileData {
    */
   async trim(node: Inode, keep: number): Promise<void> {
     await node.resizeLock.exclusive(async () => {
-      if (node.deleted || node.gone) return;
+      if (node.durability.deleted || node.durability.gone) return;
       const cut = Math.max(keep, Math.ceil(node.rec.size / this.chunkSize));
       const opened = !node.content;
       const c = await this.content(node);
@@ -436,7 +436,7 @@ export class FileData {
           const len = Math.min(this.chunkSize, node.rec.size - i * this.chunkSize);
           await content.write(i, content.image(1, len), [len]);
           fillHole(node.rec.holes, i);
-          node.growth++;
+          node.durability.grew();
         });
       }
     }
@@ -465,11 +465,10 @@ export class FileData {
           const keepChunks = Math.ceil(newSize / this.chunkSize);
           node.rec.size = newSize;
           cutHoles(node.rec.holes, keepChunks);
-          node.dirty = true;
+          node.durability.changed();
           await persist();
           if (this.writable && node.rec.size === newSize) {
-            node.trimTo = Math.min(node.trimTo ?? Infinity, keepChunks);
-            node.shrinks++;
+            node.durability.shrank(keepChunks);
             this.onShrunk(node);
           }
         } catch (e) {

@@ -21,7 +21,7 @@ export const FLUSH_INTERVAL_MS = Number(Deno.env.get("RENCFS_FLUSH_MS") ?? 5000)
 export class Flusher {
   readonly #core: FsCore;
   /**
-   * Files whose shrink left chunk slots to drop (at `Inode.trimTo`) after the next syncfs
+   * Files whose shrink left chunk slots to drop (at `Durability.trimTo`) after the next syncfs
    * (FileData.trim): FileData adds them (its `onShrunk`), each pass here takes them.
    */
   readonly #toTrim: Set<Inode>;
@@ -78,25 +78,26 @@ export class Flusher {
     const core = this.#core;
     const pending = [...this.#toTrim].map((node) => ({
       node,
-      keep: node.trimTo,
-      shrinks: node.shrinks,
+      keep: node.durability.trimTo,
+      shrinks: node.durability.shrinks,
     }));
     this.#toTrim.clear();
     await core.table.syncData();
     for (const { node, keep, shrinks } of pending) {
-      if (keep === null || node.deleted) continue;
+      const d = node.durability;
+      if (keep === null || d.deleted) continue;
       // Shrunk again since (its record not yet durable, and a record in between may cover more
       // than the size now): left whole for the next pass.
-      if (node.shrinks !== shrinks) {
+      if (d.shrinks !== shrinks) {
         this.#toTrim.add(node);
         continue;
       }
-      node.trimTo = null;
+      d.trimming();
       await core.data.trim(node, keep).catch((e) => {
         if (e instanceof DamagedObjectError) core.report(e);
-        else if (!node.deleted && !node.gone) {
+        else if (!d.deleted && !d.gone) {
           // Closed under it, say: tried again by the next pass.
-          node.trimTo = Math.min(node.trimTo ?? Infinity, keep);
+          d.trimFailed(keep);
           this.#toTrim.add(node);
         }
       });

@@ -196,7 +196,7 @@ export class FsCore {
    * wrote: one syncfs per file would be ruinous).
    */
   async save(node: Inode, now = false): Promise<void> {
-    node.dirty = true;
+    node.durability.changed();
     if (!now && !this.table.writableNow(node)) return;
     await this.table.save(node);
   }
@@ -209,6 +209,6 @@ export class FsCore {
   touchDir(dir: Inode, now: bigint): void {
     dir.rec.mtimeNs = now;
     dir.rec.ctimeNs = now;
-    dir.dirty = true;
+    dir.durability.changed();
   }
 }

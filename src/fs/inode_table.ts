@@ -74,21 +74,21 @@ export class InodeTable {
 
   /**
    * Whether `node`'s record can be written without a syncfs first: it covers no chunks that are
-   * not yet durable, and its last move is durable (see Inode.movedAt).
+   * not yet durable, and its last move is durable (see Durability.movedAt).
    */
   writableNow(node: Inode): boolean {
-    return node.growth === node.syncedGrowth && !this.#moveUnsynced(node);
+    return node.durability.growthSynced && !this.#moveUnsynced(node);
   }
 
   #moveUnsynced(node: Inode): boolean {
-    return node.movedAt >= 0 && this.clock.syncedUpTo <= node.movedAt;
+    return node.durability.moveUnsynced(this.clock.syncedUpTo);
   }
 
   // Nothing about `node` on disk waits for a sync (its last record write, its last move, a
   // trim): only such an inode may be forgotten, since a reload takes the newest slot as kept.
   #settled(node: Inode): boolean {
-    const slotSynced = node.slot === node.keptSlot || this.clock.syncedUpTo > node.slotWrittenAt;
-    return slotSynced && !this.#moveUnsynced(node) && node.trimTo === null &&
+    const d = node.durability;
+    return d.slotSynced(this.clock.syncedUpTo) && !this.#moveUnsynced(node) && d.trimTo === null &&
       (node.pairs?.settled() ?? true);
   }
 
@@ -162,7 +162,7 @@ export class InodeTable {
 
   /** The backing file holding the record and content of `node`. */
   path(node: Inode): string {
-    return node.keptPath ?? this.place(node).path;
+    return node.durability.keptPath ?? this.place(node).path;
   }
 
   /**
@@ -178,20 +178,20 @@ export class InodeTable {
   ): Promise<void> {
     const from = node.loc;
     if (!from) throw new Error("relocate: not in an entry file");
+    const d = node.durability;
     if (!this.writableNow(node)) {
-      const growth = node.growth;
+      const growth = d.growth;
       await this.syncData();
-      node.syncedGrowth = Math.max(node.syncedGrowth, growth);
+      d.growthDurable(growth);
     }
     await node.saveLock.run(async () => {
-      if (node.deleted) return;
+      if (d.deleted) return;
       const rec = cloneRecord(node.rec);
-      const seq = node.nextSeq();
+      const seq = d.saving();
       rec.seq = BigInt(seq);
-      node.markWritten(seq);
-      node.dirty = false;
+      d.writing(seq);
       const target = await this.#target(node);
-      const before = { slot: node.slot, slotSize: node.slotSize, kept: node.keptSlot };
+      const before = { slotSize: node.slotSize, kept: d.keptSlot };
       const fromPlace = this.place(node);
       const toPlace = to
         ? this.records.entryPlace(to.parent, to.folder, to.file)
@@ -211,14 +211,12 @@ export class InodeTable {
         );
         // The moved slot was synced before the move; the other one does not open there, but
         // holds the record for the old place until the move is durable.
-        this.#wrote(node, moved.slot, true);
-        node.movedAt = this.clock.started;
+        d.moved(moved.slot, this.clock.started);
         node.slotSize = moved.slotSize;
       } catch (e) {
         // The free slot may now hold a record for the place the file did not reach: only the
         // kept one is known to open where it is.
-        node.slot = node.keptSlot;
-        node.dirty = true;
+        d.moveFailed();
         throw e;
       }
       // Still under the save lock: no record write can land between the move and what must
@@ -232,10 +230,8 @@ export class InodeTable {
         // still opens there); the object twin goes.
         this.records.dropObject(node.ino);
         node.loc = from;
-        node.slot = before.kept;
-        node.keptSlot = before.kept;
+        d.moveUndone(before.kept);
         node.slotSize = before.slotSize;
-        node.dirty = true;
         throw e;
       }
     });
@@ -248,32 +244,35 @@ export class InodeTable {
    * did not make it to disk.
    */
   async save(node: Inode, opts: { durable?: boolean; force?: boolean } = {}): Promise<void> {
-    if (!node.dirty && !opts.force) return;
+    if (!node.durability.dirty && !opts.force) return;
     await this.saveMany([node], opts.durable ?? false);
   }
 
   /** Writes the records of `nodes` (snapshots taken now) with at most one syncfs. */
   async saveMany(nodes: Inode[], durable = false): Promise<void> {
     const snaps = nodes.map((node) => {
-      const snap = { node, rec: cloneRecord(node.rec), seq: node.nextSeq(), growth: node.growth };
+      const d = node.durability;
+      const snap = { node, rec: cloneRecord(node.rec), seq: d.saving(), growth: d.growth };
       snap.rec.seq = BigInt(snap.seq);
-      node.dirty = false;
       return snap;
     });
     try {
-      if (snaps.some((s) => s.growth > s.node.syncedGrowth || this.#moveUnsynced(s.node))) {
+      if (
+        snaps.some((s) => s.growth > s.node.durability.syncedGrowth || this.#moveUnsynced(s.node))
+      ) {
         await this.syncData();
-        for (const s of snaps) s.node.syncedGrowth = Math.max(s.node.syncedGrowth, s.growth);
+        for (const s of snaps) s.node.durability.growthDurable(s.growth);
       }
       // A few at a time: a background pass after an untar saves thousands of records, and all
       // at once held every one's sealing buffers together (daemon RSS jumped by ~40 MiB).
       let overtaken = false;
       await forEachBounded(snaps, SAVE_CONCURRENCY, (s) =>
         s.node.saveLock.run(async () => {
-          if (s.node.deleted || s.node.gone) return;
+          const d = s.node.durability;
+          if (d.deleted || d.gone) return;
           // A newer snapshot already written makes this one obsolete; a durable save must
           // still make that newer one durable (below).
-          if (!s.node.markWritten(s.seq)) {
+          if (!d.writing(s.seq)) {
             overtaken = true;
             return;
           }
@@ -288,12 +287,12 @@ export class InodeTable {
           );
           // An outgrown record was rewritten (durably) as a new file renamed over the old one.
           const rewritten = s.node.slotSize !== before;
-          this.#wrote(s.node, target, durable || rewritten);
+          d.saved(target, this.clock.started, durable || rewritten);
           if (rewritten) this.namespaceChanged();
         }).finally(() => s.node.dropIdleLocks()));
       if (durable && overtaken) await this.syncData();
     } catch (e) {
-      for (const s of snaps) s.node.dirty = true;
+      for (const s of snaps) s.node.durability.saveFailed();
       throw e;
     }
   }
@@ -311,22 +310,16 @@ export class InodeTable {
   // is not rewritten either (the caller waits for the sync): an fsync waiting on it was promised
   // exactly that version, and the kept slot holds an older one.
   async #target(node: Inode): Promise<0 | 1> {
-    while (node.slot !== node.keptSlot && node.slotWrittenAt >= 0) {
-      if (this.clock.covers(node.slotWrittenAt)) node.keptSlot = node.slot;
+    const d = node.durability;
+    while (d.slot !== d.keptSlot && d.slotWrittenAt >= 0) {
+      if (this.clock.covers(d.slotWrittenAt)) d.slotDurable();
       else {
-        const running = this.clock.covering(node.slotWrittenAt);
+        const running = this.clock.covering(d.slotWrittenAt);
         if (!running) break;
         await running;
       }
     }
-    return node.keptSlot === 0 ? 1 : 0;
-  }
-
-  // Records that `slot` of `node` now holds its current record (synced if `durable`).
-  #wrote(node: Inode, slot: 0 | 1, durable: boolean): void {
-    node.slot = slot;
-    node.slotWrittenAt = this.clock.started;
-    if (durable) node.keptSlot = slot;
+    return d.freeSlot;
   }
 
   /**
@@ -357,7 +350,7 @@ export class InodeTable {
 
   /** Every dirty inode. */
   dirty(): Inode[] {
-    return [...this.#live.values()].filter((n) => n.dirty);
+    return [...this.#live.values()].filter((n) => n.durability.dirty);
   }
 
   /** Every inode with an open content file. */
@@ -368,11 +361,10 @@ export class InodeTable {
   /** Deletes an inode's objects and forgets it; no record write can land afterwards. */
   async delete(node: Inode): Promise<void> {
     this.#live.delete(node.ino);
-    node.deleted = true;
-    node.dirty = false;
-    if (node.gone) {
-      if (node.keptPath) this.records.trash.release(node.keptPath);
-      node.keptPath = null;
+    node.durability.deletedObjects();
+    if (node.durability.gone) {
+      const kept = node.durability.takeKept();
+      if (kept) this.records.trash.release(kept);
       return;
     }
     try {
@@ -409,7 +401,8 @@ export class InodeTable {
     for (const node of this.#live.values()) {
       if (out.length >= want) break;
       if (
-        node.lookups > 0 && node.opens === 0 && node.loc && !node.dirty && !node.content &&
+        node.lookups > 0 && node.opens === 0 && node.loc && !node.durability.dirty &&
+        !node.content &&
         !node.contentOpening && node.touched < idleBefore
       ) {
         if (this.#settled(node)) out.push(node);
@@ -448,7 +441,7 @@ export class InodeTable {
     for (const [ino, node] of this.#live) {
       if (this.#live.size <= limit * 0.8) break;
       if (
-        !node.dirty && !node.referenced && !node.content && !node.contentOpening &&
+        !node.durability.dirty && !node.referenced && !node.content && !node.contentOpening &&
         node.touched < idleBefore
       ) {
         if (this.#settled(node)) this.#live.delete(ino);

@@ -254,9 +254,9 @@ export class Namespace {
     if (node.rec.nlink === 0) {
       // No name points at it any more: it lives on in memory while referenced (open, or known
       // to the kernel) and is deleted after; writing its record meanwhile would be wasted.
-      node.dirty = false;
+      node.durability.unnamed();
       if (!node.referenced) await this.#delete(node);
-      else if (!node.gone) await this.#orphan(node);
+      else if (!node.durability.gone) await this.#orphan(node);
     } else {
       await this.#core.save(node);
     }
@@ -268,9 +268,10 @@ export class Namespace {
   async #orphan(node: Inode): Promise<void> {
     const core = this.#core;
     await node.saveLock.run(() => {
-      if (node.deleted || node.gone) return;
-      if (isRegular(node.rec)) node.keptPath = core.trash.hold(core.table.path(node), "rename");
-      else core.records.remove(node.ino, isDir(node.rec));
+      if (node.durability.deleted || node.durability.gone) return;
+      if (isRegular(node.rec)) {
+        node.durability.kept(core.trash.hold(core.table.path(node), "rename"));
+      } else core.records.remove(node.ino, isDir(node.rec));
       this.#entries.detach(node);
       core.table.namespaceChanged();
     });

@@ -93,7 +93,7 @@ export class OpenFiles {
       node.rec.mode &= ~0o4000;
       if (node.rec.mode & 0o010) node.rec.mode &= ~0o2000;
     }
-    node.dirty = true;
+    node.durability.changed();
   }
 
   /** fallocate(2), mode 0 only: grows the file to `offset + length`. */
@@ -120,7 +120,7 @@ export class OpenFiles {
     this.#handles.checkFile(ino, fh);
     const table = this.#core.table;
     const node = table.peek(ino);
-    if (node?.dirty && table.writableNow(node)) await table.save(node);
+    if (node?.durability.dirty && table.writableNow(node)) await table.save(node);
   }
 
   /** fsync(2): the file's data and record durable, with every name change made before. */
@@ -128,13 +128,14 @@ export class OpenFiles {
     this.#handles.checkFile(ino, fh);
     const table = this.#core.table;
     const node = await table.get(ino);
-    const growth = node.growth;
+    const d = node.durability;
+    const growth = d.growth;
     // Chunks written through a content file closed since are synced by a syncfs.
     if (node.content) await node.content.sync(dataOnly);
-    else if (growth !== node.syncedGrowth) await table.syncData();
-    node.syncedGrowth = Math.max(node.syncedGrowth, growth);
+    else if (growth !== d.syncedGrowth) await table.syncData();
+    d.growthDurable(growth);
     // Size and holes live in the record: it must be durable for the data to be reachable.
-    await this.#flusher.durable(node, node.dirty || !dataOnly);
+    await this.#flusher.durable(node, d.dirty || !dataOnly);
   }
 
   /** The last close of handle `fh`: the content file closes with the inode's last handle. */
@@ -147,7 +148,7 @@ export class OpenFiles {
     if (node.opens > 0) return;
     // A record that grew waits for the background flush (one syncfs for many files).
     node.dropReadAhead();
-    if (node.dirty && node.rec.nlink > 0 && core.table.writableNow(node)) {
+    if (node.durability.dirty && node.rec.nlink > 0 && core.table.writableNow(node)) {
       await core.table.save(node);
     }
     await core.data.closeContent(node);

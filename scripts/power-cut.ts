@@ -20,8 +20,20 @@ const { values } = parseArgs({
     verbose: { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
     direct: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
   },
 });
+if (values.help) {
+  console.log(`Usage: scripts/power-cut [options]   (root; loop-mounted ext4 images)
+  --rounds N      rounds per mode (30)
+  --mode M        power (ext4 shutdown ioctl, then journal replay), kill (kill -9), or both (both)
+  --seed S        seed of the workloads (random by default; printed)
+  --per-image N   rounds on one image before a fresh one (10)
+  --verbose       describe every round
+  --keep          keep the images and data dirs of failed rounds
+  --direct        the workload writes with O_DIRECT`);
+  Deno.exit(0);
+}
 /** A violation's kind, refined by what was claimed and by which fsync (for the summary). */
 function classify(kind: string, detail: string): string {
   if (kind === "torn") {

@@ -5,7 +5,7 @@
  */
 
 import { EncryptedFs } from "../src/fs/encrypted_fs.ts";
-import { type Mount, mount, type MountOptions } from "../src/fuse/mount.ts";
+import { type Mount, type MountOptions, mountTuned, type MountTuning } from "../src/fuse/mount.ts";
 import { skipUnlessRequired } from "./helpers/required.ts";
 
 export { assertEquals, assertRejects } from "./helpers/assert.ts";
@@ -72,7 +72,7 @@ export interface Mounted {
  */
 export async function withMount(
   fn: (m: Mounted) => Promise<void>,
-  opts: MountOptions & { dataDir?: string; keepTmp?: boolean } = {},
+  opts: MountOptions & { dataDir?: string; keepTmp?: boolean; tuning?: MountTuning } = {},
 ): Promise<void> {
   const tmp = await Deno.makeTempDir({ prefix: "rencfs-mount-" });
   const dataDir = opts.dataDir ?? `${tmp}/data`;
@@ -86,7 +86,7 @@ export async function withMount(
   }
   let m: Mount | undefined;
   try {
-    m = await mount(fs, mnt, { fsName: `rencfs:${dataDir}`, ...opts });
+    m = await mountTuned(fs, mnt, { fsName: `rencfs:${dataDir}`, ...opts }, opts.tuning ?? {});
     await fn({ mnt: m.mountPoint, dataDir, tmp, fs, mount: m });
   } finally {
     try {

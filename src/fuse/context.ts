@@ -91,19 +91,48 @@ export class OpContext {
   /** Set by the mount once the chunk size is known: whole chunks into the page cache. */
   pages: PageStore | null = null;
 
+  /** Handles open for writing, by inode. */
+  readonly #writing = new Map<bigint, number>();
+
   /** Whether a handle has `ino` open for writing. */
   writing(ino: bigint): boolean {
-    for (const w of this.writers.values()) if (w === ino) return true;
-    return false;
+    return this.#writing.has(ino);
   }
 
   /**
-   * Runs `change` once page stores of `ino` already sent are done and later ones are cancelled:
-   * for anything that may change the content (see page_store.ts).
+   * Like {@link run}, for an operation that may change `ino`'s content (an open for writing, a
+   * truncation, fallocate): no page store of `ino` is sent from before `call` starts until `ok`
+   * (the reply) has run, and the stores in flight end first (see page_store.ts).
    */
-  changing<T>(ino: bigint, change: () => Promise<T>): Promise<T> {
-    const wait = this.pages?.changing(ino);
-    return wait ? wait.then(change) : change();
+  runChanging<T>(
+    req: Req,
+    op: string,
+    ino: bigint,
+    call: () => Promise<T>,
+    ok: (value: T) => void,
+  ): void {
+    const pages = this.pages;
+    if (!pages) return this.run(req, op, call, ok);
+    let ended = false;
+    const end = () => {
+      if (!ended) pages.end(ino);
+      ended = true;
+    };
+    this.run(req, op, async () => {
+      await pages.begin(ino);
+      try {
+        return await call();
+      } catch (e) {
+        end();
+        throw e;
+      }
+    }, (v) => {
+      try {
+        ok(v);
+      } finally {
+        end();
+      }
+    });
   }
   /** Reply bits for opened files (`keep_cache`: this mount is the only writer). */
   readonly fileOpen: OpenReplyFlags = { keepCache: true };
@@ -170,12 +199,26 @@ export class OpContext {
     return this.space.tight ? 0 : ATTR_TIMEOUT;
   }
 
-  /** Records handle `fh` of `ino` if it was opened for writing (`flags` as passed to open). */
+  /**
+   * Records handle `fh` of `ino` if it was opened for writing (`flags` as passed to open). Before
+   * the reply: from then on no page store of `ino` starts (see page_store.ts).
+   */
   noteOpen(fh: number, ino: bigint, flags: number): void {
-    if ((flags & 0o3) !== 0) {
+    if ((flags & 0o3) !== 0 && !this.writers.has(fh)) {
       this.writers.set(fh, ino);
+      this.#writing.set(ino, (this.#writing.get(ino) ?? 0) + 1);
       this.space.check().catch(() => {});
     }
+  }
+
+  /** Handle `fh` is closed (or its open was never received). */
+  noteClosed(fh: number): void {
+    const ino = this.writers.get(fh);
+    if (ino === undefined) return;
+    this.writers.delete(fh);
+    const n = (this.#writing.get(ino) ?? 1) - 1;
+    if (n > 0) this.#writing.set(ino, n);
+    else this.#writing.delete(ino);
   }
 
   /** uid/gid/pid/umask of the request's caller; read during the callback. */

@@ -84,6 +84,8 @@ export class MountError extends Error {
 export interface MountTuning {
   kernel?: Partial<KernelOptions>;
   loop?: Partial<LoopTuning>;
+  /** Tests: every page store waits this long before it is sent (page_store.ts). */
+  pageStoreDelayMs?: number;
 }
 
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -189,7 +191,13 @@ export async function mountTuned(
     if (s) ctx.space.setDirtyLimit(await limitDirty(info, s.blocks * s.bsize, log));
     // statfs blocks are the store's chunks (src/fs/statfs.ts).
     if (s && kernel.storePages) {
-      ctx.pages = new PageStore((ino, off, v) => session.storePages(ino, off, v), s.bsize);
+      ctx.pages = new PageStore(
+        (ino, off, v) => session.storePages(ino, off, v),
+        s.bsize,
+        tuning.pageStoreDelayMs,
+      );
+      ctx.pages.onStop = (why) =>
+        log.warn(`fuse: ${why}; short reads no longer fill the page cache`);
     }
   }
   await ctx.space.check(true);
@@ -327,6 +335,14 @@ class LiveMount implements Mount {
       if (this.pruning) {
         let timer: ReturnType<typeof setTimeout> | undefined;
         await Promise.race([this.pruning, new Promise((r) => timer = setTimeout(r, 2000))]);
+        clearTimeout(timer);
+      }
+      // A page store runs on a pool thread with the session's memory: done before the destroy.
+      const pages = this.ctx.pages;
+      if (pages) {
+        pages.close();
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([pages.idle(), new Promise((r) => timer = setTimeout(r, 5000))]);
         clearTimeout(timer);
       }
       this.ctx.closed = true;

@@ -124,12 +124,10 @@ export function entryOps(c: OpContext): EntryOps {
       const changes = decodeSetAttr(attr, toSet);
       const fh = fi === null ? undefined : readFh(fi);
       const set = () => fs.setattr(ino, changes, fh);
-      c.run(
-        req,
-        "setattr",
-        changes.size !== undefined ? () => c.changing(ino, set) : set,
-        (a) => c.replyAttr(req, a),
-      );
+      const reply = (a: Attr) => c.replyAttr(req, a);
+      // A size change is a change of the content (page_store.ts).
+      if (changes.size !== undefined) c.runChanging(req, "setattr", ino, set, reply);
+      else c.run(req, "setattr", set, reply);
     },
 
     readlink(req, ino) {

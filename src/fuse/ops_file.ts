@@ -11,6 +11,9 @@ import type { OpContext } from "./context.ts";
 import { newMode } from "./ops_entry.ts";
 import { readFh, readOpenFlags } from "./reply.ts";
 
+const O_TRUNC = 0o1000;
+const O_DIRECT = 0o40000;
+
 type FileOps = Pick<
   OpHandlers,
   "create" | "open" | "read" | "write" | "flush" | "release" | "fsync" | "fallocate"
@@ -32,22 +35,31 @@ export function fileOps(c: OpContext): FileOps {
         const e = c.entry.fill(attr);
         const f = c.fileInfo.fill(fh, flags, c.fileOpen);
         c.retain(attr.ino);
+        c.noteOpen(fh, attr.ino, flags);
         if (fuse.fuse_reply_create(req, e, f) !== 0) {
           // The creating syscall was interrupted: the kernel has neither the entry nor the handle.
           c.unretain(attr.ino);
+          c.noteClosed(fh);
           fs.release(attr.ino, fh).catch(ignore);
-        } else c.noteOpen(fh, attr.ino, flags);
+        }
       });
     },
 
     open(req, ino, fi) {
       const flags = c.openFlags(readOpenFlags(fi));
       const open = () => fs.open(ino, flags);
-      c.run(req, "open", (flags & 0o3) !== 0 ? () => c.changing(ino, open) : open, (fh) => {
+      const reply = (fh: number) => {
+        // A writer is counted before the reply: no page store lands after its first write.
+        c.noteOpen(fh, ino, flags);
         if (fuse.fuse_reply_open(req, c.fileInfo.fill(fh, flags, c.fileOpen)) !== 0) {
+          c.noteClosed(fh);
           fs.release(ino, fh).catch(ignore);
-        } else c.noteOpen(fh, ino, flags);
-      });
+        }
+      };
+      // Writing or truncating (O_TRUNC, with any access mode) changes the content.
+      if ((flags & 0o3) !== 0 || (flags & O_TRUNC) !== 0) {
+        c.runChanging(req, "open", ino, open, reply);
+      } else c.run(req, "open", open, reply);
     },
 
     read(req, ino, size, off, fi) {
@@ -61,7 +73,7 @@ export function fileOps(c: OpContext): FileOps {
         return;
       }
       const pages = c.pages;
-      if (pages?.widens(n) && !c.writing(ino)) {
+      if (pages?.widens(ino, at, n) && (readOpenFlags(fi) & O_DIRECT) === 0 && !c.writing(ino)) {
         // A short read: the whole chunk is decrypted anyway, so the kernel gets all of it
         // (page_store.ts); the reply is the part asked for.
         const start = at - at % pages.chunk;
@@ -103,7 +115,7 @@ export function fileOps(c: OpContext): FileOps {
 
     release(req, ino, fi) {
       const fh = readFh(fi);
-      c.writers.delete(fh);
+      c.noteClosed(fh);
       c.runVoid(req, "release", () => fs.release(ino, fh));
     },
 
@@ -114,10 +126,12 @@ export function fileOps(c: OpContext): FileOps {
 
     fallocate(req, ino, mode, offset, length, fi) {
       const fh = readFh(fi);
-      c.runVoid(
+      c.runChanging(
         req,
         "fallocate",
-        () => c.changing(ino, () => fs.fallocate(ino, fh, Number(offset), Number(length), mode)),
+        ino,
+        () => fs.fallocate(ino, fh, Number(offset), Number(length), mode),
+        () => fuse.fuse_reply_err(req, 0),
       );
     },
   };

@@ -1,20 +1,26 @@
 /**
- * Whole chunks into the kernel's page cache. A small read (a random 4 KiB `pread`) makes the
+ * Whole chunks into the kernel's page cache. A short read (a random 4 KiB `pread`) makes the
  * store decrypt the whole chunk around it anyway, since the chunk is the unit of authentication;
  * handing the kernel only the pages asked for throws the rest of that work away, and each later
  * read in the same chunk pays for the whole chunk again. `FUSE_NOTIFY_STORE` gives the kernel
  * the other pages too, so those reads never reach this process.
  *
- * The one danger is replacing newer data: with the writeback cache, the kernel's pages may hold
- * writes this process has not seen. So a chunk is only stored for an inode that no handle has
- * open for writing, from the read's start until the store is sent (a per-inode epoch, bumped by
- * every event that may change the content, tells whether one came in between); and anything
- * that may change an inode's content (an open for writing, a truncation, fallocate) waits until
- * the stores of that inode are done. A store past the kernel's idea of the file size would also
- * grow the file there, so only the bytes the read returned (never past the end) are stored.
+ * The danger is a store landing after the content changed: with the writeback cache the kernel's
+ * pages may hold writes this process has not seen (a store overwrites dirty pages), and a store
+ * past the kernel's file size grows the file there (after a truncation: old plaintext back). The
+ * kernel orders a store with nothing else, so the rules are ours:
+ * - a read is widened only inside one chunk, never for O_DIRECT, never while a handle of the inode
+ *   is open for writing or a change of it is in progress; it stores only the bytes it returned;
+ * - a change (an open for writing or with O_TRUNC, a size change, fallocate) runs between
+ *   {@link PageStore.begin}, which waits for the inode's stores in flight, and
+ *   {@link PageStore.end}, called once its reply is sent (a handle open for writing is counted as
+ *   a writer before that); no store starts meanwhile;
+ * - every begin and end moves the inode's content epoch, taken when a read starts: a read that
+ *   overlapped a change, even one already over, never stores.
  *
  * The store runs on a pool thread: a page of the chunk may be locked by a read the kernel is
- * waiting for, which this (JS) thread has to answer first.
+ * waiting for, which this (JS) thread has to answer first. The session is destroyed only once
+ * the stores in flight are done ({@link PageStore.idle}).
  * @module
  */
 
@@ -30,50 +36,92 @@ export type StoreSender = (
   bufv: Uint8Array<ArrayBuffer>,
 ) => Promise<number>;
 
-/** Stores whole chunks into the page cache after small reads (see the module doc). */
+/** Inodes whose epoch is remembered, at most (then all are forgotten at once, safely). */
+const EPOCHS_MAX = 65536;
+/** Stores in flight, at most: beyond, reads are answered without one (buffers, pool threads). */
+const IN_FLIGHT_MAX = 64;
+
+const ENOENT = 2;
+const ENODEV = 19;
+
+interface InFlight {
+  n: number;
+  waiters: (() => void)[];
+}
+
+/** Stores whole chunks into the page cache after short reads (see the module doc). */
 export class PageStore {
   readonly #send: StoreSender;
-  /** Bumped for an inode by every event that may change its content. */
+  /** Content epochs by inode; an inode not in the map is at `#floor`. */
   readonly #epochs = new Map<bigint, number>();
-  /** Stores in flight, per inode. */
-  readonly #pending = new Map<bigint, Promise<void>>();
-  /** Off after the kernel refused one (an old kernel, or no NOTIFY_STORE). */
+  #gen = 0;
+  #floor = 0;
+  /** Changes in progress, by inode. */
+  readonly #changes = new Map<bigint, number>();
+  /** Stores in flight, by inode, and who waits for them to end. */
+  readonly #inFlight = new Map<bigint, InFlight>();
+  #total = 0;
+  #idleWaiters: (() => void)[] = [];
+  /** Off after {@link close}, or after the kernel refused one (no NOTIFY_STORE). */
   #on = true;
+  /** Told once why stores stopped, when the kernel refused one (for the log). */
+  onStop: (why: string) => void = () => {};
 
   /**
    * @param send sends one store (see {@link StoreSender})
    * @param chunk the store's chunk size: reads shorter than this are widened to whole chunks
+   * @param delayMs tests: how long each store waits before it is sent, as a busy pool would
    */
-  constructor(send: StoreSender, readonly chunk: number) {
+  constructor(send: StoreSender, readonly chunk: number, readonly delayMs = 0) {
     this.#send = send;
   }
 
-  /** Whether a read of `size` bytes should be widened to its whole chunk. */
-  widens(size: number): boolean {
-    return this.#on && this.chunk > 0 && size < this.chunk;
+  /** Whether a read of `size` bytes at `offset` of `ino` should be widened to its chunk. */
+  widens(ino: bigint, offset: number, size: number): boolean {
+    const c = this.chunk;
+    return this.#on && c > 0 && size > 0 && size < c &&
+      Math.floor(offset / c) === Math.floor((offset + size - 1) / c) &&
+      !this.#changes.has(ino) && this.#total < IN_FLIGHT_MAX;
   }
 
   /** The content epoch of `ino` (taken when a read starts). */
   epoch(ino: bigint): number {
-    return this.#epochs.get(ino) ?? 0;
+    return this.#epochs.get(ino) ?? this.#floor;
+  }
+
+  #bump(ino: bigint): void {
+    if (this.#epochs.size >= EPOCHS_MAX) {
+      // Forgetting moves every inode to a new floor: reads under way no longer match.
+      this.#epochs.clear();
+      this.#floor = ++this.#gen;
+    }
+    this.#epochs.set(ino, ++this.#gen);
   }
 
   /**
-   * `ino`'s content may change (an open for writing, a truncation, …): stores begun before are
-   * not sent. Resolves once the stores already sent are done; call before the change.
+   * A change of `ino`'s content starts: no store of it starts until the matching {@link end},
+   * and this resolves once the stores already in flight are done.
    */
-  changing(ino: bigint): Promise<void> | null {
-    this.#epochs.set(ino, this.epoch(ino) + 1);
-    // Bounded: an epoch forgotten only makes a store in flight look current when that inode
-    // also has no writer left; clearing everything at once keeps the map small.
-    if (this.#epochs.size > 65536) this.#epochs.clear();
-    return this.#pending.get(ino) ?? null;
+  begin(ino: bigint): Promise<void> {
+    this.#changes.set(ino, (this.#changes.get(ino) ?? 0) + 1);
+    this.#bump(ino);
+    const f = this.#inFlight.get(ino);
+    return f ? new Promise((r) => f.waiters.push(r)) : Promise.resolve();
+  }
+
+  /** The change begun by {@link begin} is over and its reply sent. */
+  end(ino: bigint): void {
+    const n = (this.#changes.get(ino) ?? 1) - 1;
+    if (n > 0) this.#changes.set(ino, n);
+    else this.#changes.delete(ino);
+    this.#bump(ino);
   }
 
   /**
    * Hands `pieces` (the decrypted bytes of `ino` from `offset` on, contiguous) to the kernel's
-   * page cache if the content epoch is still `epoch` and `writing` is false, then calls `done`
-   * (at once when nothing is sent). The pieces must stay untouched until `done`.
+   * page cache if the content epoch is still `epoch`, no change is in progress and `writing`
+   * is false; then calls `done` (at once when nothing is sent). The pieces must stay untouched
+   * until `done`.
    */
   store(
     ino: bigint,
@@ -83,31 +131,56 @@ export class PageStore {
     writing: boolean,
     done: () => void,
   ): void {
-    if (!this.#on || writing || this.epoch(ino) !== epoch) return done();
-    const calls: Promise<number>[] = [];
-    const keep: Uint8Array[] = [];
+    if (
+      !this.#on || writing || this.#changes.has(ino) || this.epoch(ino) !== epoch ||
+      this.#total >= IN_FLIGHT_MAX
+    ) return done();
+    const parts: [number, Uint8Array<ArrayBuffer>][] = [];
     let at = offset;
     for (const p of pieces) {
       if (p.length === 0) continue;
-      const v = bufvec(p);
-      keep.push(v);
-      calls.push(this.#send(ino, BigInt(at), v));
+      parts.push([at, bufvec(p)]);
       at += p.length;
     }
-    if (calls.length === 0) return done();
-    const prev = this.#pending.get(ino);
-    const all: Promise<void> = Promise.all(calls).then((rs) => {
-      // -ENOENT: the kernel forgot the inode meanwhile; anything else: no stores from now on.
-      if (rs.some((r) => r < 0 && r !== -2)) this.#on = false;
-    }, () => {
-      this.#on = false;
-    }).finally(() => {
-      keep.length = 0;
+    if (parts.length === 0) return done();
+    const sendAll = () => Promise.all(parts.map(([o, v]) => this.#send(ino, BigInt(o), v)));
+    let f = this.#inFlight.get(ino);
+    if (!f) this.#inFlight.set(ino, f = { n: 0, waiters: [] });
+    const mine = f;
+    mine.n++;
+    this.#total++;
+    const sent = this.delayMs > 0
+      ? new Promise((r) => setTimeout(r, this.delayMs)).then(sendAll)
+      : sendAll();
+    sent.then((rs) => {
+      // -ENOENT: the kernel forgot the inode meanwhile; -ENODEV: the mount is going away;
+      // anything else: no stores from now on.
+      const bad = rs.find((r) => r < 0 && r !== -ENOENT && r !== -ENODEV);
+      if (bad !== undefined) this.#stop(`the kernel refused a page store (errno ${-bad})`);
+    }, (e) => this.#stop(`page store failed: ${e}`)).finally(() => {
+      parts.length = 0;
       done();
-      if (this.#pending.get(ino) === tracked) this.#pending.delete(ino);
+      if (--mine.n === 0) {
+        if (this.#inFlight.get(ino) === mine) this.#inFlight.delete(ino);
+        for (const w of mine.waiters.splice(0)) w();
+      }
+      if (--this.#total === 0) { for (const w of this.#idleWaiters.splice(0)) w(); }
     });
-    const tracked = prev ? Promise.all([prev, all]).then(() => {}) : all;
-    this.#pending.set(ino, tracked);
+  }
+
+  #stop(why: string): void {
+    if (this.#on) this.onStop(why);
+    this.#on = false;
+  }
+
+  /** No store starts from now on (the session is ending). */
+  close(): void {
+    this.#on = false;
+  }
+
+  /** Resolves once no store is in flight. */
+  idle(): Promise<void> {
+    return this.#total === 0 ? Promise.resolve() : new Promise((r) => this.#idleWaiters.push(r));
   }
 }
 

@@ -260,3 +260,53 @@ Deno.test({
     }, { tuning: { pageStoreDelayMs: 20 } });
   },
 });
+
+Deno.test({
+  name: "many short readers at once never hang the mount (stores cannot fill the thread pool)",
+  ignore,
+  async fn() {
+    await withMount(async (m) => {
+      const size = 8 * CHUNK;
+      const file = `${m.mnt}/many`;
+      await writeFile(m, "many", pattern(size));
+      // 16 readers, clean pages dropped after each read: every read a store. Were the stores
+      // to take all of the runtime's blocking pool, the loop could no longer read requests.
+      const readers = Array.from({ length: 16 }, () =>
+        inChild<number>(
+          m.mnt,
+          `${DONTNEED}
+           const fd = fs.openSync(${JSON.stringify(file)}, "r");
+           const b = Buffer.alloc(4096); let n = 0;
+           const until = Date.now() + 4000;
+           while (Date.now() < until) {
+             fs.readSync(fd, b, 0, 4096, Math.floor(Math.random() * ${size / 4096}) * 4096);
+             dropClean(fd);
+             n++;
+           }
+           fs.closeSync(fd); out(n);`,
+        ));
+      let last = m.mount.activity().started;
+      let stalled = 0;
+      let done = false;
+      const all = Promise.all(readers).finally(() => done = true);
+      while (!done && stalled < 6) {
+        await new Promise((r) => setTimeout(r, 500));
+        const now = m.mount.activity().started;
+        stalled = now === last ? stalled + 1 : 0;
+        last = now;
+      }
+      if (!done) {
+        // Hung: abort the connection so the readers and the unmount can end, then fail.
+        await sh(
+          `mountpoint -q /sys/fs/fuse/connections || mount -t fusectl none ` +
+            `/sys/fs/fuse/connections; d=$(stat -c %d ${m.mnt}); ` +
+            `echo 1 > /sys/fs/fuse/connections/$((d & 255 | (d >> 12 & ~255)))/abort || true`,
+        ).catch(() => {});
+        await all.catch(() => {});
+        throw new Error("the mount stopped taking requests for 3 s under 16 short readers");
+      }
+      const reads = await all;
+      if (reads.some((n) => n < 50)) throw new Error(`too few reads: ${reads}`);
+    });
+  },
+});

@@ -2,7 +2,7 @@
 // waits for every store in flight of its inode, no store starts during a change or for a read
 // that overlapped one, and forgetting the epochs of many inodes never revives a stale read.
 import { assertEquals } from "./helpers/assert.ts";
-import { PageStore } from "../src/fuse/page_store.ts";
+import { PageStore, STORE_CALLS_MAX } from "../src/fuse/page_store.ts";
 
 const CHUNK = 65536;
 
@@ -85,4 +85,16 @@ Deno.test("idle() waits for the stores in flight; close() stops new ones", async
   ps.close();
   ps.store(3n, 0, page(), ps.epoch(3n), false, () => {});
   assertEquals(sent.length, 1);
+});
+
+Deno.test("at most STORE_CALLS_MAX store calls are in flight; the rest are skipped", async () => {
+  const { ps, sent, finish } = store();
+  for (let k = 0; k < STORE_CALLS_MAX + 3; k++) {
+    ps.store(BigInt(k + 1), 0, page(), 0, false, () => {});
+  }
+  assertEquals(sent.length, STORE_CALLS_MAX);
+  assertEquals(ps.widens(99n, 0, 4096), false, "widened with the pool's share taken");
+  finish(0);
+  await tick();
+  assertEquals(ps.widens(99n, 0, 4096), true);
 });

@@ -179,6 +179,17 @@ export async function mountTuned(
   log.debug(`fuse: libfuse ${fuseVersion(fuse)} mounted ${mp} (${mountOpts.join(",")})`);
 
   ctx.invalidateAttr = (ino) => session.invalidateAttr(ino);
+  // Before the first request: a change served without the page store would not be fenced.
+  // statfs blocks are the store's chunks (src/fs/statfs.ts).
+  const chunk = kernel.storePages ? (await fs.statfs().catch(() => null))?.bsize : undefined;
+  if (chunk) {
+    ctx.pages = new PageStore(
+      (ino, off, v) => session.storePages(ino, off, v),
+      chunk,
+      tuning.pageStoreDelayMs,
+    );
+    ctx.pages.onStop = (why) => log.warn(`fuse: ${why}; short reads no longer fill the page cache`);
+  }
   const live = new LiveMount(mp, fs, session, ctx, log, isRoot, fusermount);
   live.start(loopTuning);
   // After mounting, so the kernel's bdi exists; raises 128 KiB readahead to 1 MiB reads, and
@@ -189,16 +200,6 @@ export async function mountTuned(
     await raiseReadahead(info, kernel.maxReadahead, log);
     const s = await fs.statfs().catch(() => null);
     if (s) ctx.space.setDirtyLimit(await limitDirty(info, s.blocks * s.bsize, log));
-    // statfs blocks are the store's chunks (src/fs/statfs.ts).
-    if (s && kernel.storePages) {
-      ctx.pages = new PageStore(
-        (ino, off, v) => session.storePages(ino, off, v),
-        s.bsize,
-        tuning.pageStoreDelayMs,
-      );
-      ctx.pages.onStop = (why) =>
-        log.warn(`fuse: ${why}; short reads no longer fill the page cache`);
-    }
   }
   await ctx.space.check(true);
   return live;
@@ -337,16 +338,12 @@ class LiveMount implements Mount {
         await Promise.race([this.pruning, new Promise((r) => timer = setTimeout(r, 2000))]);
         clearTimeout(timer);
       }
-      // A page store runs on a pool thread with the session's memory: done before the destroy.
-      const pages = this.ctx.pages;
-      if (pages) {
-        pages.close();
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([pages.idle(), new Promise((r) => timer = setTimeout(r, 5000))]);
-        clearTimeout(timer);
-      }
+      // A page store runs on a pool thread with the session's memory: the session is freed
+      // only once none runs (one still waiting for a page is left with it: leaked, not freed).
+      const stores = await this.quiesceStores();
       this.ctx.closed = true;
-      this.session.destroy(await this.stillMounted());
+      if (stores) this.session.destroy(await this.stillMounted());
+      else this.log.warn("fuse: a page store is still waiting; the session is left open");
       for (const [ino, n] of this.ctx.counts.drain()) this.fs.forget(ino, n);
       await this.fs.syncAll();
       this.log.info(`fuse: ${this.mountPoint} unmounted`);
@@ -355,6 +352,11 @@ class LiveMount implements Mount {
     } finally {
       this.resolveDone();
     }
+  }
+
+  /** Stops page stores; true once none runs (waits up to 5 s while the loop still serves). */
+  private async quiesceStores(): Promise<boolean> {
+    return await (this.ctx.pages?.quiesce(5000) ?? true);
   }
 
   get detached(): boolean {
@@ -401,6 +403,7 @@ class LiveMount implements Mount {
         return await this.done;
       }
       this.log.warn(`fuse: ${mp} unmounted but the connection stays open; closing it`);
+      await this.quiesceStores();
       this.session.exit();
       return await this.done;
     }
@@ -421,6 +424,7 @@ class LiveMount implements Mount {
     this.log.warn(`fuse: ${plain.join(" ")} failed (${err}); detaching and disconnecting`);
     err = lazyErr;
     if (err !== undefined) this.log.error(`fuse: ${lazy.join(" ")} failed (${err})`);
+    await this.quiesceStores();
     this.session.exit();
     if (this.isRoot && err !== undefined) {
       // Last resort: abort the connection, then detach (no request can block an aborted one).

@@ -38,8 +38,15 @@ export type StoreSender = (
 
 /** Inodes whose epoch is remembered, at most (then all are forgotten at once, safely). */
 const EPOCHS_MAX = 65536;
-/** Stores in flight, at most: beyond, reads are answered without one (buffers, pool threads). */
-const IN_FLIGHT_MAX = 64;
+/**
+ * Store calls in flight, at most: beyond, reads are answered without one. Each runs on the
+ * runtime's blocking pool (32 threads, shared with the request loop's parked poll and with file
+ * I/O) and may wait there for a page a pending READ holds. Were every pool thread waiting so,
+ * nothing could take that READ off /dev/fuse: the mount would hang for good. This many, plus
+ * the prune's 8 entry invalidations (src/fuse/mount.ts), leave the loop threads to spare. (4 in
+ * flight held a single random reader to a quarter of its speed.)
+ */
+export const STORE_CALLS_MAX = 16;
 
 const ENOENT = 2;
 const ENODEV = 19;
@@ -81,7 +88,7 @@ export class PageStore {
     const c = this.chunk;
     return this.#on && c > 0 && size > 0 && size < c &&
       Math.floor(offset / c) === Math.floor((offset + size - 1) / c) &&
-      !this.#changes.has(ino) && this.#total < IN_FLIGHT_MAX;
+      !this.#changes.has(ino) && this.#total < STORE_CALLS_MAX;
   }
 
   /** The content epoch of `ino` (taken when a read starts). */
@@ -133,7 +140,7 @@ export class PageStore {
   ): void {
     if (
       !this.#on || writing || this.#changes.has(ino) || this.epoch(ino) !== epoch ||
-      this.#total >= IN_FLIGHT_MAX
+      this.#total + pieces.length > STORE_CALLS_MAX
     ) return done();
     const parts: [number, Uint8Array<ArrayBuffer>][] = [];
     let at = offset;
@@ -148,7 +155,8 @@ export class PageStore {
     if (!f) this.#inFlight.set(ino, f = { n: 0, waiters: [] });
     const mine = f;
     mine.n++;
-    this.#total++;
+    const calls = parts.length;
+    this.#total += calls;
     const sent = this.delayMs > 0
       ? new Promise((r) => setTimeout(r, this.delayMs)).then(sendAll)
       : sendAll();
@@ -164,7 +172,8 @@ export class PageStore {
         if (this.#inFlight.get(ino) === mine) this.#inFlight.delete(ino);
         for (const w of mine.waiters.splice(0)) w();
       }
-      if (--this.#total === 0) { for (const w of this.#idleWaiters.splice(0)) w(); }
+      this.#total -= calls;
+      if (this.#total === 0) { for (const w of this.#idleWaiters.splice(0)) w(); }
     });
   }
 
@@ -176,6 +185,18 @@ export class PageStore {
   /** No store starts from now on (the session is ending). */
   close(): void {
     this.#on = false;
+  }
+
+  /** Stops new stores and waits up to `ms` for those in flight: false if some still run. */
+  async quiesce(ms: number): Promise<boolean> {
+    this.close();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const idle = await Promise.race([
+      this.idle().then(() => true),
+      new Promise<boolean>((r) => timer = setTimeout(() => r(false), ms)),
+    ]);
+    clearTimeout(timer);
+    return idle;
   }
 
   /** Resolves once no store is in flight. */

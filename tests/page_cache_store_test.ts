@@ -16,6 +16,30 @@ function willNeed(fd: number, off: number, len: number) {
   libc.symbols.posix_fadvise(fd, BigInt(off), BigInt(len), 3);
 }`;
 
+/**
+ * In a child: random 4 KiB reads of `file` (of `size` bytes) for `ms`, its clean pages dropped
+ * after each read so that every read reaches the daemon and makes a store (reopened every 50
+ * reads, so a truncated file is seen anew). Resolves to the number of reads.
+ */
+function shortReader(m: Mounted, file: string, size: number, ms: number): Promise<number> {
+  return inChild<number>(
+    m.mnt,
+    `${DONTNEED}
+     const until = Date.now() + ${ms};
+     const b = Buffer.alloc(4096); let n = 0;
+     while (Date.now() < until) {
+       const fd = fs.openSync(${JSON.stringify(file)}, "r");
+       for (let k = 0; k < 50; k++) {
+         fs.readSync(fd, b, 0, 4096, Math.floor(Math.random() * ${size / 4096}) * 4096);
+         dropClean(fd);
+         n++;
+       }
+       fs.closeSync(fd);
+     }
+     out(n);`,
+  );
+}
+
 /** Counts the daemon's reads of `ino`'s content (calls into the store). */
 function countReads(fs: EncryptedFs): { n: number } {
   const counter = { n: 0 };
@@ -132,21 +156,8 @@ Deno.test({
       // and again; the writer keeps the expected content and checks it at the end, through the
       // page cache and again from the store.
       const file = `${m.mnt}/race`;
-      const reader = inChild<number>(
-        m.mnt,
-        // Clean pages dropped after each read: every read reaches the daemon and makes a
-        // store, while the writer's dirty pages stay in the page cache.
-        `${DONTNEED}
-         const fd = fs.openSync(${JSON.stringify(file)}, "r");
-         const b = Buffer.alloc(4096); let n = 0;
-         const until = Date.now() + 2500;
-         while (Date.now() < until) {
-           fs.readSync(fd, b, 0, 4096, Math.floor(Math.random() * ${size / 4096}) * 4096);
-           dropClean(fd);
-           n++;
-         }
-         fs.closeSync(fd); out(n);`,
-      );
+      // The writer's dirty pages stay in the page cache while every read makes a store.
+      const reader = shortReader(m, file, size, 2500);
       const writer = inChild<{ bad: number; rounds: number }>(
         m.mnt,
         `const model = Buffer.from(fs.readFileSync(${JSON.stringify(file)}));
@@ -221,24 +232,7 @@ Deno.test({
       const size = 8 * CHUNK;
       const file = `${m.mnt}/t`;
       await writeFile(m, "t", pattern(size));
-      const readers = [1, 2, 3].map(() =>
-        inChild<number>(
-          m.mnt,
-          `${DONTNEED}
-           const until = Date.now() + 3000;
-           const b = Buffer.alloc(4096); let n = 0;
-           while (Date.now() < until) {
-             const fd = fs.openSync(${JSON.stringify(file)}, "r");
-             for (let k = 0; k < 50; k++) {
-               fs.readSync(fd, b, 0, 4096, Math.floor(Math.random() * ${size / 4096}) * 4096);
-               dropClean(fd);
-               n++;
-             }
-             fs.closeSync(fd);
-           }
-           out(n);`,
-        )
-      );
+      const readers = [1, 2, 3].map(() => shortReader(m, file, size, 3000));
       const data = pattern(size, 5);
       let rounds = 0;
       const bad: string[] = [];
@@ -271,20 +265,7 @@ Deno.test({
       await writeFile(m, "many", pattern(size));
       // 16 readers, clean pages dropped after each read: every read a store. Were the stores
       // to take all of the runtime's blocking pool, the loop could no longer read requests.
-      const readers = Array.from({ length: 16 }, () =>
-        inChild<number>(
-          m.mnt,
-          `${DONTNEED}
-           const fd = fs.openSync(${JSON.stringify(file)}, "r");
-           const b = Buffer.alloc(4096); let n = 0;
-           const until = Date.now() + 4000;
-           while (Date.now() < until) {
-             fs.readSync(fd, b, 0, 4096, Math.floor(Math.random() * ${size / 4096}) * 4096);
-             dropClean(fd);
-             n++;
-           }
-           fs.closeSync(fd); out(n);`,
-        ));
+      const readers = Array.from({ length: 16 }, () => shortReader(m, file, size, 4000));
       let last = m.mount.activity().started;
       let stalled = 0;
       let done = false;

@@ -227,25 +227,36 @@ export async function superblockGone(dev: string): Promise<void> {
 }
 
 /**
+ * Runs `cmd args` in a child with its output piped, killed after `ms` (a hung FUSE request must
+ * not hang the caller), and returns its output.
+ */
+export async function outputWithin(
+  cmd: string,
+  args: string[],
+  ms = 60_000,
+): Promise<Deno.CommandOutput> {
+  const child = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" })
+    .spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), ms);
+  try {
+    return await child.output();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Removes everything under the mount with `rm -rf` (in a child, killed if hung) and checks that
  * the root then lists empty: an entry hidden from listings as damaged would make its directory
  * impossible to remove.
  */
 export async function removeAll(mnt: string): Promise<string | undefined> {
-  const child = new Deno.Command("sh", {
-    args: [
-      "-c",
-      'cd "$1" || exit 9; rc=0; for e in * .[!.]*; do [ -e "$e" ] && { rm -rf -- "$e" || rc=1; }; done; ls -A; exit $rc',
-      "sh",
-      mnt,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-  const out = await child.output();
-  clearTimeout(timer);
+  const out = await outputWithin("sh", [
+    "-c",
+    'cd "$1" || exit 9; rc=0; for e in * .[!.]*; do [ -e "$e" ] && { rm -rf -- "$e" || rc=1; }; done; ls -A; exit $rc',
+    "sh",
+    mnt,
+  ]);
   const dec = new TextDecoder();
   const left = dec.decode(out.stdout).trim();
   if (out.success && left === "") return undefined;

@@ -23,6 +23,7 @@ import {
   dmesgTail,
   ext4Shutdown,
   must,
+  outputWithin,
   PASSWORD,
   removeAll,
   run,
@@ -308,15 +309,7 @@ export async function crashSeries(opts: CrashOptions): Promise<CrashSeries> {
 
 /** Walks the mount in a child process (a hung FUSE request cannot hang the test). */
 async function walkTree(mnt: string): Promise<Record<string, WalkState>> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", WORKLOAD, "walk", mnt],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-  const out = await child.output();
-  clearTimeout(timer);
+  const out = await outputWithin(Deno.execPath(), ["run", "-A", "--quiet", WORKLOAD, "walk", mnt]);
   if (!out.success) {
     throw new Error(`walk of ${mnt} failed: ${new TextDecoder().decode(out.stderr)}`);
   }

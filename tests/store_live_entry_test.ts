@@ -5,6 +5,7 @@
 import { assertEquals } from "./helpers/assert.ts";
 import { RENAME_EXCHANGE, ROOT_INO } from "../src/fs/types.ts";
 import type { EncryptedFs } from "../src/fs/encrypted_fs.ts";
+import { DirStore } from "../src/store/dir_store.ts";
 import {
   expectErrno as errno,
   freshFs,
@@ -89,5 +90,33 @@ Deno.test("rm -r pattern: every live name listed, looked up and unlinked leaves 
   await fs.rmdir(ROOT_INO, n("d"));
   await fs.close();
   assertEquals((await inodeFiles(dir)).filter((p) => !p.endsWith(".m")).length, 0);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("lookups of names just created or renamed read no entry file", async () => {
+  const { fs, dir } = await freshFs();
+  const reads: string[] = [];
+  const get = DirStore.prototype.get;
+  DirStore.prototype.get = function (this: DirStore, ...args: Parameters<typeof get>) {
+    reads.push(dec.decode(args[2]));
+    return get.apply(this, args);
+  };
+  try {
+    const d = await fs.mkdir(ROOT_INO, n("d"), 0o755, ROOT_CALLER);
+    const made: bigint[] = [];
+    for (let i = 0; i < 50; i++) made.push(await mk(fs, d.ino, `f${i}`, `text ${i}`));
+    await fs.rename(d.ino, n("f0"), ROOT_INO, n("moved"), 0);
+    reads.length = 0;
+    for (let i = 1; i < 50; i++) assertEquals((await fs.lookup(d.ino, n(`f${i}`))).ino, made[i]);
+    assertEquals((await fs.lookup(ROOT_INO, n("moved"))).ino, made[0]);
+    assertEquals(reads, []);
+    // The old name is gone, read from disk: the shortcut never answers for a moved name.
+    await errno(fs.lookup(d.ino, n("f0")), "ENOENT");
+    assertEquals(reads, ["f0"]);
+    assertEquals(await read(fs, ROOT_INO, "moved"), "text 0");
+  } finally {
+    DirStore.prototype.get = get;
+  }
+  await fs.close();
   await Deno.remove(dir, { recursive: true });
 });

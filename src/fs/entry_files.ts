@@ -48,11 +48,19 @@ export class EntryFiles {
   /** Makes the inode stored in entry file `e` of `parent` live (or returns the live one). */
   adopt(parent: bigint, folder: string, e: StoredEntry, rec: LoadedRecord): Inode {
     const node = this.#core.table.adopt(rec, this.loc(parent, folder, e.name, e.file));
+    this.remember(e.file, node.ino);
+    return node;
+  }
+
+  /**
+   * Inode `ino` now lives in entry file `file` (adopted from it, or just created there): the
+   * next lookup of its name needs no read. Stale pairs are harmless (see {@link liveEntry}).
+   */
+  remember(file: string, ino: bigint): void {
     // Entries of at most twice as many entry files as live inodes are remembered (then
     // forgotten): the inode budget of the memory ceiling bounds both.
     if (this.#inEntries.size >= 2 * inodeCacheLimit()) this.#inEntries.clear();
-    this.#inEntries.set(e.file, node.ino);
-    return node;
+    this.#inEntries.set(file, ino);
   }
 
   /**

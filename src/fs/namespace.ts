@@ -95,6 +95,7 @@ export class Namespace {
         const place = core.records.entryPlace(parent, folder, loc.file);
         const slotSize = await core.records.create(rec, place, { name });
         node = core.table.add(rec, slotSize, loc);
+        this.#entries.remember(loc.file, node.ino);
       } else {
         // Order for crash safety: the child exists on disk before any entry points at it.
         if (type === S_IFDIR) core.dirs.createFolder(core.folder(rec.ino));

@@ -105,6 +105,7 @@ export class Renamer {
           // The inode file itself moves (replacing whatever the new name held).
           aNode.rec.ctimeNs = now;
           await core.table.relocate(aNode, entries.loc(newParent, dstFolder, newName));
+          if (aNode.loc) entries.remember(aNode.loc.file, aNode.ino);
           saved = true;
         } else {
           await core.dirs.put(newParent, dstFolder, newName, target(aNode));

@@ -4,13 +4,14 @@
 // reused, hard-linked or exchanged, and that nothing of a removed file is left on disk.
 import { assertEquals } from "./helpers/assert.ts";
 import { RENAME_EXCHANGE, ROOT_INO } from "../src/fs/types.ts";
-import type { EncryptedFs } from "../src/fs/encrypted_fs.ts";
+import { EncryptedFs } from "../src/fs/encrypted_fs.ts";
 import { DirStore } from "../src/store/dir_store.ts";
 import {
   expectErrno as errno,
   freshFs,
   inodeFiles,
   n,
+  PASSWORD,
   readText as read,
   ROOT_CALLER,
   writeNew as mk,
@@ -118,5 +119,59 @@ Deno.test("lookups of names just created or renamed read no entry file", async (
     DirStore.prototype.get = get;
   }
   await fs.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("listings answer live names from memory and stay exact after renames, links and unlinks", async () => {
+  const { fs, dir } = await freshFs();
+  const readFiles: string[] = [];
+  const read = DirStore.prototype.read;
+  DirStore.prototype.read = function (this: DirStore, ...args: Parameters<typeof read>) {
+    readFiles.push(...args[2]);
+    return read.apply(this, args);
+  };
+  const list = async (ino: bigint) => {
+    const fh = await fs.opendir(ino);
+    const out = await fs.readdir(ino, fh, 0n, 1000, true);
+    await fs.releasedir(ino, fh);
+    return out.slice(2).map((e) => `${dec.decode(e.name)}:${e.ino}`).sort();
+  };
+  try {
+    const d = await fs.mkdir(ROOT_INO, n("d"), 0o755, ROOT_CALLER);
+    const ino = new Map<string, bigint>();
+    for (let i = 0; i < 40; i++) ino.set(`f${i}`, await mk(fs, d.ino, `f${i}`, `t${i}`));
+    readFiles.length = 0;
+    assertEquals((await list(d.ino)).length, 40);
+    assertEquals(readFiles, []);
+    // Moved away, moved in over another name, hard-linked (its inode leaves the entry file),
+    // exchanged and unlinked: the listing must show what each name holds now.
+    await fs.rename(d.ino, n("f0"), ROOT_INO, n("out"), 0);
+    await fs.rename(d.ino, n("f1"), d.ino, n("f2"), 0);
+    await fs.link(ino.get("f3")!, d.ino, n("f3b"));
+    await fs.rename(d.ino, n("f4"), d.ino, n("f5"), RENAME_EXCHANGE);
+    await fs.unlink(d.ino, n("f6"));
+    const want = new Map(ino);
+    want.delete("f0");
+    want.delete("f6");
+    want.set("f2", ino.get("f1")!);
+    want.delete("f1");
+    want.set("f3b", ino.get("f3")!);
+    want.set("f4", ino.get("f5")!);
+    want.set("f5", ino.get("f4")!);
+    const expected = [...want].map(([k, v]) => `${k}:${v}`).sort();
+    assertEquals(await list(d.ino), expected);
+    // Only the names whose inode is not in an entry file any more were read.
+    assertEquals(readFiles.length > 0 && readFiles.length <= 4, true, `read ${readFiles.length}`);
+    await fs.close();
+    // Reopened, every entry file is read: the files agree with what memory answered.
+    const again = await EncryptedFs.open(dir, { password: PASSWORD });
+    const fh = await again.opendir(d.ino);
+    const out = await again.readdir(d.ino, fh, 0n, 1000, false);
+    await again.releasedir(d.ino, fh);
+    await again.close();
+    assertEquals(out.slice(2).map((e) => `${dec.decode(e.name)}:${e.ino}`).sort(), expected);
+  } finally {
+    DirStore.prototype.read = read;
+  }
   await Deno.remove(dir, { recursive: true });
 });

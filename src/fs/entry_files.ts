@@ -83,11 +83,20 @@ export class EntryFiles {
    * from parent and name.
    */
   liveEntry(parent: bigint, name: Uint8Array, file: string): StoredEntry | null {
+    const e = this.liveFile(parent, file);
+    return e && bytesEqual(e.name, name) ? e : null;
+  }
+
+  /**
+   * The entry from the live inode that lives in entry file `file` of `parent`, if any: what a
+   * listing would read from that file, since the live record is never older than the file.
+   */
+  liveFile(parent: bigint, file: string): StoredEntry | null {
     const ino = this.#inEntries.get(file);
     if (ino === undefined) return null;
     const node = this.#core.table.peek(ino);
     const loc = node?.loc;
-    if (!node || !loc || loc.parent !== parent || !bytesEqual(loc.name, name)) {
+    if (!node || !loc || loc.parent !== parent || loc.file !== file) {
       this.#inEntries.delete(file);
       return null;
     }

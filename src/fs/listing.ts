@@ -74,13 +74,21 @@ export class Listing {
     if (pos - 2 < names.length) this.#prefetch.markPrefetched(ino);
     while (out.length < limit && pos - 2 < names.length) {
       const files = names.slice(pos - 2, pos - 2 + Math.min(limit - out.length, 512));
-      const entries = await core.dirs.read(ino, folder, files, (e) => core.report(e));
+      // Entry files whose inode is live (created, renamed or read in this mount) are answered
+      // from memory: after an untar, a listing then reads only the files it has not seen.
+      const live = files.map((f) => this.#entries.liveFile(ino, f));
+      const toRead = files.filter((_, k) => !live[k]);
+      const read = toRead.length === 0
+        ? []
+        : await core.dirs.read(ino, folder, toRead, (e) => core.report(e));
       const base = pos;
-      entries.forEach((e, k) => {
+      let r = 0;
+      files.forEach((_, k) => {
+        const e = live[k] ?? read[r++];
         if (!e) return;
         // Made live (while the table has room, or for readdirplus, whose entries the kernel
         // keeps), the lookup, stat or unlink that usually follows needs no second read.
-        if (e.inline && (plus || core.table.hasRoom)) {
+        if (!live[k] && e.inline && (plus || core.table.hasRoom)) {
           this.#entries.adopt(ino, folder, e, e.inline);
         }
         out.push({ name: e.name, ino: e.ino, type: e.type, next: BigInt(base + k + 1) });

@@ -14,6 +14,7 @@ import {
   errnoName,
   sysClose,
   sysError,
+  sysFstat,
   sysGetdents,
   sysGetdentsSync,
   sysOpen,
@@ -81,14 +82,21 @@ export async function listFolder(
   const names: string[] = [];
   try {
     const buf = new Uint8Array(64 * 1024);
+    // A small folder is read on this thread: the hop to a worker and back costs more than its
+    // one or two blocks (readdir and rmdir of each directory of `rm -rf` list its folder).
+    const st = sysFstat(fd);
+    const small = typeof st !== "number" && st.size <= SMALL_FOLDER_BYTES;
     for (;;) {
-      const n = await sysGetdents(fd, buf);
+      const n = small ? sysGetdentsSync(fd, buf) : await sysGetdents(fd, buf);
       if (parseDents(buf, n, names, path, opts.enough)) return names;
     }
   } finally {
     sysClose(fd);
   }
 }
+
+/** Folders up to this size (ext4: bytes of directory blocks) are listed synchronously. */
+const SMALL_FOLDER_BYTES = 16 * 1024;
 
 /** {@link listFolder} on this thread, for small folders (the trash at open). */
 export function listFolderSync(path: string): string[] | null {

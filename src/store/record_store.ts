@@ -330,6 +330,7 @@ export class RecordStore {
     } catch (e) {
       sysClose(fd);
       sysUnlink(place.path); // ours (O_EXCL, under the directory's lock): no name is left
+      this.folderTimes.later(place.folder);
       throw e;
     }
     sysClose(fd);

@@ -419,6 +419,7 @@ export class EncryptedFs implements ZeroCopyFileSystem {
     } finally {
       core.closed = true;
       this.#flusher.stop();
+      core.records.settleFolders();
       core.keys.wipe();
       this.#lock.release();
     }

@@ -78,7 +78,10 @@ export class Namespace {
       const dir = await core.dir(parent);
       if (dir.rec.nlink === 0) throw fsError("ENOENT", "directory was removed");
       const folder = core.folder(parent);
-      if (await this.#entries.taken(parent, folder, name)) throw fsError("EEXIST");
+      // A non-directory of format 2 lives in its entry file, made with O_EXCL: that open is the
+      // check that the name is free, and the entry file is read only when it fails.
+      const inline = (mode & S_IFMT) !== S_IFDIR && core.inline;
+      if (!inline && await this.#entries.taken(parent, folder, name)) throw fsError("EEXIST");
       const now = nowNs();
       const rec = core.newRecord(randomIno(), mode, caller, now);
       // A set-group-ID directory passes its group on, and its S_ISGID to subdirectories.
@@ -89,11 +92,16 @@ export class Namespace {
       init(rec);
       const type = rec.mode & S_IFMT;
       let node: Inode;
-      if (type !== S_IFDIR && core.inline) {
-        // One file: the entry file is the inode file (created whole, by rename).
+      if (inline) {
+        // One file: the entry file is the inode file, created in place under its name, or (when
+        // a file is there: debris a crash left, which names nothing) whole by rename over it.
         const loc = this.#entries.loc(parent, folder, name);
         const place = core.records.entryPlace(parent, folder, loc.file);
-        const slotSize = await core.records.create(rec, place, { name });
+        let slotSize = await core.records.createEntry(rec, place, name);
+        if (slotSize === null) {
+          if (await this.#entries.taken(parent, folder, name)) throw fsError("EEXIST");
+          slotSize = await core.records.create(rec, place, { name });
+        }
         node = core.table.add(rec, slotSize, loc);
         this.#entries.remember(loc.file, node.ino);
       } else {

@@ -5,7 +5,8 @@
  * so an observer of the backing files can pair them and rebuild the tree. The store therefore
  * sets them itself right after each change it makes:
  *
- * - folders (the data dir, `o/`, shards, `.d` folders, `t/`): atime = mtime = the epoch;
+ * - folders (the data dir, `o/`, shards, `.d` folders, `t/`): atime = mtime = the epoch (a folder
+ *   that new files were created in: once for the burst, shortly after, see {@link FolderSettler});
  * - files: atime = mtime = a fresh random instant (2000–2034) at every creation and change.
  *   Random rather than constant because sync and backup tools (rsync's quick check, Syncthing's
  *   scanner) take a file whose size and mtime are unchanged for an unchanged file, and most
@@ -44,6 +45,46 @@ function randomTimes(): BigInt64Array<ArrayBuffer> {
 /** Sets a folder's atime and mtime to the epoch (never follows a symlink). */
 export function settleFolder(path: string): void {
   sysSetTimes(path, EPOCH);
+}
+
+/** How long a folder changed by a creation may show the kernel's times before the epoch again. */
+export const FOLDER_SETTLE_MS = 1000;
+
+/**
+ * Folders whose times go back to the epoch a little later, once for many changes: a burst of
+ * creations in one folder then costs one `utimensat` instead of one per file. Until then the
+ * folder's mtime shows its last change, which its ctime shows anyway (threat-model.md, gap on
+ * backing times); a daemon killed meanwhile leaves that mtime until the folder next changes.
+ */
+export class FolderSettler {
+  readonly #pending = new Set<string>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Pending folders are settled `delayMs` after the first of them changed. */
+  constructor(readonly delayMs: number = FOLDER_SETTLE_MS) {}
+
+  /** Folder `path` changed: its times go back to the epoch within `delayMs` (or at `flush`). */
+  later(path: string): void {
+    this.#pending.add(path);
+    if (this.#timer !== undefined) return;
+    const timer = setTimeout(() => this.flush(), this.delayMs);
+    // A pending settle keeps no process alive: the owner flushes before it lets go.
+    Deno.unrefTimer(timer as unknown as number);
+    this.#timer = timer;
+  }
+
+  /** Folders changed and not settled yet. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /** Settles every pending folder now (at unmount). */
+  flush(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const path of this.#pending) settleFolder(path);
+    this.#pending.clear();
+  }
 }
 
 /** Gives an open file a fresh random atime and mtime: it was just made or changed. */

@@ -10,16 +10,17 @@
  * grow by rewriting the file.
  */
 import { constants, linkSync, mkdirSync, renameSync } from "node:fs";
-import { settleFile, settleFolder, settleMadeFolders } from "./backing_times.ts";
+import { FolderSettler, settleFile, settleFolder, settleMadeFolders } from "./backing_times.ts";
 import {
   FolderGuard,
   NotAnObjectError,
   openRaw,
   readHead,
   SAFE_OPEN,
+  sysOpenObject,
   writeAllSync,
 } from "./object_io.ts";
-import { sysClose, sysError, sysFdatasync, sysUnlink } from "../../ffi/sysio.ts";
+import { errnoName, sysClose, sysError, sysFdatasync, sysUnlink } from "../../ffi/sysio.ts";
 import { writeFileAtomic } from "./atomic_file.ts";
 import { type InodeRecord, isDir, isRegular } from "./inode_record.ts";
 import { decodeRecord, encodeRecord } from "./format/record.ts";
@@ -51,6 +52,12 @@ import {
   slotSizeFor,
 } from "./format/inode_file.ts";
 import { concat, DecodeError } from "../util/codec.ts";
+
+/**
+ * The most bytes a new inode file may have to be written in place by
+ * {@link RecordStore.createEntry}: one page (the smallest the kernel uses), never torn.
+ */
+const ONE_PAGE = 4096;
 
 // For `fs/file_data.ts`, which finds the chunks through this module.
 export { contentBase };
@@ -108,6 +115,8 @@ export class UnwrittenObjectError extends DamagedObjectError {
 export class RecordStore {
   /** Checks, once each, that the folders objects go into are real directories. */
   readonly guard = new FolderGuard();
+  /** Folders changed by {@link createEntry}, whose times go back to the epoch shortly. */
+  readonly folderTimes = new FolderSettler();
 
   /** Removed objects go to `trash`, which deletes them in the background. */
   constructor(
@@ -241,10 +250,23 @@ export class RecordStore {
     return regularRecordFits(encodeRecord(r).length, this.keys.metaAead.nonceLength, slotSize);
   }
 
+  // The bytes of a new inode file: header, and `r` sealed for `place` in slot 0.
+  async #image(
+    r: InodeRecord,
+    place: RecordPlace,
+    name?: Uint8Array,
+  ): Promise<{ file: Uint8Array; slotSize: number }> {
+    const blob = await this.#seal(r, place, name);
+    const slotSize = isRegular(r) ? REGULAR_SLOT : slotSizeFor(blob.length);
+    if (!fitsSlot(blob.length, slotSize)) throw new RecordTooLargeError("record too large");
+    return { file: concat(encodeHeader(slotSize), slotImage(blob)), slotSize };
+  }
+
   /**
    * Creates the inode file of a new inode at `place`, its record in slot 0; returns the slot
-   * size. An entry place gets the file by rename (a name is never seen half-written); `name`
-   * is the entry's name.
+   * size. An entry place gets the file by rename (a name is never seen half-written), replacing
+   * what is there (see {@link createEntry} for a name that holds nothing); `name` is the
+   * entry's name.
    */
   async create(
     r: InodeRecord,
@@ -252,10 +274,7 @@ export class RecordStore {
     opts: { durable?: boolean; name?: Uint8Array } = {},
   ): Promise<number> {
     const durable = opts.durable ?? false;
-    const blob = await this.#seal(r, place, opts.name);
-    const slotSize = isRegular(r) ? REGULAR_SLOT : slotSizeFor(blob.length);
-    if (!fitsSlot(blob.length, slotSize)) throw new RecordTooLargeError("record too large");
-    const file = concat(encodeHeader(slotSize), slotImage(blob));
+    const { file, slotSize } = await this.#image(r, place, opts.name);
     if (place.ino === undefined) {
       this.checkFolder(place.folder);
       await writeFileAtomic(place.path, file, durable);
@@ -281,6 +300,48 @@ export class RecordStore {
     }
     settleFolder(p.shard);
     return slotSize;
+  }
+
+  /**
+   * Creates the inode file of a new inode at entry place `place` (`name` is the entry's name)
+   * in place, under its final name with `O_EXCL`: that one `open(2)` is also the check that the
+   * name holds no file. Null, with nothing written, when a file is already there (a name, or
+   * what a crash left of one) or when the file would not fit one page: the caller then checks
+   * the name and replaces with {@link create}.
+   *
+   * Never torn: the header and slot 0 are one `pwrite` within the first page of a new file, which
+   * a killed process leaves whole or not at all, and a power cut (ext4 orders a new file's data
+   * before its size) leaves empty or whole. A file empty, zeroed or without a record reads as
+   * never written: the name is absent (entryNode, `UnwrittenObjectError`), and fsck removes it.
+   */
+  async createEntry(r: InodeRecord, place: RecordPlace, name: Uint8Array): Promise<number | null> {
+    const { file, slotSize } = await this.#image(r, place, name);
+    if (file.length > ONE_PAGE) return null;
+    this.checkFolder(place.folder);
+    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | SAFE_OPEN;
+    const fd = sysOpenObject(place.path, flags, 0o600);
+    if (fd < 0) {
+      if (errnoName(fd) === "EEXIST") return null;
+      throw sysError(fd, "open", place.path);
+    }
+    try {
+      writeAllSync(fd, file, 0, place.path);
+      settleFile(fd);
+    } catch (e) {
+      sysClose(fd);
+      sysUnlink(place.path); // ours (O_EXCL, under the directory's lock): no name is left
+      this.folderTimes.later(place.folder);
+      throw e;
+    }
+    sysClose(fd);
+    // One settle of the folder for a burst of creations (FolderSettler).
+    this.folderTimes.later(place.folder);
+    return slotSize;
+  }
+
+  /** Settles the times of folders changed by creations (at unmount): see FolderSettler. */
+  settleFolders(): void {
+    this.folderTimes.flush();
   }
 
   /**

@@ -10,7 +10,7 @@ import { linkSync, lstatSync, mkdirSync, rmSync } from "node:fs";
 import { listFolderSync } from "./object_io.ts";
 import { errnoName, sysError, sysRename } from "../../ffi/sysio.ts";
 import { randomBytes } from "../crypto/random.ts";
-import { folderOf, settleFolder } from "./backing_times.ts";
+import { folderOf, FolderSettler, settleFolder } from "./backing_times.ts";
 import { TRASH_DIR, TRASH_NAME_BYTES, trashName } from "./format/paths.ts";
 
 /** Removed objects waiting to be deleted. */
@@ -20,6 +20,8 @@ export class Trash {
   #running: Promise<void> | null = null;
   /** null: not checked yet; false: `t` is not a real directory (planted): never used. */
   #usable: boolean | null = null;
+  /** Folders changed by removals, whose times go back to the epoch shortly. */
+  readonly folderTimes = new FolderSettler();
 
   constructor(root: string) {
     this.#dir = `${root}/${TRASH_DIR}`;
@@ -82,7 +84,7 @@ export class Trash {
     if (how === "link") {
       try {
         linkSync(path, to);
-        settleFolder(this.#dir);
+        this.folderTimes.later(this.#dir);
         return to;
       } catch (e) {
         if ((e as { code?: string }).code === "ENOENT") return null;
@@ -94,9 +96,15 @@ export class Trash {
       if (errnoName(r) === "ENOENT") return null;
       throw sysError(r, "rename", path);
     }
-    settleFolder(folderOf(path));
-    settleFolder(this.#dir);
+    // Once for a burst of removals (rm -rf): see FolderSettler.
+    this.folderTimes.later(folderOf(path));
+    this.folderTimes.later(this.#dir);
     return to;
+  }
+
+  /** Settles the times of folders changed by removals now (at unmount): see FolderSettler. */
+  settleFolders(): void {
+    this.folderTimes.flush();
   }
 
   /** Deletes, in the background, a file kept by {@link hold}. */

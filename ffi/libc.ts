@@ -35,6 +35,8 @@ const SYMBOLS = {
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
   pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
   pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
+  // Reads of what the page cache holds only (RWF_NOWAIT): iovec array, count, offset, flags.
+  preadv2: { parameters: ["i32", "buffer", "i32", "i64", "i32"], result: "isize" },
   // Chunk workers: on the blocking pool, so several batches are in flight at once.
   pread_nb: {
     name: "pread",

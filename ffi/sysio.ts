@@ -1,6 +1,7 @@
 /**
  * Small synchronous file operations straight through libc (bound in `ffi/libc.ts`): open,
- * pread, pwrite, fstat, ftruncate, close, unlink, rename, posix_fadvise, utimensat, futimens;
+ * pread (also of cached bytes only), pwrite, fstat, ftruncate, close, unlink, rename,
+ * posix_fadvise, utimensat, futimens;
  * and off the JS thread fsync, fdatasync, syncfs and getdents64. Metadata I/O (records,
  * entries) is a few hundred bytes per call, and the cost that dominates is not the syscall but
  * the runtime around it: `node:fs` turns every ENOENT of a lookup into a thrown error with a
@@ -40,6 +41,22 @@ export function sysOpen(path: string, flags: number, mode = 0): number {
 /** pread(2) into `buf` from byte `pos`: bytes read, or -errno. */
 export function sysPread(fd: number, buf: Uint8Array<ArrayBuffer>, pos: number): number {
   const n = Number(libc().pread(fd, buf, BigInt(buf.length), BigInt(pos)));
+  return n >= 0 ? n : -lastErrno();
+}
+
+const RWF_NOWAIT = 0x8;
+const iovec = new BigUint64Array(2);
+
+/**
+ * preadv2(2) with `RWF_NOWAIT`: reads into `buf` from byte `pos` only what the page cache holds,
+ * never waiting for the disk (the kernel may start reading the rest). Bytes read (short when a
+ * later part is not cached, 0 at the end of the file), or -errno: -EAGAIN when the first bytes
+ * are not cached, -EOPNOTSUPP on a filesystem that cannot tell.
+ */
+export function sysPreadCached(fd: number, buf: Uint8Array<ArrayBuffer>, pos: number): number {
+  iovec[0] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
+  iovec[1] = BigInt(buf.length);
+  const n = Number(libc().preadv2(fd, iovec, 1, BigInt(pos), RWF_NOWAIT));
   return n >= 0 ? n : -lastErrno();
 }
 

@@ -139,6 +139,17 @@ export class ChunkPairs {
     return { slot: e.slot === 0 ? 1 : 0, gen: e.gen + 1 };
   }
 
+  /**
+   * Where chunk `i`'s newest version is when the tracker knows it for certain: a version was
+   * written there (or a read found it there), no write of the chunk is in progress and none
+   * failed. Else null: a reader then looks at both slots.
+   */
+  current(i: number): SlotChoice | null {
+    const e = this.#known.get(i);
+    if (!e || e.gen === 0 || e.writing > 0 || e.failed) return null;
+    return { slot: e.slot, gen: e.gen };
+  }
+
   /** The slot holding chunk `i`'s newest version, as far as the tracker knows (else null). */
   slotOf(i: number): 0 | 1 | null {
     const e = this.#known.get(i);

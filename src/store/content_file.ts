@@ -24,8 +24,11 @@ import {
   sysFtruncate,
   sysMayHoldData,
   sysPread,
+  sysPreadCached,
   sysPunchHole,
 } from "../../ffi/sysio.ts";
+import { preadAll } from "../../ffi/file_io.ts";
+import { BufferPool } from "../util/buffer_pool.ts";
 import { settleFile } from "./backing_times.ts";
 import { S_IFMT, S_IFREG } from "./posix.ts";
 import { SAFE_OPEN, sysOpenObject, writeAllSync } from "./object_io.ts";
@@ -45,7 +48,9 @@ import {
   type SlotBytes,
   slotBytes,
   slotCandidates,
+  slotGen,
   type SlotLayout,
+  slotLength,
   slotOffset,
   slotParts,
   slotSize,
@@ -57,13 +62,31 @@ import type { ChunkPairs, SlotChoice } from "./chunk_pairs.ts";
 export type { SlotLayout } from "./format/chunk_slot.ts";
 
 // One chunk (a random 4 KiB read or write, a small file) is done right here with synchronous
-// calls: a round trip to a worker and its I/O thread cost more than the chunk's cipher call.
+// calls: a round trip to a worker and its I/O thread cost more than the chunk's cipher call
+// (unless the bytes must come from the disk: see ColdRange).
 // One slot image serves every such call (they never overlap: nothing in them awaits).
 let scratch = new Uint8Array(0);
 function scratchOf(bytes: number): Uint8Array<ArrayBuffer> {
   if (scratch.length < bytes) scratch = new Uint8Array(bytes);
   return scratch.subarray(0, bytes);
 }
+
+// A single-chunk step (#readOne, #target) never waits for the disk on the JS thread, where it
+// would hold up every other request (and the disk serves one read at a time): where part of
+// what it reads is not in the page cache, it stops with a ColdRange, the caller reads that
+// range on a pool thread (#warm) and runs the step again, now served from the cache.
+class ColdRange {
+  constructor(readonly at: number, readonly bytes: number) {}
+}
+
+/** Steps tried before one is left to wait for the disk (a cache under pressure). */
+const COLD_TRIES = 4;
+const EAGAIN = 11;
+const EINVAL = 22;
+const EOPNOTSUPP = 95;
+
+// Buffers of #warm reads: only the page cache keeps their bytes.
+const warmBuffers = new BufferPool(4);
 
 /**
  * An open content file. Its key (derived from K_content) lives in locked memory from the first
@@ -89,6 +112,10 @@ export class ContentFile implements KeyHolder {
   // pwrite can never land in another file that reused the descriptor number.
   #inFlight = 0;
   #idle: (() => void) | null = null;
+  // Whether a step may stop at bytes not in the page cache (false once the filesystem turns
+  // RWF_NOWAIT down, and for the last try of a step).
+  #noWait = true;
+  #deferCold = false;
   readonly path: string;
   /**
    * Called for a chunk whose newest version did not open while an older one did: a rewrite cut
@@ -203,7 +230,7 @@ export class ContentFile implements KeyHolder {
    * reused; it is optional.
    */
   async read(first: number, count: number): Promise<(Uint8Array | null)[]> {
-    if (count === 1) return [this.#readOne(first)];
+    if (count === 1) return [await this.#cached(() => this.#readOne(first))];
     // A batch (a stream) tells the slot tracker nothing: a rewrite reads its chunk alone first
     // (#readOne notes where it is), and a stream would only churn the tracker.
     const slot1 = this.#mustRead1(first, count);
@@ -237,6 +264,50 @@ export class ContentFile implements KeyHolder {
     return out.length ? out : undefined;
   }
 
+  // pread(2) of a single-chunk step: throws a ColdRange for bytes the page cache lacks (see
+  // ColdRange) while the step may defer them.
+  #pread(buf: Uint8Array<ArrayBuffer>, at: number): number {
+    if (!this.#deferCold) return sysPread(this.#fd, buf, at);
+    let done = 0;
+    while (done < buf.length) {
+      const n = sysPreadCached(this.#fd, buf.subarray(done), at + done);
+      if (n === -EAGAIN) throw new ColdRange(at + done, buf.length - done);
+      if (n === -EOPNOTSUPP || n === -EINVAL) {
+        this.#noWait = false; // a filesystem (or kernel) without RWF_NOWAIT: plain reads
+        return sysPread(this.#fd, buf, at);
+      }
+      if (n < 0) return n;
+      if (n === 0) break; // the end of the file
+      done += n;
+    }
+    return done;
+  }
+
+  // Runs a single-chunk step, reading on a pool thread whatever it found not cached first.
+  async #cached<T>(step: () => T): Promise<T> {
+    for (let tries = 1;; tries++) {
+      this.#deferCold = this.#noWait && tries < COLD_TRIES;
+      try {
+        return step();
+      } catch (e) {
+        if (!(e instanceof ColdRange)) throw e;
+        await this.#warm(e);
+      } finally {
+        this.#deferCold = false;
+      }
+    }
+  }
+
+  // Reads a range into the page cache off the JS thread.
+  async #warm(r: ColdRange): Promise<void> {
+    const buf = warmBuffers.take(r.bytes, false);
+    try {
+      await this.#tracked("pread", () => preadAll(this.#fd, buf, r.at));
+    } finally {
+      warmBuffers.give(buf);
+    }
+  }
+
   #observed(i: number, slot: 0 | 1 | null, gen: number): void {
     this.#pairs?.observed(i, slot === null ? { slot: 1, gen: 0 } : { slot, gen });
   }
@@ -250,7 +321,7 @@ export class ContentFile implements KeyHolder {
   #readPair(i: number): { first: SlotBytes; other: SlotBytes | null } {
     const size = this.#slot;
     const span = scratchOf(2 * size);
-    const got = sysPread(this.#fd, span.subarray(0, size), this.#at(i, 0));
+    const got = this.#pread(span.subarray(0, size), this.#at(i, 0));
     if (got < 0) throw sysError(got, "pread", this.path);
     const first = { span, off: 0, got };
     if (!this.#l.paired) return { first, other: null };
@@ -259,15 +330,50 @@ export class ContentFile implements KeyHolder {
     if (!mustRead && (at1 >= this.#eof || !sysMayHoldData(this.#fd, at1, at1 + size))) {
       return { first, other: null };
     }
-    const got1 = sysPread(this.#fd, span.subarray(size, 2 * size), at1);
+    const got1 = this.#pread(span.subarray(size, 2 * size), at1);
     if (got1 < 0) throw sysError(got1, "pread", this.path);
     return { first, other: { span, off: size, got: size + got1 } };
   }
 
+  // Chunk `i` from the one slot the tracker knows holds its newest version (one pread instead
+  // of two, and no hole probe: what a partial rewrite reads first); null when that slot does
+  // not open as that version, and the caller looks at both.
+  #readKnown(i: number, c: SlotChoice, plain: Uint8Array): number | null {
+    const l = this.#l;
+    const span = scratchOf(this.#slot);
+    const got = this.#pread(span, this.#at(i, c.slot));
+    if (got < 0) throw sysError(got, "pread", this.path);
+    const len = slotLength(span, 0, got, l);
+    if (len < 0 || slotGen(span, 0) !== c.gen) return null;
+    const { nonce, sealed } = slotParts(span, 0, l, len);
+    const ok = singleChunkAead(this.#keys.aead.name).openInto(
+      this.#rawKey(),
+      nonce,
+      sealed,
+      chunkAd(this.#ad, l, i, c.gen),
+      plain,
+      0,
+    );
+    return ok ? len : null;
+  }
+
   #readOne(i: number): Uint8Array | null {
-    const pair = this.#readPair(i);
     const images = this.#keys.chunks.chunkImages;
     const plain = images.take(this.#l.chunkSize);
+    const known = this.#pairs?.current(i);
+    let len: number | null = null;
+    let pair: { first: SlotBytes; other: SlotBytes | null };
+    try {
+      len = known ? this.#readKnown(i, known, plain) : null;
+      if (len !== null) {
+        images.lend(plain, 1);
+        return plain.subarray(0, len);
+      }
+      pair = this.#readPair(i);
+    } catch (e) {
+      images.lend(plain, 0); // a ColdRange (tried again) or a failed read
+      throw e;
+    }
     const found = this.#openSlot(i, pair.first, pair.other, plain);
     if (typeof found === "number") {
       images.lend(plain, 0);
@@ -325,7 +431,7 @@ export class ContentFile implements KeyHolder {
     for (const slot of [0, 1] as const) {
       const at = this.#at(i, slot);
       if (at >= this.#eof) continue;
-      const got = sysPread(this.#fd, span, at);
+      const got = this.#pread(span, at);
       if (got < 0) throw sysError(got, "pread", this.path);
       if (got < head) continue;
       const gen = plausibleGen(span, 0, l);
@@ -402,12 +508,26 @@ export class ContentFile implements KeyHolder {
    */
   async write(first: number, plain: Uint8Array, lengths: number[]): Promise<void> {
     const pairs = this.#pairs;
-    // Until no chunk of the run is covered by a running sync (one may start while we wait).
-    for (let wait = pairs && this.#busy(pairs, first, lengths.length); wait;) {
-      await wait;
-      wait = this.#busy(pairs!, first, lengths.length);
+    let targets: SlotChoice[] | null = null;
+    for (let cold = 1; pairs && !targets;) {
+      // Until no chunk of the run is covered by a running sync (one may start while we wait,
+      // or while a ColdRange is read): then the slots, and `begin`, in one synchronous step.
+      const wait = this.#busy(pairs, first, lengths.length);
+      if (wait) {
+        await wait;
+        continue;
+      }
+      this.#deferCold = this.#noWait && cold < COLD_TRIES;
+      try {
+        targets = lengths.map((_, k) => this.#target(first + k));
+      } catch (e) {
+        if (!(e instanceof ColdRange)) throw e;
+        cold++;
+        await this.#warm(e);
+      } finally {
+        this.#deferCold = false;
+      }
     }
-    const targets = pairs ? lengths.map((_, k) => this.#target(first + k)) : null;
     if (pairs && targets) targets.forEach((t, k) => pairs.begin(first + k, t));
     let ok = false;
     try {

@@ -163,3 +163,30 @@ Deno.test("after a burst of creations and close, the entry folder shows the epoc
   assertEquals([st.atime!.getTime(), st.mtime!.getTime()], [0, 0]);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a new directory's pointer entry is made in place; an empty one names nothing and is made over", async () => {
+  const { fs, dir } = await freshFs();
+  const pointer = await (async () => {
+    const before = new Set(await walkFiles(dir));
+    await fs.mkdir(ROOT_INO, n("sub"), 0o755, ROOT_CALLER);
+    // The new files: the directory's `.m`, and its pointer in the root's folder.
+    return (await walkFiles(dir)).filter((p) => !before.has(p) && !p.endsWith(".m"))[0];
+  })();
+  const sub = await fs.lookup(ROOT_INO, n("sub"));
+  await writeNew(fs, sub.ino, "inside", "text");
+  await fs.close();
+  // A kill between the pointer's open(O_CREAT|O_EXCL) and its write.
+  await Deno.writeFile(pointer, new Uint8Array(0));
+  const fs2 = await EncryptedFs.open(dir, { password: PASSWORD });
+  try {
+    await expectErrno(fs2.lookup(ROOT_INO, n("sub")), "ENOENT");
+    assertEquals(await names(fs2, ROOT_INO), []);
+    const again = await fs2.mkdir(ROOT_INO, n("sub"), 0o700, ROOT_CALLER);
+    assert(again.ino !== sub.ino);
+    assertEquals(await names(fs2, ROOT_INO), ["sub"]);
+    assertEquals(await names(fs2, again.ino), []);
+  } finally {
+    await fs2.close();
+  }
+  await Deno.remove(dir, { recursive: true });
+});

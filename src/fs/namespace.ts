@@ -108,7 +108,7 @@ export class Namespace {
         // Order for crash safety: the child exists on disk before any entry points at it.
         if (type === S_IFDIR) core.dirs.createFolder(core.folder(rec.ino));
         const slotSize = await core.records.create(rec, core.records.objectPlace(rec.ino));
-        await core.dirs.put(parent, folder, name, { ino: rec.ino, type });
+        await core.dirs.putNew(parent, folder, name, { ino: rec.ino, type });
         node = core.table.add(rec, slotSize);
       }
       core.table.namespaceChanged();

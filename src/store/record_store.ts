@@ -298,7 +298,10 @@ export class RecordStore {
     } finally {
       sysClose(fd);
     }
-    settleFolder(p.shard);
+    // Once for a burst of new directories (FolderSettler); a durable creation (the root, fsck's
+    // repairs: stores nobody flushes) settles it now.
+    if (durable) settleFolder(p.shard);
+    else this.folderTimes.later(p.shard);
     return slotSize;
   }
 

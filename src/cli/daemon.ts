@@ -41,9 +41,11 @@ export function reportReady(): void {
  * step between full collections (V8 otherwise picks 10–300% by its own heuristics): after an
  * untar the kernel keeps tens of thousands of inodes referenced, and a large step lets their
  * garbage pile up. Figures: docs/performance.md, "Choices in the code". Neither flag can be set
- * from inside the process (`node:v8` setFlagsFromString has no effect on them).
+ * from inside the process (`node:v8` setFlagsFromString has no effect on them). And `gc`, which
+ * threads call to collect the buffers they drop every few MiB (src/util/garbage.ts): only the
+ * start-up flag gives the variant that can run a young collection alone.
  */
-export const V8_FLAGS = "--max-semi-space-size=2,--heap-growing-percent=10";
+export const V8_FLAGS = "--max-semi-space-size=2,--heap-growing-percent=10,--expose-gc";
 
 /** The command that runs this program again: `deno run … cli.ts` or a compiled binary. */
 function selfCommand(): { cmd: string; args: string[] } {

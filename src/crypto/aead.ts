@@ -26,6 +26,7 @@
 
 import { chacha20poly1305, xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { type DirectAead, singleChunkAead } from "./direct_aead.ts";
+import { madeGarbage } from "../util/garbage.ts";
 
 export { type DirectAead, directAead, hchacha20, singleChunkAead } from "./direct_aead.ts";
 import { gcm } from "@noble/ciphers/aes.js";
@@ -282,6 +283,7 @@ class WebCryptoGcm implements Aead {
       k,
       plaintext as BufferSource8,
     );
+    madeGarbage(out.byteLength); // most results are copied out and dropped (src/util/garbage.ts)
     return new Uint8Array(out);
   }
 
@@ -304,6 +306,7 @@ class WebCryptoGcm implements Aead {
         k,
         sealed as BufferSource8,
       );
+      madeGarbage(out.byteLength);
       return new Uint8Array(out);
     } catch {
       return null;

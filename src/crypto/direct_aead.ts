@@ -7,6 +7,7 @@
 import { createCipheriv, createDecipheriv } from "node:crypto";
 import { hchacha } from "@noble/ciphers/chacha.js";
 import type { CipherName } from "./aead.ts";
+import { madeGarbage } from "../util/garbage.ts";
 
 const TAG_LENGTH = 16;
 
@@ -102,6 +103,7 @@ function nodeInto(
       const fin = c.final();
       out.set(fin, at + body.length);
       out.set(c.getAuthTag(), at + body.length + fin.length);
+      madeGarbage(body.length); // the result, dead once copied (src/util/garbage.ts)
     },
     openInto(raw, nonce, sealed, ad, out, at) {
       if (sealed.length < TAG_LENGTH) return false;
@@ -114,6 +116,7 @@ function nodeInto(
         d.setAuthTag(sealed.subarray(ctLen));
         d.setAAD(ad, { plaintextLength: ctLen });
         const body = d.update(sealed.subarray(0, ctLen));
+        madeGarbage(body.length);
         d.final(); // throws on a bad tag: body is then never copied out
         out.set(body, at);
         return true;

@@ -1,6 +1,10 @@
+import { madeGarbage } from "./garbage.ts";
+
 /**
  * A few large buffers kept for reuse: a fresh MiB costs page faults that take longer than
- * filling it. Buffers are handed out as views of the requested length.
+ * filling it. Buffers are handed out as views of the requested length. A buffer the pool does
+ * not keep is counted as garbage (`garbage.ts`): V8 would otherwise collect it only once tens
+ * of MiB of such buffers piled up.
  */
 export class BufferPool {
   readonly #spare: ArrayBuffer[] = [];
@@ -30,10 +34,12 @@ export class BufferPool {
     this.#spare.forEach((s, k) => {
       if (s.byteLength < this.#spare[small].byteLength) small = k;
     });
-    if (this.#spare[small].byteLength < b.byteLength) this.#spare[small] = b;
+    const dropped = this.#spare[small].byteLength < b.byteLength ? this.#spare[small] : b;
+    if (dropped !== b) this.#spare[small] = b;
+    madeGarbage(dropped.byteLength, "old");
   }
 
-  /** Drops every kept buffer. */
+  /** Drops every kept buffer (callers collect garbage right after: not counted). */
   clear(): void {
     this.#spare.length = 0;
   }

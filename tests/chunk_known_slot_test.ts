@@ -8,7 +8,7 @@ import { ChunkPairs, SyncClock } from "../src/store/chunk_pairs.ts";
 import { ROOT_INO } from "../src/fs/types.ts";
 import { EncryptedFs } from "../src/fs/encrypted_fs.ts";
 import { assertEquals } from "./helpers/assert.ts";
-import { freshFs, n, PASSWORD, ROOT_CALLER, walkFiles } from "./helpers/store.ts";
+import { freshFs, n, PASSWORD, patternBytes, ROOT_CALLER, snapshotFiles } from "./helpers/store.ts";
 
 Deno.test("the tracker names a chunk's slot only when it knows the newest version is there", () => {
   const clock = new SyncClock();
@@ -32,15 +32,8 @@ Deno.test("the tracker names a chunk's slot only when it knows the newest versio
 const CS = 4096;
 const SIZE = 10_000; // three chunks; chunk 2 holds 1,808 bytes
 
-function pattern(seed: number): Uint8Array {
-  return new Uint8Array(SIZE).map((_, i) => (i * 7 + seed * 13 + (i >> 9)) % 251);
-}
-
-async function snapshot(dir: string): Promise<Map<string, Uint8Array>> {
-  const out = new Map<string, Uint8Array>();
-  for (const f of await walkFiles(dir)) out.set(f, await Deno.readFile(f));
-  return out;
-}
+const pattern = (seed: number) => patternBytes(SIZE, seed);
+const snapshot = snapshotFiles;
 
 // Garbles the last byte range in which a file holding chunks differs from `before`: the slot
 // the last rewrite went to (chunks come after the record slots).

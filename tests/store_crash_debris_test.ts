@@ -8,6 +8,7 @@ import { ROOT_INO } from "../src/fs/types.ts";
 import {
   expectErrno,
   freshFs,
+  listNames,
   n,
   PASSWORD,
   readText,
@@ -18,12 +19,7 @@ import {
 
 const dec = new TextDecoder();
 
-async function names(fs: EncryptedFs, ino: bigint): Promise<string[]> {
-  const dh = await fs.opendir(ino);
-  const list = await fs.readdir(ino, dh, 0n, 100_000);
-  await fs.releasedir(ino, dh);
-  return list.map((e) => dec.decode(e.name)).filter((x) => x !== "." && x !== "..").sort();
-}
+const names = listNames;
 
 /** The `.m` inode files of the data dir's object folders. */
 async function objectFiles(dir: string): Promise<string[]> {

@@ -10,6 +10,7 @@ import { assertEquals } from "./helpers/assert.ts";
 import {
   expectErrno,
   freshFs,
+  listNames,
   n,
   PASSWORD,
   readText,
@@ -24,12 +25,7 @@ import { FolderSettler } from "../src/store/backing_times.ts";
 
 const dec = new TextDecoder();
 
-async function names(fs: EncryptedFs, ino: bigint): Promise<string[]> {
-  const dh = await fs.opendir(ino);
-  const list = await fs.readdir(ino, dh, 0n, 100_000);
-  await fs.releasedir(ino, dh);
-  return list.map((e) => dec.decode(e.name)).filter((x) => x !== "." && x !== "..").sort();
-}
+const names = listNames;
 
 /** Runs `make`, which creates one name; returns the one file it added to data dir `dir`. */
 async function newFileOf(dir: string, make: () => Promise<unknown>) {

@@ -10,20 +10,13 @@ import { EncryptedFs } from "../src/fs/encrypted_fs.ts";
 import { fsck } from "../src/fsck/fsck.ts";
 import { ROOT_INO } from "../src/fs/types.ts";
 import { assertEquals } from "./helpers/assert.ts";
-import { freshFs, n, PASSWORD, ROOT_CALLER, walkFiles } from "./helpers/store.ts";
+import { freshFs, n, PASSWORD, patternBytes, ROOT_CALLER, snapshotFiles } from "./helpers/store.ts";
 
 const CS = 4096;
 const SIZE = 10_000; // chunk 2 holds 1,808 bytes
 
-function pattern(seed: number): Uint8Array {
-  return new Uint8Array(SIZE).map((_, i) => (i * 7 + seed * 13 + (i >> 9)) % 251);
-}
-
-async function snapshot(dir: string): Promise<Map<string, Uint8Array>> {
-  const out = new Map<string, Uint8Array>();
-  for (const f of await walkFiles(dir)) out.set(f, await Deno.readFile(f));
-  return out;
-}
+const pattern = (seed: number) => patternBytes(SIZE, seed);
+const snapshot = snapshotFiles;
 
 // Garbles the second half of the last byte range in which the file holding the chunks differs
 // from `before` (the rewritten slot: the record slots come first).

@@ -52,6 +52,27 @@ export async function readText(fs: EncryptedFs, parent: bigint, name: string): P
 
 export { prng } from "./prng.ts";
 
+/** The names in directory `ino` (without "." and ".."), sorted. */
+export async function listNames(fs: EncryptedFs, ino: bigint): Promise<string[]> {
+  const dh = await fs.opendir(ino);
+  const list = await fs.readdir(ino, dh, 0n, 100_000);
+  await fs.releasedir(ino, dh);
+  const dec = new TextDecoder();
+  return list.map((e) => dec.decode(e.name)).filter((x) => x !== "." && x !== "..").sort();
+}
+
+/** The bytes of every file under `dir`, by path. */
+export async function snapshotFiles(dir: string): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  for (const f of await walkFiles(dir)) out.set(f, await Deno.readFile(f));
+  return out;
+}
+
+/** `size` bytes of a pattern that differs for each `seed`. */
+export function patternBytes(size: number, seed: number): Uint8Array {
+  return new Uint8Array(size).map((_, i) => (i * 7 + seed * 13 + (i >> 9)) % 251);
+}
+
 /** Every regular file under `dir`, recursively (absolute paths). */
 export async function walkFiles(dir: string): Promise<string[]> {
   const out: string[] = [];

@@ -153,11 +153,19 @@ export class FileData {
     // A damaged chunk may be a write racing this read, caught half-done; a chunk fetched
     // ahead may have failed or been cut short by a truncation since. Either way: read again,
     // under the chunk locks.
-    const got = await Promise.all(parts).catch((e) => {
-      if (e instanceof DamagedObjectError) return null;
-      throw e;
-    });
-    const chunks = got?.every((c, k) => c && c.length >= Math.min(cs, size - (first + k) * cs))
+    const settled = await Promise.allSettled(parts);
+    const got = settled.map((s) => s.status === "fulfilled" ? s.value : null);
+    const failures = settled.flatMap((s) => s.status === "rejected" ? [s.reason] : []);
+    const whole = failures.length === 0 &&
+      got.every((c, k) => c && c.length >= Math.min(cs, size - (first + k) * cs));
+    if (!whole) {
+      // The chunks that did arrive go back to their pools: dropped, each one's (shared) buffer
+      // would stay out of reach until a full collection, and the pool would make another.
+      for (const c of got) if (c) this.keys.chunks.release(c);
+      const fatal = failures.find((e) => !(e instanceof DamagedObjectError));
+      if (fatal !== undefined) throw fatal;
+    }
+    const chunks = whole
       ? got as Uint8Array[]
       : await this.#lockedRead(node, first, last).catch((e) => this.#damaged(e));
     // Each piece covers its part of offset..end; a chunk shorter than that (its tail past

@@ -160,7 +160,7 @@ Deno.test("after a burst of creations and close, the entry folder shows the epoc
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("a new directory's pointer entry is made in place; an empty one names nothing and is made over", async () => {
+Deno.test("an empty pointer entry (a mkdir cut short) names nothing, and mkdir makes the name again", async () => {
   const { fs, dir } = await freshFs();
   const pointer = await (async () => {
     const before = new Set(await walkFiles(dir));

@@ -420,7 +420,6 @@ export class EncryptedFs implements ZeroCopyFileSystem {
       core.closed = true;
       this.#flusher.stop();
       core.records.settleFolders();
-      core.trash.settleFolders();
       core.keys.wipe();
       this.#lock.release();
     }

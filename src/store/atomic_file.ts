@@ -1,13 +1,14 @@
 /**
- * Whole-file replacement that is never torn: the new bytes go to a temporary file beside the
- * target, which is then renamed over it. A reader (or a crash) sees the old file or the new one.
+ * Writes that are never torn. Whole-file replacement: the new bytes go to a temporary file beside
+ * the target, which is then renamed over it; a reader (or a crash) sees the old file or the new
+ * one. A new name's small file: made in place with `O_EXCL` ({@link writeNewInPlace}).
  */
 import { open, rename, unlink } from "node:fs/promises";
 import { constants } from "node:fs";
-import { openRaw, writeAllSync } from "./object_io.ts";
-import { sysClose, sysError, sysRename, sysUnlink } from "../../ffi/sysio.ts";
+import { openRaw, SAFE_OPEN, sysOpenObject, writeAllSync } from "./object_io.ts";
+import { errnoName, sysClose, sysError, sysRename, sysUnlink } from "../../ffi/sysio.ts";
 import { randomBytes } from "../crypto/random.ts";
-import { folderOf, settleFile, settleFolder } from "./backing_times.ts";
+import { folderOf, type FolderSettler, settleFile, settleFolder } from "./backing_times.ts";
 import { TMP_NAME_BYTES, tmpPath } from "./format/paths.ts";
 
 /**
@@ -70,4 +71,35 @@ export async function fsyncDir(dir: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/** The most bytes {@link writeNewInPlace} writes: one page (the smallest the kernel uses). */
+export const ONE_PAGE = 4096;
+
+/**
+ * Creates `path`, a name that must hold no file, with `O_EXCL` and fills it with one `pwrite`
+ * within its first page: a killed process leaves it whole or empty, and so does a power cut
+ * (ext4 writes a new file's data before the size that covers it). False, with nothing written,
+ * when a file is already there or `data` is larger than a page; the caller then replaces whole
+ * ({@link writeFileAtomic}). The folder's times go back to the epoch with the burst (`folders`).
+ */
+export function writeNewInPlace(path: string, data: Uint8Array, folders: FolderSettler): boolean {
+  if (data.length > ONE_PAGE) return false;
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | SAFE_OPEN;
+  const fd = sysOpenObject(path, flags, 0o600);
+  if (fd < 0) {
+    if (errnoName(fd) === "EEXIST") return false;
+    throw sysError(fd, "open", path);
+  }
+  folders.later(folderOf(path));
+  try {
+    writeAllSync(fd, data, 0, path);
+    settleFile(fd);
+  } catch (e) {
+    sysClose(fd);
+    sysUnlink(path); // ours (O_EXCL): no name is left
+    throw e;
+  }
+  sysClose(fd);
+  return true;
 }

@@ -7,27 +7,12 @@
  * such a file is one backing file and one read. The bytes are `format/entry.ts` (pointers) and
  * `format/inode_file.ts`; here is the I/O.
  */
-import { constants, mkdirSync } from "node:fs";
-import {
-  errnoName,
-  sysAdvise,
-  sysClose,
-  sysError,
-  sysPrefetch,
-  sysUnlink,
-} from "../../ffi/sysio.ts";
+import { mkdirSync } from "node:fs";
+import { sysAdvise, sysClose, sysPrefetch } from "../../ffi/sysio.ts";
 import { errorCode } from "../../ffi/sys_error.ts";
-import {
-  listFolder,
-  NotAnObjectError,
-  openObject,
-  readHeadOf,
-  SAFE_OPEN,
-  sysOpenObject,
-  writeAllSync,
-} from "./object_io.ts";
-import { writeFileAtomic } from "./atomic_file.ts";
-import { folderOf, settleFile, settleMadeFolders } from "./backing_times.ts";
+import { listFolder, NotAnObjectError, openObject, readHeadOf } from "./object_io.ts";
+import { writeFileAtomic, writeNewInPlace } from "./atomic_file.ts";
+import { folderOf, settleMadeFolders } from "./backing_times.ts";
 import type { StoreKeys } from "./keys.ts";
 import {
   DamagedObjectError,
@@ -119,36 +104,18 @@ export class DirStore {
   }
 
   /**
-   * Writes the pointer entry of a name that holds nothing (checked under the directory's lock):
-   * in place with `O_EXCL`, one `pwrite` within the first page, which a kill or power cut leaves
-   * whole or empty (an empty entry file names nothing: see #head). A file already there (what a
-   * crash left) is replaced by {@link put}.
+   * Writes the pointer entry of a name that holds nothing (checked under the directory's lock)
+   * in place (`writeNewInPlace`: whole or empty after a crash, and an empty entry file names
+   * nothing, see #head). A file already there (what a crash left) is replaced by {@link put}.
    */
   async putNew(dir: bigint, folder: string, name: Uint8Array, target: EntryTarget): Promise<void> {
     const file = this.keys.entryName(dir, name);
     const pt = encodePointer({ ino: target.ino, type: target.type, name });
     const blob = await sealBlob(this.keys, POINTER_MAGIC, this.#ad(dir, file), pt);
     this.checkFolder(folder);
-    const path = entryPath(folder, file);
-    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | SAFE_OPEN;
-    // Larger than a page (never, with names of at most 255 bytes): whole, by rename.
-    if (blob.length > 4096) return await this.put(dir, folder, name, target);
-    const fd = sysOpenObject(path, flags, 0o600);
-    if (fd < 0) {
-      if (errnoName(fd) !== "EEXIST") throw sysError(fd, "open", path);
-      return await this.put(dir, folder, name, target);
+    if (!writeNewInPlace(entryPath(folder, file), blob, this.records.folderTimes)) {
+      await this.put(dir, folder, name, target);
     }
-    try {
-      writeAllSync(fd, blob, 0, path);
-      settleFile(fd);
-    } catch (e) {
-      sysClose(fd);
-      sysUnlink(path); // ours (O_EXCL, under the directory's lock)
-      throw e;
-    } finally {
-      this.records.folderTimes.later(folder);
-    }
-    sysClose(fd);
   }
 
   /** Writes (or replaces) entry `name` atomically. */

@@ -10,18 +10,22 @@
  * grow by rewriting the file.
  */
 import { constants, linkSync, mkdirSync, renameSync } from "node:fs";
-import { FolderSettler, settleFile, settleFolder, settleMadeFolders } from "./backing_times.ts";
+import {
+  type FolderSettler,
+  settleFile,
+  settleFolder,
+  settleMadeFolders,
+} from "./backing_times.ts";
 import {
   FolderGuard,
   NotAnObjectError,
   openRaw,
   readHead,
   SAFE_OPEN,
-  sysOpenObject,
   writeAllSync,
 } from "./object_io.ts";
-import { errnoName, sysClose, sysError, sysFdatasync, sysUnlink } from "../../ffi/sysio.ts";
-import { writeFileAtomic } from "./atomic_file.ts";
+import { sysClose, sysError, sysFdatasync, sysUnlink } from "../../ffi/sysio.ts";
+import { writeFileAtomic, writeNewInPlace } from "./atomic_file.ts";
 import { type InodeRecord, isDir, isRegular } from "./inode_record.ts";
 import { decodeRecord, encodeRecord } from "./format/record.ts";
 import type { StoreKeys } from "./keys.ts";
@@ -52,12 +56,6 @@ import {
   slotSizeFor,
 } from "./format/inode_file.ts";
 import { concat, DecodeError } from "../util/codec.ts";
-
-/**
- * The most bytes a new inode file may have to be written in place by
- * {@link RecordStore.createEntry}: one page (the smallest the kernel uses), never torn.
- */
-const ONE_PAGE = 4096;
 
 // For `fs/file_data.ts`, which finds the chunks through this module.
 export { contentBase };
@@ -115,8 +113,6 @@ export class UnwrittenObjectError extends DamagedObjectError {
 export class RecordStore {
   /** Checks, once each, that the folders objects go into are real directories. */
   readonly guard = new FolderGuard();
-  /** Folders changed by {@link createEntry}, whose times go back to the epoch shortly. */
-  readonly folderTimes = new FolderSettler();
 
   /** Removed objects go to `trash`, which deletes them in the background. */
   constructor(
@@ -319,30 +315,19 @@ export class RecordStore {
    */
   async createEntry(r: InodeRecord, place: RecordPlace, name: Uint8Array): Promise<number | null> {
     const { file, slotSize } = await this.#image(r, place, name);
-    if (file.length > ONE_PAGE) return null;
     this.checkFolder(place.folder);
-    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | SAFE_OPEN;
-    const fd = sysOpenObject(place.path, flags, 0o600);
-    if (fd < 0) {
-      if (errnoName(fd) === "EEXIST") return null;
-      throw sysError(fd, "open", place.path);
-    }
-    try {
-      writeAllSync(fd, file, 0, place.path);
-      settleFile(fd);
-    } catch (e) {
-      sysClose(fd);
-      sysUnlink(place.path); // ours (O_EXCL, under the directory's lock): no name is left
-      this.folderTimes.later(place.folder);
-      throw e;
-    }
-    sysClose(fd);
-    // One settle of the folder for a burst of creations (FolderSettler).
-    this.folderTimes.later(place.folder);
-    return slotSize;
+    return writeNewInPlace(place.path, file, this.folderTimes) ? slotSize : null;
   }
 
-  /** Settles the times of folders changed by creations (at unmount): see FolderSettler. */
+  /**
+   * Folders changed by creations and removals, whose times go back to the epoch shortly: one
+   * settler for the store, the trash's (see FolderSettler).
+   */
+  get folderTimes(): FolderSettler {
+    return this.trash.folderTimes;
+  }
+
+  /** Settles the times of folders changed by creations and removals now (at unmount). */
   settleFolders(): void {
     this.folderTimes.flush();
   }

@@ -20,7 +20,7 @@ export class Trash {
   #running: Promise<void> | null = null;
   /** null: not checked yet; false: `t` is not a real directory (planted): never used. */
   #usable: boolean | null = null;
-  /** Folders changed by removals, whose times go back to the epoch shortly. */
+  /** Folders changed by removals (and, through RecordStore, creations): see FolderSettler. */
   readonly folderTimes = new FolderSettler();
 
   constructor(root: string) {
@@ -100,11 +100,6 @@ export class Trash {
     this.folderTimes.later(folderOf(path));
     this.folderTimes.later(this.#dir);
     return to;
-  }
-
-  /** Settles the times of folders changed by removals now (at unmount): see FolderSettler. */
-  settleFolders(): void {
-    this.folderTimes.flush();
   }
 
   /** Deletes, in the background, a file kept by {@link hold}. */

@@ -18,11 +18,19 @@ const TAG_LENGTH = 16;
 // "expand 32-byte k" as little-endian words.
 const SIGMA = new Uint32Array([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]);
 
-function readWordsLE(bytes: Uint8Array, count: number): Uint32Array {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, count * 4);
-  const out = new Uint32Array(count);
-  for (let i = 0; i < count; i++) out[i] = dv.getUint32(i * 4, true);
-  return out;
+// Word scratch for hchacha20, reused (it runs for every XChaCha20 seal and open, several per
+// file operation): on a little-endian host, bytes are copied straight into the words' memory.
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const keyWords = new Uint32Array(8);
+const inputWords = new Uint32Array(4);
+const outWords = new Uint32Array(8);
+const keyBytes = new Uint8Array(keyWords.buffer);
+const inputBytes = new Uint8Array(inputWords.buffer);
+const outBytes = new Uint8Array(outWords.buffer);
+
+function readWordsLE(bytes: Uint8Array, into: Uint32Array): void {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, into.length * 4);
+  for (let i = 0; i < into.length; i++) into[i] = dv.getUint32(i * 4, true);
 }
 
 /**
@@ -34,14 +42,22 @@ export function hchacha20(key: Uint8Array, input16: Uint8Array): Uint8Array {
     throw new RangeError("AEAD key must be 32 bytes");
   }
   if (input16.length !== 16) throw new RangeError("HChaCha20 input must be 16 bytes");
-  const k = readWordsLE(key, 8);
-  const out = new Uint32Array(8);
-  hchacha(SIGMA, k, readWordsLE(input16, 4), out);
-  k.fill(0);
+  if (LITTLE_ENDIAN) {
+    keyBytes.set(key);
+    inputBytes.set(input16);
+  } else {
+    readWordsLE(key, keyWords);
+    readWordsLE(input16, inputWords);
+  }
+  hchacha(SIGMA, keyWords, inputWords, outWords);
+  keyWords.fill(0);
   const bytes = new Uint8Array(32);
-  const dv = new DataView(bytes.buffer);
-  for (let i = 0; i < 8; i++) dv.setUint32(i * 4, out[i], true);
-  out.fill(0);
+  if (LITTLE_ENDIAN) bytes.set(outBytes);
+  else {
+    const dv = new DataView(bytes.buffer);
+    for (let i = 0; i < 8; i++) dv.setUint32(i * 4, outWords[i], true);
+  }
+  outWords.fill(0);
   return bytes;
 }
 

@@ -63,6 +63,11 @@ export class Durability {
     this.#keptSlot = slot;
   }
 
+  /** Sequence number of the newest record written (the one on disk once the inode is clean). */
+  get writtenSeq(): number {
+    return this.#writtenSeq;
+  }
+
   /** The in-memory record differs from the one on disk. */
   get dirty(): boolean {
     return this.#dirty;

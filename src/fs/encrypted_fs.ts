@@ -25,6 +25,7 @@ import type { Lease } from "../util/lease.ts";
 import { FsError, fsError } from "./errors.ts";
 import { Attributes } from "./attributes.ts";
 import { EntryFiles } from "./entry_files.ts";
+import type { DormantEntries } from "./dormant_entries.ts";
 import { Flusher } from "./flusher.ts";
 import { FsCore } from "./fs_core.ts";
 import type { Inode } from "./inode_table.ts";
@@ -55,6 +56,7 @@ export class EncryptedFs implements ZeroCopyFileSystem {
   readonly #core: FsCore;
   readonly #lock: DirLock;
   readonly #flusher: Flusher;
+  readonly #dormant: DormantEntries;
   readonly #handles = new HandleTable();
   readonly #names: Namespace;
   readonly #renamer: Renamer;
@@ -76,6 +78,8 @@ export class EncryptedFs implements ZeroCopyFileSystem {
     const core = new FsCore(root, keys, header, opts, () => lock.syncfs(), (n) => shrunk.add(n));
     this.#core = core;
     const entries = new EntryFiles(core);
+    core.table.onEvicted = (node) => entries.dormant.stash(node);
+    this.#dormant = entries.dormant;
     const prefetch = new LookupPrefetcher(core.dirs);
     this.#names = new Namespace(core, entries, prefetch);
     this.#renamer = new Renamer(core, entries, this.#names);
@@ -405,6 +409,14 @@ export class EncryptedFs implements ZeroCopyFileSystem {
     this.#names.reapLater(node);
   }
 
+  /**
+   * How many inodes are in memory: live, and dormant (evicted, kept compactly so that their
+   * names list and look up without a read). For diagnostics and tests.
+   */
+  cacheStats(): { liveInodes: number; dormantEntries: number } {
+    return { liveInodes: this.#core.table.liveCount, dormantEntries: this.#dormant.size };
+  }
+
   syncAll(): Promise<void> {
     return this.#core.io("sync", () => this.#flusher.syncAll());
   }
@@ -418,6 +430,8 @@ export class EncryptedFs implements ZeroCopyFileSystem {
       await core.trash.drain();
     } finally {
       core.closed = true;
+      core.table.onEvicted = null;
+      this.#dormant.clear();
       this.#flusher.stop();
       core.records.settleFolders();
       core.keys.wipe();

@@ -11,7 +11,9 @@ import { isRegular } from "../store/inode_record.ts";
 import { DamagedObjectError, type LoadedRecord } from "../store/record_store.ts";
 import { bytesEqual } from "../util/bytes.ts";
 import { FsError } from "./errors.ts";
+import { DormantEntries } from "./dormant_entries.ts";
 import type { FsCore } from "./fs_core.ts";
+import { memoryBudgetNow } from "../util/memory_budget.ts";
 import { type EntryLoc, type Inode, inodeCacheLimit } from "./inode_table.ts";
 import { S_IFMT } from "./types.ts";
 
@@ -24,6 +26,8 @@ export class EntryFiles {
    * (see #liveEntry). Bounded.
    */
   readonly #inEntries = new Map<string, bigint>();
+  /** Evicted inodes that lived in entry files, for listings and lookups without a read. */
+  readonly dormant = new DormantEntries(() => memoryBudgetNow().dormantEntries);
 
   constructor(core: FsCore) {
     this.#core = core;
@@ -48,6 +52,7 @@ export class EntryFiles {
   /** Makes the inode stored in entry file `e` of `parent` live (or returns the live one). */
   adopt(parent: bigint, folder: string, e: StoredEntry, rec: LoadedRecord): Inode {
     const node = this.#core.table.adopt(rec, this.loc(parent, folder, e.name, e.file));
+    this.dormant.drop(e.file);
     this.remember(e.file, node.ino);
     return node;
   }
@@ -73,8 +78,14 @@ export class EntryFiles {
    */
   async entry(parent: bigint, folder: string, name: Uint8Array): Promise<StoredEntry | null> {
     const file = this.#core.keys.entryName(parent, name);
-    return this.liveEntry(parent, name, file) ??
+    return this.liveEntry(parent, name, file) ?? this.dormantEntry(parent, name, file) ??
       await this.#core.dirs.get(parent, folder, name, file);
+  }
+
+  /** Entry `name` of `parent` (in entry file `file`) from a dormant inode, if it is one. */
+  dormantEntry(parent: bigint, name: Uint8Array, file: string): StoredEntry | null {
+    const e = this.dormant.get(parent, file);
+    return e && bytesEqual(e.name, name) ? e : null;
   }
 
   /**

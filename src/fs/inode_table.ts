@@ -50,6 +50,8 @@ export class InodeTable {
   #namesSynced = 0;
   #addsSinceScan = 0;
   #lastScan = 0;
+  /** Told of each inode evicted (clean, its record on disk), before it goes. */
+  onEvicted: ((node: Inode) => void) | null = null;
 
   constructor(
     readonly records: RecordStore,
@@ -379,6 +381,11 @@ export class InodeTable {
   }
 
   /** Whether inodes nobody asked for may still be made live (below the eviction limit). */
+  /** Number of live inodes. */
+  get liveCount(): number {
+    return this.#live.size;
+  }
+
   get hasRoom(): boolean {
     return this.#live.size < inodeCacheLimit();
   }
@@ -444,8 +451,10 @@ export class InodeTable {
         !node.durability.dirty && !node.referenced && !node.content && !node.contentOpening &&
         node.touched < idleBefore
       ) {
-        if (this.#settled(node)) this.#live.delete(ino);
-        else unsynced++;
+        if (this.#settled(node)) {
+          this.onEvicted?.(node);
+          this.#live.delete(ino);
+        } else unsynced++;
       }
     }
     if (unsynced > 0 && this.#live.size > limit * 0.8) this.#syncForEviction();

@@ -77,14 +77,16 @@ export class Listing {
       // Entry files whose inode is live (created, renamed or read in this mount) are answered
       // from memory: after an untar, a listing then reads only the files it has not seen.
       const live = files.map((f) => this.#entries.liveFile(ino, f));
-      const toRead = files.filter((_, k) => !live[k]);
+      // Evicted ones kept dormant need no read either.
+      const dormant = files.map((f, k) => live[k] ? null : this.#entries.dormant.get(ino, f));
+      const toRead = files.filter((_, k) => !live[k] && !dormant[k]);
       const read = toRead.length === 0
         ? []
         : await core.dirs.read(ino, folder, toRead, (e) => core.report(e));
       const base = pos;
       let r = 0;
       files.forEach((_, k) => {
-        const e = live[k] ?? read[r++];
+        const e = live[k] ?? dormant[k] ?? read[r++];
         if (!e) return;
         // Made live (while the table has room, or for readdirplus, whose entries the kernel
         // keeps), the lookup, stat or unlink that usually follows needs no second read.

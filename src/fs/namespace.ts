@@ -55,7 +55,8 @@ export class Namespace {
     const live = this.#entries.liveEntry(parent, name, file);
     if (live) return core.table.peek(live.ino)!;
     const folder = core.folder(parent);
-    const entry = await core.dirs.get(parent, folder, name, file);
+    const entry = this.#entries.dormantEntry(parent, name, file) ??
+      await core.dirs.get(parent, folder, name, file);
     const node = entry && await this.#entries.entryNode(parent, folder, entry);
     if (!node) throw NO_ENTRY;
     this.#prefetch.notePositiveLookup(parent, folder);

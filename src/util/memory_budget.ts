@@ -26,6 +26,11 @@ export const MIN_MEMORY_LIMIT = 192 * MiB;
  * `ls -l` grew the daemon by ~2.3 KiB per inode).
  */
 export const BYTES_PER_INODE = 3 * 1024;
+/**
+ * Resident memory one dormant entry costs (an evicted inode kept as its record's encoding and
+ * its name, src/fs/dormant_entries.ts: ~350 bytes of heap), with headroom.
+ */
+export const BYTES_PER_DORMANT = 640;
 
 /** Cache sizes derived from a ceiling. */
 export interface MemoryBudget {
@@ -42,6 +47,8 @@ export interface MemoryBudget {
   readonly sharedImages: number;
   /** Live inodes above which idle ones are dropped (and the kernel asked to forget them). */
   readonly liveInodes: number;
+  /** Evicted inodes kept dormant, so that their names list and look up without a read. */
+  readonly dormantEntries: number;
 }
 
 const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, Math.floor(v)));
@@ -61,9 +68,10 @@ export function memoryBudget(limit: number): MemoryBudget {
   const readAheadBytes = clamp(spare / 5, 4 * MiB, 32 * MiB);
   const sharedImages = clamp((ioBytes + readAheadBytes) / MiB, 4, 32);
   const inodes = spare - ioBytes - readAheadBytes;
-  // A quarter of it is headroom for garbage and for what this budget does not count.
-  const liveInodes = clamp(inodes * 0.75 / BYTES_PER_INODE, 2000, 1_000_000);
-  return { limit, ioBytes, readAheadBytes, sharedImages, liveInodes };
+  // A quarter of it is headroom for garbage and for what this budget does not count. Each live
+  // inode's share comes with room for one dormant entry.
+  const liveInodes = clamp(inodes * 0.75 / (BYTES_PER_INODE + BYTES_PER_DORMANT), 2000, 1_000_000);
+  return { limit, ioBytes, readAheadBytes, sharedImages, liveInodes, dormantEntries: liveInodes };
 }
 
 let current = memoryBudget(DEFAULT_MEMORY_LIMIT);

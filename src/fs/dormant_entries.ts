@@ -1,0 +1,114 @@
+/**
+ * Dormant entries: what an evicted inode that lived in an entry file (a non-directory with one
+ * name) looked like, kept compactly so that the next listing or lookup of its name needs no read
+ * of the entry file. A live inode costs a few KiB of memory; its dormant form (the record's
+ * plaintext encoding and the name, as two strings) a few hundred bytes, so the memory ceiling
+ * covers several times as many names. A `ls -lR` of a tree larger than the live-inode budget
+ * otherwise reads every evicted entry file again, from disk after the page cache let it go.
+ *
+ * Only a clean inode whose record is on disk is stashed (InodeTable evicts nothing else), and
+ * nothing changes an entry file of this mount without making its inode live first (lookup,
+ * unlink, rename and link all adopt the entry): a dormant entry therefore always equals its
+ * file. Adopting it removes it.
+ * @module
+ */
+import type { StoredEntry } from "../store/dir_store.ts";
+import { decodeRecord, encodeRecord } from "../store/format/record.ts";
+import type { Inode } from "./inode.ts";
+import { S_IFMT } from "./types.ts";
+
+interface Dormant {
+  parent: bigint;
+  /** The record's plaintext encoding, one char per byte (a string costs far less than a view). */
+  rec: string;
+  /** The entry's name, one char per byte. */
+  name: string;
+  slot: 0 | 1;
+  slotSize: number;
+}
+
+function toChars(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 4096) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 4096));
+  }
+  return s;
+}
+
+function fromChars(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+/** Entry file name -> compact record of an evicted inode; bounded by `limit()` entries. */
+export class DormantEntries {
+  readonly #byFile = new Map<string, Dormant>();
+
+  constructor(private readonly limit: () => number) {}
+
+  /** Number of dormant entries (for tests). */
+  get size(): number {
+    return this.#byFile.size;
+  }
+
+  /**
+   * Keeps the evicted `node` (clean: its record on disk is the newest written) dormant, if it
+   * lives in an entry file. The oldest entries go first when full.
+   */
+  stash(node: Inode): void {
+    const loc = node.loc;
+    if (!loc || this.limit() <= 0) return;
+    if (this.#byFile.size >= this.limit()) {
+      // Insertion order: the oldest first.
+      let drop = Math.max(1, this.#byFile.size >> 4);
+      for (const k of this.#byFile.keys()) {
+        this.#byFile.delete(k);
+        if (--drop === 0) break;
+      }
+    }
+    const rec = { ...node.rec, seq: BigInt(node.durability.writtenSeq) };
+    this.#byFile.set(loc.file, {
+      parent: loc.parent,
+      rec: toChars(encodeRecord(rec)),
+      name: toChars(loc.name),
+      slot: node.durability.slot,
+      slotSize: node.slotSize,
+    });
+  }
+
+  /** The entry of entry file `file` of `parent`, as its file would read; null if not dormant. */
+  get(parent: bigint, file: string): StoredEntry | null {
+    const d = this.#byFile.get(file);
+    if (!d) return null;
+    if (d.parent !== parent) {
+      this.#byFile.delete(file);
+      return null;
+    }
+    let rec;
+    try {
+      rec = decodeRecord(fromChars(d.rec));
+    } catch {
+      this.#byFile.delete(file); // cannot happen (we encoded it); the file is read instead
+      return null;
+    }
+    const name = fromChars(d.name);
+    return {
+      ino: rec.ino,
+      type: rec.mode & S_IFMT,
+      name,
+      file,
+      inline: { rec, slot: d.slot, slotSize: d.slotSize, name },
+    };
+  }
+
+  /** Entry file `file` is live again (or gone): forget its dormant form. */
+  drop(file: string): void {
+    this.#byFile.delete(file);
+  }
+
+  /** Forgets everything (the data dir closes). */
+  clear(): void {
+    this.#byFile.clear();
+  }
+}

@@ -6,10 +6,11 @@
  * covers several times as many names. A `ls -lR` of a tree larger than the live-inode budget
  * otherwise reads every evicted entry file again, from disk after the page cache let it go.
  *
- * Only a clean inode whose record is on disk is stashed (InodeTable evicts nothing else), and
- * nothing changes an entry file of this mount without making its inode live first (lookup,
- * unlink, rename and link all adopt the entry): a dormant entry therefore always equals its
- * file. Adopting it removes it.
+ * Only a clean inode whose newest record is written and synced, with no save pass holding a
+ * snapshot of it, is stashed (InodeTable evicts nothing else), and nothing changes an entry file
+ * of this mount without making its inode live first (lookup, unlink, rename and link all adopt
+ * the entry): a dormant entry therefore always equals its file. Adopting it removes it. The
+ * entries are bounded by their bytes (the budget's share, src/util/memory_budget.ts).
  * @module
  */
 import type { StoredEntry } from "../store/dir_store.ts";
@@ -41,11 +42,17 @@ function fromChars(s: string): Uint8Array {
   return out;
 }
 
-/** Entry file name -> compact record of an evicted inode; bounded by `limit()` entries. */
+/** What an entry costs besides its strings: its object, the map's slot, the parent's bigint. */
+const ENTRY_OVERHEAD = 400;
+/** A record larger than this (many extended attributes, a long symlink) is read again instead. */
+const MAX_RECORD = 2048;
+
+/** Entry file name -> compact record of an evicted inode; bounded by `limitBytes()`. */
 export class DormantEntries {
   readonly #byFile = new Map<string, Dormant>();
+  #bytes = 0;
 
-  constructor(private readonly limit: () => number) {}
+  constructor(private readonly limitBytes: () => number) {}
 
   /** Number of dormant entries (for tests). */
   get size(): number {
@@ -58,23 +65,26 @@ export class DormantEntries {
    */
   stash(node: Inode): void {
     const loc = node.loc;
-    if (!loc || this.limit() <= 0) return;
-    if (this.#byFile.size >= this.limit()) {
-      // Insertion order: the oldest first.
-      let drop = Math.max(1, this.#byFile.size >> 4);
-      for (const k of this.#byFile.keys()) {
-        this.#byFile.delete(k);
-        if (--drop === 0) break;
-      }
+    if (!loc) return;
+    this.drop(loc.file);
+    const encoded = encodeRecord({ ...node.rec, seq: BigInt(node.durability.writtenSeq) });
+    if (encoded.length > MAX_RECORD) return;
+    const cost = costOf(encoded.length, loc.name.length);
+    const limit = this.limitBytes();
+    if (cost > limit) return;
+    // Insertion order: the oldest go first.
+    for (const k of this.#byFile.keys()) {
+      if (this.#bytes + cost <= limit) break;
+      this.drop(k);
     }
-    const rec = { ...node.rec, seq: BigInt(node.durability.writtenSeq) };
     this.#byFile.set(loc.file, {
       parent: loc.parent,
-      rec: toChars(encodeRecord(rec)),
+      rec: toChars(encoded),
       name: toChars(loc.name),
       slot: node.durability.slot,
       slotSize: node.slotSize,
     });
+    this.#bytes += cost;
   }
 
   /** The entry of entry file `file` of `parent`, as its file would read; null if not dormant. */
@@ -82,14 +92,14 @@ export class DormantEntries {
     const d = this.#byFile.get(file);
     if (!d) return null;
     if (d.parent !== parent) {
-      this.#byFile.delete(file);
+      this.drop(file);
       return null;
     }
     let rec;
     try {
       rec = decodeRecord(fromChars(d.rec));
     } catch {
-      this.#byFile.delete(file); // cannot happen (we encoded it); the file is read instead
+      this.drop(file); // cannot happen (we encoded it); the file is read instead
       return null;
     }
     const name = fromChars(d.name);
@@ -104,11 +114,19 @@ export class DormantEntries {
 
   /** Entry file `file` is live again (or gone): forget its dormant form. */
   drop(file: string): void {
+    const d = this.#byFile.get(file);
+    if (!d) return;
     this.#byFile.delete(file);
+    this.#bytes -= costOf(d.rec.length, d.name.length);
   }
 
   /** Forgets everything (the data dir closes). */
   clear(): void {
     this.#byFile.clear();
+    this.#bytes = 0;
   }
+}
+
+function costOf(recordBytes: number, nameBytes: number): number {
+  return recordBytes + nameBytes + ENTRY_OVERHEAD;
 }

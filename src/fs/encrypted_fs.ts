@@ -78,7 +78,7 @@ export class EncryptedFs implements ZeroCopyFileSystem {
     const core = new FsCore(root, keys, header, opts, () => lock.syncfs(), (n) => shrunk.add(n));
     this.#core = core;
     const entries = new EntryFiles(core);
-    core.table.onEvicted = (node) => entries.dormant.stash(node);
+    core.table.onEvicted = (node) => entries.evicted(node);
     this.#dormant = entries.dormant;
     const prefetch = new LookupPrefetcher(core.dirs);
     this.#names = new Namespace(core, entries, prefetch);
@@ -414,7 +414,7 @@ export class EncryptedFs implements ZeroCopyFileSystem {
    * names list and look up without a read). For diagnostics and tests.
    */
   cacheStats(): { liveInodes: number; dormantEntries: number } {
-    return { liveInodes: this.#core.table.liveCount, dormantEntries: this.#dormant.size };
+    return { liveInodes: this.#core.table.size, dormantEntries: this.#dormant.size };
   }
 
   syncAll(): Promise<void> {

@@ -27,7 +27,7 @@ export class EntryFiles {
    */
   readonly #inEntries = new Map<string, bigint>();
   /** Evicted inodes that lived in entry files, for listings and lookups without a read. */
-  readonly dormant = new DormantEntries(() => memoryBudgetNow().dormantEntries);
+  readonly dormant = new DormantEntries(() => memoryBudgetNow().dormantBytes);
 
   constructor(core: FsCore) {
     this.#core = core;
@@ -62,10 +62,34 @@ export class EntryFiles {
    * next lookup of its name needs no read. Stale pairs are harmless (see {@link liveEntry}).
    */
   remember(file: string, ino: bigint): void {
-    // Entries of at most twice as many entry files as live inodes are remembered (then
-    // forgotten): the inode budget of the memory ceiling bounds both.
-    if (this.#inEntries.size >= 2 * inodeCacheLimit()) this.#inEntries.clear();
+    // Entries of at most twice as many entry files as live inodes are remembered: the inode
+    // budget of the memory ceiling bounds both. Evictions and unlinks forget theirs, so this
+    // cap only trims stale pairs (renames leave some), the oldest first: clearing them all
+    // would send every live inode's next lookup to the disk.
+    if (this.#inEntries.size >= 2 * inodeCacheLimit()) {
+      let drop = Math.max(1, this.#inEntries.size >> 4);
+      for (const k of this.#inEntries.keys()) {
+        this.#inEntries.delete(k);
+        if (--drop === 0) break;
+      }
+    }
     this.#inEntries.set(file, ino);
+  }
+
+  /** `node` is being evicted: its name is no longer answered live, but kept dormant. */
+  evicted(node: Inode): void {
+    this.#forget(node);
+    try {
+      this.dormant.stash(node);
+    } catch {
+      // Not kept: its name is read from its file again. Eviction itself must not fail.
+    }
+  }
+
+  // Forgets the live pair of `node`'s entry file, if it is still that inode's.
+  #forget(node: Inode): void {
+    const file = node.loc?.file;
+    if (file !== undefined && this.#inEntries.get(file) === node.ino) this.#inEntries.delete(file);
   }
 
   /**
@@ -199,6 +223,7 @@ export class EntryFiles {
    * open descriptor) only, with nothing on disk left to delete.
    */
   detach(node: Inode): void {
+    this.#forget(node);
     node.loc = null;
     node.durability.unlinkedEntry();
   }

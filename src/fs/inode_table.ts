@@ -50,6 +50,8 @@ export class InodeTable {
   #namesSynced = 0;
   #addsSinceScan = 0;
   #lastScan = 0;
+  /** Inodes in a save pass (snapshot taken, record not yet written or given up), with a count. */
+  readonly #saving = new Map<Inode, number>();
   /** Told of each inode evicted (clean, its record on disk), before it goes. */
   onEvicted: ((node: Inode) => void) | null = null;
 
@@ -88,10 +90,13 @@ export class InodeTable {
 
   // Nothing about `node` on disk waits for a sync (its last record write, its last move, a
   // trim): only such an inode may be forgotten, since a reload takes the newest slot as kept.
+  // A snapshot taken by a save pass leaves the inode clean before its record is written (it may
+  // wait for a sync first): until the pass is over, the slot the inode will next be read from
+  // is not known.
   #settled(node: Inode): boolean {
     const d = node.durability;
-    return d.slotSynced(this.clock.syncedUpTo) && !this.#moveUnsynced(node) && d.trimTo === null &&
-      (node.pairs?.settled() ?? true);
+    return !this.#saving.has(node) && d.slotSynced(this.clock.syncedUpTo) &&
+      !this.#moveUnsynced(node) && d.trimTo === null && (node.pairs?.settled() ?? true);
   }
 
   /** The live inode, loading it if needed; ENOENT if it does not exist, EIO if damaged. */
@@ -256,6 +261,7 @@ export class InodeTable {
       const d = node.durability;
       const snap = { node, rec: cloneRecord(node.rec), seq: d.saving(), growth: d.growth };
       snap.rec.seq = BigInt(snap.seq);
+      this.#saving.set(node, (this.#saving.get(node) ?? 0) + 1);
       return snap;
     });
     try {
@@ -296,6 +302,12 @@ export class InodeTable {
     } catch (e) {
       for (const s of snaps) s.node.durability.saveFailed();
       throw e;
+    } finally {
+      for (const s of snaps) {
+        const n = (this.#saving.get(s.node) ?? 1) - 1;
+        if (n > 0) this.#saving.set(s.node, n);
+        else this.#saving.delete(s.node);
+      }
     }
   }
 
@@ -381,11 +393,6 @@ export class InodeTable {
   }
 
   /** Whether inodes nobody asked for may still be made live (below the eviction limit). */
-  /** Number of live inodes. */
-  get liveCount(): number {
-    return this.#live.size;
-  }
-
   get hasRoom(): boolean {
     return this.#live.size < inodeCacheLimit();
   }

@@ -47,8 +47,8 @@ export interface MemoryBudget {
   readonly sharedImages: number;
   /** Live inodes above which idle ones are dropped (and the kernel asked to forget them). */
   readonly liveInodes: number;
-  /** Evicted inodes kept dormant, so that their names list and look up without a read. */
-  readonly dormantEntries: number;
+  /** Bytes of evicted inodes kept dormant, so that their names list and look up without a read. */
+  readonly dormantBytes: number;
 }
 
 const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, Math.floor(v)));
@@ -71,7 +71,8 @@ export function memoryBudget(limit: number): MemoryBudget {
   // A quarter of it is headroom for garbage and for what this budget does not count. Each live
   // inode's share comes with room for one dormant entry.
   const liveInodes = clamp(inodes * 0.75 / (BYTES_PER_INODE + BYTES_PER_DORMANT), 2000, 1_000_000);
-  return { limit, ioBytes, readAheadBytes, sharedImages, liveInodes, dormantEntries: liveInodes };
+  const dormantBytes = liveInodes * BYTES_PER_DORMANT;
+  return { limit, ioBytes, readAheadBytes, sharedImages, liveInodes, dormantBytes };
 }
 
 let current = memoryBudget(DEFAULT_MEMORY_LIMIT);

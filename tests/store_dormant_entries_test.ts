@@ -22,7 +22,7 @@ const enc = new TextEncoder();
 const who = { uid: 1000, gid: 1000 };
 const KDF = { kdfCost: { memoryKiB: 8192, iterations: 1 } };
 
-Deno.test("a dormant entry reads back as its entry file would, and only for its parent", () => {
+Deno.test("a dormant entry gives back the record on disk (its seq), slot and name, only to its parent", () => {
   const rec = newRecord(77n, 0o100640, who, 5n, new Uint8Array(16).fill(3));
   rec.size = 12345;
   rec.xattrs.set("user.k", enc.encode("v"));

@@ -11,14 +11,11 @@ import type { Inode } from "./inode_table.ts";
 import { S_IFMT, type SetAttrChanges, XATTR_CREATE, XATTR_REPLACE } from "./types.ts";
 
 const XATTR_SIZE_MAX = 65536;
-const I64_MIN = -(1n << 63n);
-const I64_MAX = (1n << 63n) - 1n;
+const XATTR_TOTAL_MAX = 256 * 1024;
 const U32_MAX = 0xffff_ffff;
 
 // Library callers are not bound by the types: a value the record cannot hold would otherwise sit
 // in the inode's record and fail every later write of it (and the close of the data dir).
-// Times beyond what 64 bits of nanoseconds hold (years before 1678 or after 2262) are clamped,
-// as ext4 clamps times beyond its own range.
 function checkChanges(ch: SetAttrChanges): void {
   for (const k of ["atime", "mtime", "ctime"] as const) {
     const t = ch[k];
@@ -37,11 +34,6 @@ function checkChanges(ch: SetAttrChanges): void {
     throw fsError("EINVAL", "setattr: mode must be a non-negative integer");
   }
 }
-
-function clampNs(t: bigint): bigint {
-  return t < I64_MIN ? I64_MIN : t > I64_MAX ? I64_MAX : t;
-}
-const XATTR_TOTAL_MAX = 256 * 1024;
 
 /** setattr and the extended attributes of inodes. */
 export class Attributes {
@@ -77,9 +69,9 @@ export class Attributes {
     if (ch.mode !== undefined) r.mode = (r.mode & S_IFMT) | (ch.mode & 0o7777);
     if (ch.uid !== undefined) r.uid = ch.uid;
     if (ch.gid !== undefined) r.gid = ch.gid;
-    if (ch.atime !== undefined) r.atimeNs = clampNs(timeOf(ch.atime, now));
-    if (ch.mtime !== undefined) r.mtimeNs = clampNs(timeOf(ch.mtime, now));
-    r.ctimeNs = ch.ctime !== undefined ? clampNs(timeOf(ch.ctime, now)) : now;
+    if (ch.atime !== undefined) r.atimeNs = timeOf(ch.atime, now);
+    if (ch.mtime !== undefined) r.mtimeNs = timeOf(ch.mtime, now);
+    r.ctimeNs = ch.ctime !== undefined ? timeOf(ch.ctime, now) : now;
     // An unlinked inode (still open, or being evicted by the kernel) lives in memory only.
     if (r.nlink > 0) await core.save(node);
     return node;

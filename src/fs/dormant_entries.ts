@@ -28,12 +28,9 @@ interface Dormant {
   slotSize: number;
 }
 
+// Records kept are at most MAX_RECORD bytes and names 255: one call's arguments hold them.
 function toChars(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 4096) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 4096));
-  }
-  return s;
+  return String.fromCharCode(...bytes);
 }
 
 function fromChars(s: string): Uint8Array {

@@ -100,8 +100,12 @@ export class EntryFiles {
    * cache of a VM whose host reclaims idle pages (DAMON here) does not keep them for long.
    * Anything else (pointers, names not live) reads the file.
    */
-  async entry(parent: bigint, folder: string, name: Uint8Array): Promise<StoredEntry | null> {
-    const file = this.#core.keys.entryName(parent, name);
+  async entry(
+    parent: bigint,
+    folder: string,
+    name: Uint8Array,
+    file = this.#core.keys.entryName(parent, name),
+  ): Promise<StoredEntry | null> {
     return this.liveEntry(parent, name, file) ?? this.dormantEntry(parent, name, file) ??
       await this.#core.dirs.get(parent, folder, name, file);
   }

@@ -38,8 +38,14 @@ export function nowNs(): bigint {
 
 /** A time to set, resolved against `now`. */
 export function timeOf(t: TimeSpec, now: bigint): bigint {
-  return t === "now" ? now : t;
+  if (t === "now") return now;
+  // Beyond what a record's 64 bits of nanoseconds hold (before 1678, after 2262): clamped, as
+  // ext4 clamps times beyond its own range, rather than wrapped by the encoding.
+  return t < I64_MIN ? I64_MIN : t > I64_MAX ? I64_MAX : t;
 }
+
+const I64_MIN = -(1n << 63n);
+const I64_MAX = (1n << 63n) - 1n;
 
 /** A fresh random inode number (never the root's). */
 export function randomIno(): bigint {

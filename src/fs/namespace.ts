@@ -55,8 +55,7 @@ export class Namespace {
     const live = this.#entries.liveEntry(parent, name, file);
     if (live) return core.table.peek(live.ino)!;
     const folder = core.folder(parent);
-    const entry = this.#entries.dormantEntry(parent, name, file) ??
-      await core.dirs.get(parent, folder, name, file);
+    const entry = await this.#entries.entry(parent, folder, name, file);
     const node = entry && await this.#entries.entryNode(parent, folder, entry);
     if (!node) throw NO_ENTRY;
     this.#prefetch.notePositiveLookup(parent, folder);

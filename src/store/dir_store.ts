@@ -109,22 +109,25 @@ export class DirStore {
    * nothing, see #head). A file already there (what a crash left) is replaced by {@link put}.
    */
   async putNew(dir: bigint, folder: string, name: Uint8Array, target: EntryTarget): Promise<void> {
-    const file = this.keys.entryName(dir, name);
-    const pt = encodePointer({ ino: target.ino, type: target.type, name });
-    const blob = await sealBlob(this.keys, POINTER_MAGIC, this.#ad(dir, file), pt);
-    this.checkFolder(folder);
-    if (!writeNewInPlace(entryPath(folder, file), blob, this.records.folderTimes)) {
-      await this.put(dir, folder, name, target);
+    const { path, blob } = await this.#pointer(dir, folder, name, target);
+    if (!writeNewInPlace(path, blob, this.records.folderTimes)) {
+      await writeFileAtomic(path, blob, false);
     }
   }
 
   /** Writes (or replaces) entry `name` atomically. */
   async put(dir: bigint, folder: string, name: Uint8Array, target: EntryTarget): Promise<void> {
+    const { path, blob } = await this.#pointer(dir, folder, name, target);
+    await writeFileAtomic(path, blob, false);
+  }
+
+  // The entry file of a pointer entry: its path (its folder checked) and its sealed bytes.
+  async #pointer(dir: bigint, folder: string, name: Uint8Array, target: EntryTarget) {
     const file = this.keys.entryName(dir, name);
     const pt = encodePointer({ ino: target.ino, type: target.type, name });
     const blob = await sealBlob(this.keys, POINTER_MAGIC, this.#ad(dir, file), pt);
     this.checkFolder(folder);
-    await writeFileAtomic(entryPath(folder, file), blob, false);
+    return { path: entryPath(folder, file), blob };
   }
 
   /** Deletes entry `name`. */

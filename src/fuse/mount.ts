@@ -125,6 +125,20 @@ export async function mount(
   return await mountTuned(fs, mountPoint, opts, {});
 }
 
+/**
+ * Whether the kernel must check permission bits (`default_permissions`). Without the option the
+ * kernel lets every caller it admits do anything but execute a file without an x bit, and asks
+ * the filesystem for access(2). A mount made by root that no other user may enter
+ * (no `allow_other`) admits only processes whose uids and gids are all 0 (libfuse sets the
+ * mount's owner from the real ids), and root passes the mode checks anyway, so they are skipped:
+ * otherwise every creation or removal costs a GETATTR of its directory first, which the change
+ * itself has invalidated. Root processes stripped of CAP_DAC_OVERRIDE are then not held back by
+ * mode bits (docs/threat-model.md).
+ */
+export function needsModeChecks(opts: Pick<MountOptions, "allowOther">): boolean {
+  return !!opts.allowOther || Deno.uid() !== 0 || Deno.gid() !== 0;
+}
+
 /** {@link mount} with internal tuning (benchmarks, tests). */
 export async function mountTuned(
   fs: FileSystem,
@@ -151,8 +165,8 @@ export async function mountTuned(
   const mountOpts = [
     `fsname=${escapeOpt(opts.fsName ?? "rencfs")}`,
     "subtype=rencfs",
-    "default_permissions",
   ];
+  if (needsModeChecks(opts)) mountOpts.push("default_permissions");
   if (opts.readOnly || fs.readOnly) mountOpts.push("ro");
   if (opts.allowOther) mountOpts.push("allow_other");
   if (opts.allowRoot) mountOpts.push("allow_root");

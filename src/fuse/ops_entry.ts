@@ -199,8 +199,8 @@ export function entryOps(c: OpContext): EntryOps {
     },
 
     access(req, ino, mask) {
-      // Not sent while "default_permissions" is on (the kernel checks the mode bits itself);
-      // kept correct for mounts without it.
+      // Sent only to mounts without "default_permissions" (root's private ones, see
+      // needsModeChecks); with it the kernel checks the mode bits itself.
       const who = c.caller(req);
       const gids = [who.gid, ...c.groups(req)];
       c.run(req, "access", () => fs.getattr(ino), (a) => {

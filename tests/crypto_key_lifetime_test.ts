@@ -254,3 +254,45 @@ Deno.test("--password-file readable by others draws a warning; a 0600 one does n
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "StoreKeys.entryName answers remembered names exactly as it derives them",
+  fn: () => {
+    const master = new Uint8Array(32).fill(7);
+    const keys = StoreKeys.derive(master.slice(), "chacha20-poly1305");
+    const fresh = () => StoreKeys.derive(master.slice(), "chacha20-poly1305");
+    const enc = (s: string) => new TextEncoder().encode(s);
+    try {
+      // Same name under two parents, a name and its prefix, more names than are remembered,
+      // then all of them again in another order.
+      const asked: [bigint, string][] = [
+        [1n, "a"],
+        [2n, "a"],
+        [1n, "ab"],
+        [1n, "b"],
+        [3n, "c"],
+        [4n, "d"],
+        [5n, "e"],
+      ];
+      const first = asked.map(([d, n]) => keys.entryName(d, enc(n)));
+      assertEquals(new Set(first).size, asked.length, "distinct names");
+      const again = [...asked].reverse().map(([d, n]) => keys.entryName(d, enc(n))).reverse();
+      assertEquals(again, first);
+      // The caller's buffer changing afterwards does not change what is remembered.
+      const buf = enc("x");
+      const x = keys.entryName(9n, buf);
+      buf[0] = 0x79; // "y"
+      assertEquals(keys.entryName(9n, buf), keys.entryName(9n, enc("y")));
+      assertEquals(keys.entryName(9n, enc("x")), x);
+      const other = fresh();
+      try {
+        assertEquals(asked.map(([d, n]) => other.entryName(d, enc(n))), first);
+        assertEquals(other.entryName(9n, enc("y")), keys.entryName(9n, enc("y")));
+      } finally {
+        other.wipe();
+      }
+    } finally {
+      keys.wipe();
+    }
+  },
+});

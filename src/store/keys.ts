@@ -20,12 +20,15 @@ import { FILE_KEY_INFO, fileKeySalt } from "./format/keys.ts";
 import { entryNameInput, keyedName, NAME_DIGEST_BYTES, objectNameInput } from "./format/paths.ts";
 import { ChunkIo } from "./chunk_io.ts";
 import { collectGarbage } from "../util/gc.ts";
+import { bytesEqual } from "../util/bytes.ts";
 
 /** Subkey order in the secret page and the keyring payload: 32 bytes each. */
 const ORDER = ["content", "names", "meta", "objects"] as const satisfies readonly (
   keyof Subkeys
 )[];
 const SUBKEYS_LENGTH = ORDER.length * 32;
+/** Entry names {@link StoreKeys.entryName} remembers. */
+const RECENT_ENTRY_NAMES = 4;
 
 /** How long the keys may stay in process memory unused. */
 export interface KeyOptions {
@@ -64,6 +67,8 @@ export class StoreKeys {
   // Object names of recently used inodes (each costs an HMAC); bounded. Not secret: they are
   // the names on disk.
   readonly #objectNames = new Map<bigint, string>();
+  /** The last entry names computed, newest first (see entryName). */
+  readonly #recentEntries: { dir: bigint; name: Uint8Array; file: string }[] = [];
   readonly #parked: ProcessKey | null;
   readonly #holders = new Set<KeyHolder>();
   // Per-file keys of open files, in locked pages.
@@ -174,6 +179,7 @@ export class StoreKeys {
   }
 
   #forget(): void {
+    this.#recentEntries.length = 0;
     if (this.#hashers) {
       for (const h of Object.values(this.#hashers)) h.destroy();
       this.#hashers = null;
@@ -250,8 +256,18 @@ export class StoreKeys {
 
   /** On-disk name of one directory entry: a keyed hash of the parent and the name, never the name. */
   entryName(dir: bigint, name: Uint8Array): string {
+    // A creation asks for the name its LOOKUP just computed (LOOKUP, then CREATE or MKDIR): the
+    // last few are remembered, which saves an HMAC per new file.
+    const recent = this.#recentEntries;
+    for (let i = 0; i < recent.length; i++) {
+      const r = recent[i];
+      if (r.dir === dir && bytesEqual(r.name, name)) return r.file;
+    }
     const input = entryNameInput(dir, name);
-    return keyedName(this.#keys().hashers.names.digest(input, NAME_DIGEST_BYTES));
+    const file = keyedName(this.#keys().hashers.names.digest(input, NAME_DIGEST_BYTES));
+    if (recent.length >= RECENT_ENTRY_NAMES) recent.pop();
+    recent.unshift({ dir, name: name.slice(), file });
+    return file;
   }
 
   /**

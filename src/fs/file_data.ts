@@ -25,6 +25,7 @@ import { fsError } from "./errors.ts";
 import { concat } from "../util/codec.ts";
 import { Lease } from "../util/lease.ts";
 import type { DamageReporter, Inode } from "./inode_table.ts";
+import type { QueuedWrite } from "./inode.ts";
 
 /** Largest file size: chunk indexes and offsets stay exact in a JS number. */
 export const MAX_FILE_SIZE = 2 ** 50;
@@ -310,11 +311,36 @@ export class FileData {
     const cs = this.chunkSize;
     const first = Math.floor(offset / cs);
     const last = Math.floor((offset + data.length - 1) / cs);
+    if (first === last) {
+      return await this.#writeInChunk(node, first, { offset, data, stored: null });
+    }
     const idx = Array.from({ length: last - first + 1 }, (_, k) => first + k);
     return await node.chunkLocks.runAll(idx, async () => {
       if (offset + data.length > node.rec.size) return false;
-      await this.#storeRange(node, first, last, offset, data);
+      await this.#storeRange(node, first, last, [{ offset, data }]);
       return true;
+    });
+  }
+
+  // A write inside one chunk. The kernel's write-back sends a chunk's dirty pages that are not
+  // contiguous as separate requests, one after the other: those that queue for the chunk's lock
+  // meanwhile are stored together by the first to get it, with one read, seal and write of the
+  // chunk instead of one each. Any two of them were in flight together, so storing them in the
+  // order they came is as good as one after the other.
+  #writeInChunk(node: Inode, chunk: number, w: QueuedWrite): Promise<boolean> {
+    const queued = node.queuedWrites;
+    let q = queued.get(chunk);
+    if (!q) queued.set(chunk, q = []);
+    q.push(w);
+    return node.chunkLocks.run(chunk, () => {
+      if (w.stored) return w.stored; // stored with an earlier write's batch
+      const batch = queued.get(chunk)!;
+      queued.delete(chunk);
+      // A truncation got in the way of those that no longer fit (see #writeInPlace).
+      const fit = batch.filter((b) => b.offset + b.data.length <= node.rec.size);
+      const done = fit.length ? this.#storeRange(node, chunk, chunk, fit) : Promise.resolve();
+      for (const b of batch) b.stored = done.then(() => fit.includes(b));
+      return w.stored!;
     });
   }
 
@@ -327,7 +353,10 @@ export class FileData {
     await node.extendLock.run(() => this.#growTo(node, Math.min(offset, first * cs), first));
     const last = Math.floor((offset + data.length - 1) / cs);
     const idx = Array.from({ length: last - first + 1 }, (_, k) => first + k);
-    await node.chunkLocks.runAll(idx, () => this.#storeRange(node, first, last, offset, data));
+    await node.chunkLocks.runAll(
+      idx,
+      () => this.#storeRange(node, first, last, [{ offset, data }]),
+    );
     if (node.rec.holes.length > MAX_HOLES) {
       await node.extendLock.run(() => this.#limitHoles(node));
     }
@@ -346,7 +375,8 @@ export class FileData {
       const e = Math.floor(size / cs);
       if (e < firstUntouched) {
         const to = Math.min(newSize, (e + 1) * cs);
-        await node.chunkLocks.run(e, () => this.#storeRange(node, e, e, to, new Uint8Array(0)));
+        const zeroTo = [{ offset: to, data: new Uint8Array(0) }];
+        await node.chunkLocks.run(e, () => this.#storeRange(node, e, e, zeroTo));
       }
     }
     const firstHole = Math.ceil(node.rec.size / cs);
@@ -357,19 +387,20 @@ export class FileData {
   }
 
   /**
-   * Stores the chunks `first..last` with `data` placed at `offset` (the caller holds their
-   * locks); with empty data, zero-extends chunk `first` up to `offset`. Keeps the invariants.
+   * Stores the chunks `first..last` with each piece's data placed at its offset, in order (the
+   * caller holds their locks); a piece with empty data zero-extends chunk `first` up to its
+   * offset. Keeps the invariants.
    */
   async #storeRange(
     node: Inode,
     first: number,
     last: number,
-    offset: number,
-    data: Uint8Array,
+    pieces: readonly { offset: number; data: Uint8Array }[],
   ): Promise<void> {
     const cs = this.chunkSize;
     const size = node.rec.size;
-    const end = data.length ? offset + data.length : offset;
+    let end = 0;
+    for (const p of pieces) end = Math.max(end, p.offset + p.data.length);
     const count = last - first + 1;
     // Bytes of chunk i after the store: what the file shows of it, or more where data lands.
     const lenOf = (i: number) =>
@@ -380,17 +411,19 @@ export class FileData {
     const old: (Uint8Array | null)[] = [];
     for (let i = first; i <= last; i++) {
       const base = i * cs;
-      const from = Math.max(offset, base) - base;
-      const to = Math.min(end, base + cs) - base;
       const keep = Math.max(0, Math.min(cs, size - base)); // bytes of this chunk the file shows
-      // Old bytes are needed unless the write covers everything the chunk shows.
-      const need = keep > 0 && (from > 0 || to < keep) && !inHole(node.rec.holes, i);
+      // Old bytes are needed unless one piece covers everything the chunk shows.
+      const covered = pieces.some((p) =>
+        p.offset <= base && p.offset + p.data.length >= base + keep
+      );
+      const need = keep > 0 && !covered && !inHole(node.rec.holes, i);
       old.push(need ? (await this.#readChunks(node, i, 1, size))[0].subarray(0, keep) : null);
     }
     let image: Uint8Array;
+    const data = pieces[0].data;
     if (
-      this.#takeable.has(data) && offset === first * cs && old.every((o) => o === null) &&
-      data.length === (count - 1) * cs + lengths[count - 1]
+      pieces.length === 1 && this.#takeable.has(data) && pieces[0].offset === first * cs &&
+      old.every((o) => o === null) && data.length === (count - 1) * cs + lengths[count - 1]
     ) {
       this.#takeable.delete(data);
       image = data;
@@ -402,7 +435,7 @@ export class FileData {
         image.set(o, k * cs);
         this.keys.chunks.release(o);
       }
-      if (data.length) image.set(data, offset - first * cs);
+      for (const p of pieces) if (p.data.length) image.set(p.data, p.offset - first * cs);
     }
     // Taken before the write, which takes the image over (taken write data included).
     const newEnd = Math.max(size, last * cs + lengths[count - 1]);

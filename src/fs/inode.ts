@@ -22,6 +22,14 @@ export interface EntryLoc {
   file: string;
 }
 
+/** A write inside one chunk waiting for the chunk's lock (see FileData #writeInChunk). */
+export interface QueuedWrite {
+  offset: number;
+  data: Uint8Array;
+  /** Set once a batch holding this write is being stored: whether it was (false: no longer fits). */
+  stored: Promise<boolean> | null;
+}
+
 /** One live inode. */
 export class Inode {
   rec: InodeRecord;
@@ -51,6 +59,11 @@ export class Inode {
   get chunkLocks(): KeyedMutex<number> {
     return this.#chunkLocks ??= new KeyedMutex<number>();
   }
+  /** Writes waiting for a chunk's lock, by chunk: the first to get it stores them all. */
+  #queuedWrites?: Map<number, QueuedWrite[]>;
+  get queuedWrites(): Map<number, QueuedWrite[]> {
+    return this.#queuedWrites ??= new Map();
+  }
   /** Serialises record writes so an older snapshot never lands after a newer one. */
   #saveLock?: Mutex;
   get saveLock(): Mutex {
@@ -64,6 +77,7 @@ export class Inode {
     if (this.#extendLock && !this.#extendLock.busy) this.#extendLock = undefined;
     if (this.#resizeLock?.idle) this.#resizeLock = undefined;
     if (this.#chunkLocks?.idle) this.#chunkLocks = undefined;
+    if (this.#queuedWrites?.size === 0) this.#queuedWrites = undefined;
     if (this.#saveLock && !this.#saveLock.busy) this.#saveLock = undefined;
   }
   /** Chunks fetched ahead for a sequential reader. */

@@ -153,6 +153,22 @@ export class OpContext {
    * meanwhile: the kernel keeps them queued, and memory stays bounded however many requests it
    * sends at once (64 background writes of 1 MiB would otherwise all be copied in).
    */
+  /**
+   * Set by a WRITE of the kernel's write-back (cached pages), which it sends without waiting for
+   * replies: more are likely queued behind it (see {@link takeWriteBack}).
+   */
+  writeBackSeen = false;
+
+  /**
+   * Whether the last request was a write-back WRITE and there is room for more data in flight:
+   * the request loop then takes the next request at once. Resets the mark.
+   */
+  takeWriteBack(): boolean {
+    const seen = this.writeBackSeen;
+    this.writeBackSeen = false;
+    return seen && this.ioBytes <= this.#ioLimit;
+  }
+
   room(): Promise<void> | null {
     if (this.ioBytes <= this.#ioLimit) return null;
     return new Promise((r) => this.#roomWaiter = r);

@@ -277,7 +277,12 @@ class LiveMount implements Mount {
       floor = this.relieve(floor);
     }, PRESSURE_INTERVAL_MS);
     Deno.unrefTimer(prune);
-    this.session.loop(t, () => this.ctx.inFlight > 0, () => this.ctx.room()).then(
+    this.session.loop(
+      t,
+      () => this.ctx.inFlight > 0,
+      () => this.ctx.room(),
+      () => this.ctx.takeWriteBack(),
+    ).then(
       (r) => {
         if (r < 0) this.log.error(`fuse: reading /dev/fuse failed: errno ${-r}`);
       },

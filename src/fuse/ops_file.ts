@@ -9,7 +9,8 @@ import { copyCString } from "../../ffi/libc.ts";
 import { hasZeroCopy, S_IFREG } from "../fs/types.ts";
 import type { OpContext } from "./context.ts";
 import { newMode } from "./ops_entry.ts";
-import { readFh, readOpenFlags } from "./reply.ts";
+import { readFh, readFileInfoBits, readOpenFlags } from "./reply.ts";
+import { FileInfoBits } from "../../ffi/layouts.ts";
 
 const O_TRUNC = 0o1000;
 const O_DIRECT = 0o40000;
@@ -102,6 +103,7 @@ export function fileOps(c: OpContext): FileOps {
       const data = zeroCopy ? zeroCopy.writeBuffer(len) : new Uint8Array(len);
       if (buf !== null && len > 0) Deno.UnsafePointerView.copyInto(buf, data);
       const fh = readFh(fi);
+      if (readFileInfoBits(fi) & FileInfoBits.writepage) c.writeBackSeen = true;
       c.space.check().catch(ignore);
       c.run(req, "write", () => fs.write(ino, fh, Number(off), data), (n) => {
         fuse.fuse_reply_write(req, BigInt(n));

@@ -142,6 +142,12 @@ export function readFh(fi: Deno.PointerValue): number {
   return Number(new Deno.UnsafePointerView(fi).getBigUint64(FileInfo.fh));
 }
 
+/** Reads the bitfields word of a `fuse_file_info` ({@link FileInfoBits}; 0 when `fi` is NULL). */
+export function readFileInfoBits(fi: Deno.PointerValue): number {
+  if (fi === null) return 0;
+  return new Deno.UnsafePointerView(fi).getUint32(FileInfo.bits);
+}
+
 /** Reads the `flags` of a `fuse_file_info` (0 when `fi` is NULL). */
 export function readOpenFlags(fi: Deno.PointerValue): number {
   if (fi === null) return 0;

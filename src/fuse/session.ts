@@ -184,6 +184,7 @@ export class FuseSession {
     t: LoopTuning = DEFAULT_LOOP_TUNING,
     busy: () => boolean = () => true,
     room: () => Promise<void> | null = () => null,
+    more: () => boolean = () => false,
   ): Promise<number> {
     const se = this.se;
     if (se === null) return 0;
@@ -226,6 +227,15 @@ export class FuseSession {
       }
       if (got < 0) return got === -1 ? 0 : got;
       if (got > 0) {
+        // The kernel's write-back sends its writes without waiting for replies: when one came
+        // (`more`), those queued behind it are taken before any store starts, so that writes
+        // into one chunk are stored together (FileData #writeInChunk).
+        for (let k = 0; k < t.burst && more(); k++) {
+          const g = take();
+          if (g < 0) return g === -1 ? 0 : g;
+          if (g === 0) break;
+          handled++;
+        }
         if (++handled % t.burst === 0) await pollInOffThread(apfd, 0);
         else {
           // Let operations that need no I/O (a chain of awaits on resolved promises) finish and

@@ -55,7 +55,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "mount: with --allow-other the kernel checks mode bits (default_permissions)",
+  name: "mount: --allow-other keeps default_permissions (tools_test checks what it enforces)",
   ignore,
   async fn() {
     await withMount(async ({ mnt }) => {

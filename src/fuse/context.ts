@@ -148,16 +148,14 @@ export class OpContext {
   #roomWaiter: (() => void) | null = null;
 
   /**
-   * Null while fewer than {@link ioBytesLimit} bytes of reads and writes are in flight; otherwise a
-   * promise that resolves once enough of them finished. The request loop stops taking requests
-   * meanwhile: the kernel keeps them queued, and memory stays bounded however many requests it
-   * sends at once (64 background writes of 1 MiB would otherwise all be copied in).
-   */
-  /**
    * Set by a WRITE of the kernel's write-back (cached pages), which it sends without waiting for
    * replies: more are likely queued behind it (see {@link takeWriteBack}).
    */
   writeBackSeen = false;
+
+  get #hasRoom(): boolean {
+    return this.ioBytes <= this.#ioLimit;
+  }
 
   /**
    * Whether the last request was a write-back WRITE and there is room for more data in flight:
@@ -166,17 +164,23 @@ export class OpContext {
   takeWriteBack(): boolean {
     const seen = this.writeBackSeen;
     this.writeBackSeen = false;
-    return seen && this.ioBytes <= this.#ioLimit;
+    return seen && this.#hasRoom;
   }
 
+  /**
+   * Null while fewer than {@link ioBytesLimit} bytes of reads and writes are in flight; otherwise a
+   * promise that resolves once enough of them finished. The request loop stops taking requests
+   * meanwhile: the kernel keeps them queued, and memory stays bounded however many requests it
+   * sends at once (64 background writes of 1 MiB would otherwise all be copied in).
+   */
   room(): Promise<void> | null {
-    if (this.ioBytes <= this.#ioLimit) return null;
+    if (this.#hasRoom) return null;
     return new Promise((r) => this.#roomWaiter = r);
   }
 
   #release(bytes: number): void {
     this.ioBytes -= bytes;
-    if (this.#roomWaiter && this.ioBytes <= this.#ioLimit) {
+    if (this.#roomWaiter && this.#hasRoom) {
       const w = this.#roomWaiter;
       this.#roomWaiter = null;
       w();

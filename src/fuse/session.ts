@@ -193,6 +193,7 @@ export class FuseSession {
     const apfd = pollFd(this.fd); // separate memory: the worker thread owns it while waiting
     const buf = this.buf;
     let handled = 0;
+    let turnAt = 0; // the value of `handled` at the last full event-loop turn
     let last = performance.now();
     // Reads and processes one request if one is queued: 1 when it did, 0 when the queue was
     // empty (the descriptor is nonblocking: EAGAIN), -1 once the session ended, else -errno.
@@ -236,8 +237,11 @@ export class FuseSession {
           if (g === 0) break;
           handled++;
         }
-        if (++handled % t.burst === 0) await pollInOffThread(apfd, 0);
-        else {
+        // Counted, not `handled % burst`: requests taken together would step over the multiple.
+        if (++handled - turnAt >= t.burst) {
+          turnAt = handled;
+          await pollInOffThread(apfd, 0);
+        } else {
           // Let operations that need no I/O (a chain of awaits on resolved promises) finish and
           // reply now: otherwise the loop would park in an awaited poll with the reply pending
           // behind it, and each such request would cost a thread hop.

@@ -2,8 +2,9 @@
  * The backing files' times carry no trace of when objects were made, changed or read (the tree
  * could otherwise be rebuilt by pairing objects born together): every folder of the data dir
  * shows the epoch as atime and mtime, every file a random instant (atime = mtime) far from the
- * time it was written, after creations, nested mkdirs, renames, links, removals, writes of one
- * and of several chunks, truncation, attribute changes, listings and reads.
+ * time it was written, after creations (a file created open and closed unwritten too), nested
+ * mkdirs, renames, links, removals, writes of one and of several chunks, truncation, attribute
+ * changes, listings and reads.
  */
 import { ok as assert } from "node:assert/strict";
 import { assertEquals } from "./helpers/assert.ts";
@@ -82,6 +83,9 @@ Deno.test("backing times show no order: folders the epoch, files random, after e
   await fs.write(attr.ino, fh, 0, new Uint8Array(5 * 4096).fill(1));
   await fs.write(attr.ino, fh, 100, new Uint8Array(10).fill(2));
   await fs.release(attr.ino, fh);
+  // Created open and closed with no write: its descriptor came from the creation.
+  const none = await fs.create(c, n("untouched"), 0o644, 2, ROOT_CALLER);
+  await fs.release(none.attr.ino, none.fh);
   await fs.setattr(attr.ino, { size: 4096 + 7 }); // truncation
   await fs.rename(b, n("c"), d, n("c2"), 0); // a directory to another parent
   await fs.rename(c, n("small"), a, n("small2"), 0); // a file to another directory

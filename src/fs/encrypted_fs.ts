@@ -216,7 +216,7 @@ export class EncryptedFs implements ZeroCopyFileSystem {
   ): Promise<{ attr: Attr; fh: number }> {
     const core = this.#core;
     return core.io("create", async () => {
-      const node = await this.#names.createFile(parent, name, mode, caller);
+      const node = await this.#names.createFile(parent, name, mode, caller, true);
       return { attr: core.attr(node), fh: this.#handles.openFile(node) };
     });
   }

@@ -21,6 +21,9 @@ import {
 } from "../store/holes.ts";
 import { contentBase, DamagedObjectError } from "../store/record_store.ts";
 import type { StoreKeys } from "../store/keys.ts";
+import type { SlotLayout } from "../store/format/chunk_slot.ts";
+import { settleFile } from "../store/backing_times.ts";
+import { sysClose } from "../../ffi/sysio.ts";
 import { fsError } from "./errors.ts";
 import { concat } from "../util/codec.ts";
 import { Lease } from "../util/lease.ts";
@@ -64,30 +67,68 @@ export class FileData {
   async content(node: Inode): Promise<ContentFile> {
     if (node.content) return node.content;
     if (!node.contentOpening) {
-      node.contentOpening = Promise.resolve().then(() => {
-        this.prepare(node);
-        if (this.paired && this.writable) node.pairs ??= new ChunkPairs(this.clock);
+      node.contentOpening = Promise.resolve().then(() =>
         // Path and open in one synchronous step: a rename cannot slip in between.
-        const c = ContentFile.open(
-          this.pathOf(node),
-          this.keys,
-          node.ino,
-          node.rec.fileId,
-          {
-            chunkSize: this.chunkSize,
-            nonceLength: this.keys.aead.nonceLength,
-            paired: this.paired,
-          },
-          contentBase(node.slotSize),
-          this.writable,
-          node.pairs,
-        );
-        c.onOlder = (i) => this.onOlder(c.path, i);
-        node.content = c;
-        return c;
-      }).finally(() => node.contentOpening = null);
+        this.#attach(node, (path, l, base) =>
+          ContentFile.open(
+            path,
+            this.keys,
+            node.ino,
+            node.rec.fileId,
+            l,
+            base,
+            this.writable,
+            node.pairs,
+          ))
+      ).finally(() => node.contentOpening = null);
     }
     return await node.contentOpening;
+  }
+
+  /**
+   * Makes `fd`, the still open inode file that the creation of `node` just wrote (`size` bytes),
+   * its content file: the first write then needs no open (see ContentFile.adopt). Where that
+   * fails, the descriptor is closed and the first use opens the file as usual.
+   */
+  adoptContent(node: Inode, fd: number, size: number): void {
+    try {
+      this.#attach(
+        node,
+        (path, l, base) =>
+          ContentFile.adopt(
+            path,
+            fd,
+            size,
+            this.keys,
+            node.ino,
+            node.rec.fileId,
+            l,
+            base,
+            node.pairs,
+          ),
+      );
+    } catch {
+      settleFile(fd);
+      sysClose(fd);
+    }
+  }
+
+  // Makes node's content file with `make` (given its path, layout and first chunk's offset).
+  #attach(
+    node: Inode,
+    make: (path: string, l: SlotLayout, base: number) => ContentFile,
+  ): ContentFile {
+    this.prepare(node);
+    if (this.paired && this.writable) node.pairs ??= new ChunkPairs(this.clock);
+    const l = {
+      chunkSize: this.chunkSize,
+      nonceLength: this.keys.aead.nonceLength,
+      paired: this.paired,
+    };
+    const c = make(this.pathOf(node), l, contentBase(node.slotSize));
+    c.onOlder = (i) => this.onOlder(c.path, i);
+    node.content = c;
+    return c;
   }
 
   /** Closes the content file of `node` (after its last handle is released). */

@@ -70,6 +70,7 @@ export class Namespace {
     mode: number,
     caller: Caller,
     init: (rec: InodeRecord) => void,
+    open = false,
   ): Promise<Inode> {
     const core = this.#core;
     core.writable();
@@ -97,13 +98,16 @@ export class Namespace {
         // a file is there: debris a crash left, which names nothing) whole by rename over it.
         const loc = this.#entries.loc(parent, folder, name);
         const place = core.records.entryPlace(parent, folder, loc.file);
-        let slotSize = await core.records.createEntry(rec, place, name);
-        if (slotSize === null) {
+        // A file made to be opened keeps its descriptor for its content (`open`).
+        const made = await core.records.createEntry(rec, place, name, open && core.data.writable);
+        let slotSize = made?.slotSize;
+        if (slotSize === undefined) {
           if (await this.#entries.taken(parent, folder, name)) throw fsError("EEXIST");
           slotSize = await core.records.create(rec, place, { name });
         }
         node = core.table.add(rec, slotSize, loc);
         this.#entries.remember(loc.file, node.ino);
+        if (made?.fd != null) core.data.adoptContent(node, made.fd, made.size);
       } else {
         // Order for crash safety: the child exists on disk before any entry points at it.
         if (type === S_IFDIR) core.dirs.createFolder(core.folder(rec.ino));
@@ -156,9 +160,18 @@ export class Namespace {
     });
   }
 
-  /** A new regular file (creat(2), before it is opened). */
-  createFile(parent: bigint, name: Uint8Array, mode: number, caller: Caller): Promise<Inode> {
-    return this.#createNode(parent, name, S_IFREG | (mode & 0o7777), caller, () => {});
+  /**
+   * A new regular file (creat(2), before it is opened). With `open`, a handle on it follows:
+   * its content file is then left open from the creation.
+   */
+  createFile(
+    parent: bigint,
+    name: Uint8Array,
+    mode: number,
+    caller: Caller,
+    open = false,
+  ): Promise<Inode> {
+    return this.#createNode(parent, name, S_IFREG | (mode & 0o7777), caller, () => {}, open);
   }
 
   /** link(2): a new name `newName` in `newParent` for inode `ino`. */

@@ -84,22 +84,37 @@ export const ONE_PAGE = 4096;
  * ({@link writeFileAtomic}). The folder's times go back to the epoch with the burst (`folders`).
  */
 export function writeNewInPlace(path: string, data: Uint8Array, folders: FolderSettler): boolean {
-  if (data.length > ONE_PAGE) return false;
-  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | SAFE_OPEN;
+  const fd = createInPlace(path, data, folders);
+  if (fd === null) return false;
+  settleFile(fd);
+  sysClose(fd);
+  return true;
+}
+
+/**
+ * {@link writeNewInPlace}, but the file stays open (read-write) and its times unset: the caller
+ * owns the descriptor and settles the file's times before it closes it (backing_times.ts). Null
+ * where writeNewInPlace returns false.
+ */
+export function createInPlace(
+  path: string,
+  data: Uint8Array,
+  folders: FolderSettler,
+): number | null {
+  if (data.length > ONE_PAGE) return null;
+  const flags = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | SAFE_OPEN;
   const fd = sysOpenObject(path, flags, 0o600);
   if (fd < 0) {
-    if (errnoName(fd) === "EEXIST") return false;
+    if (errnoName(fd) === "EEXIST") return null;
     throw sysError(fd, "open", path);
   }
   folders.later(folderOf(path));
   try {
     writeAllSync(fd, data, 0, path);
-    settleFile(fd);
   } catch (e) {
     sysClose(fd);
     sysUnlink(path); // ours (O_EXCL): no name is left
     throw e;
   }
-  sysClose(fd);
-  return true;
+  return fd;
 }

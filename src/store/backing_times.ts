@@ -7,7 +7,8 @@
  *
  * - folders (the data dir, `o/`, shards, `.d` folders, `t/`): atime = mtime = the epoch (a folder
  *   that new files were created in: once for the burst, shortly after, see {@link FolderSettler});
- * - files: atime = mtime = a fresh random instant (2000–2034) at every creation and change.
+ * - files: atime = mtime = a fresh random instant (2000–2034) at every creation and change (a
+ *   file created by an open(2) keeps its descriptor: at its first write, or its close).
  *   Random rather than constant because sync and backup tools (rsync's quick check, Syncthing's
  *   scanner) take a file whose size and mtime are unchanged for an unchanged file, and most
  *   writes here keep the size (record slots and chunks rewritten in place).

@@ -116,6 +116,9 @@ export class ContentFile implements KeyHolder {
   // RWF_NOWAIT down, and for the last try of a step).
   #noWait = true;
   #deferCold = false;
+  // The file's times still show the kernel's (a file adopted from its creation): they are set
+  // at the first change, or at close.
+  #unsettled = false;
   readonly path: string;
   /**
    * Called for a chunk whose newest version did not open while an older one did: a rewrite cut
@@ -179,6 +182,33 @@ export class ContentFile implements KeyHolder {
       throw new DamagedObjectError(path, "is not a regular file");
     }
     return new ContentFile(path, fd, keys, ino, fileId, l, base, pairs, st.size);
+  }
+
+  /**
+   * The content of an inode whose file was just created by `createInPlace` (atomic_file.ts) and is still
+   * open (`fd`, read-write, `size` bytes): taken over, saving an open and an fstat; its times
+   * are set at the first write or at close.
+   */
+  static adopt(
+    path: string,
+    fd: number,
+    size: number,
+    keys: StoreKeys,
+    ino: bigint,
+    fileId: Uint8Array,
+    l: SlotLayout,
+    base: number,
+    pairs: ChunkPairs | null = null,
+  ): ContentFile {
+    if (l.paired && !pairs) throw new Error("a writable paired file needs its tracker");
+    const c = new ContentFile(path, fd, keys, ino, fileId, l, base, pairs, size);
+    c.#unsettled = true;
+    return c;
+  }
+
+  #settle(): void {
+    settleFile(this.#fd);
+    this.#unsettled = false;
   }
 
   // The file's raw key, derived on first use and again after forgetKey.
@@ -472,7 +502,7 @@ export class ContentFile implements KeyHolder {
     const at = this.#at(i, t?.slot ?? 0);
     writeAllSync(this.#fd, out, at, this.path);
     this.#eof = Math.max(this.#eof, at + out.length);
-    settleFile(this.#fd);
+    this.#settle();
   }
 
   /**
@@ -542,7 +572,7 @@ export class ContentFile implements KeyHolder {
             lengths,
             slots && gens ? { slots, gens } : undefined,
           );
-          settleFile(this.#fd); // while still in flight: the descriptor cannot be closed yet
+          this.#settle(); // while still in flight: the descriptor cannot be closed yet
         });
         lengths.forEach((len, k) => {
           const end = this.#at(first + k, targets?.[k].slot ?? 0) + slotBytes(this.#l, len);
@@ -579,14 +609,14 @@ export class ContentFile implements KeyHolder {
     if (st.size > want) {
       const r = sysFtruncate(this.#fd, want);
       if (r < 0) throw sysError(r, "ftruncate", this.path);
-      settleFile(this.#fd);
+      this.#settle();
       this.#eof = want;
     }
     // Slot 0 of the dropped chunks of the last group lies before the slot 1 of the kept ones:
     // freed in place (a filesystem that cannot leaves them stale: never read below the size).
     const stale = staleInGroup(this.#l, count);
     if (stale && this.#base + stale[0] < this.#eof) {
-      if (sysPunchHole(this.#fd, this.#base + stale[0], stale[1]) === 0) settleFile(this.#fd);
+      if (sysPunchHole(this.#fd, this.#base + stale[0], stale[1]) === 0) this.#settle();
     }
     this.#pairs?.dropFrom(count);
   }
@@ -609,6 +639,7 @@ export class ContentFile implements KeyHolder {
     while (this.#inFlight > 0) await new Promise<void>((r) => this.#idle = r);
     this.#idle = null;
     this.forgetKey();
+    if (this.#unsettled) this.#settle();
     sysClose(this.#fd);
   }
 }

@@ -25,7 +25,7 @@ import {
   writeAllSync,
 } from "./object_io.ts";
 import { sysClose, sysError, sysFdatasync, sysUnlink } from "../../ffi/sysio.ts";
-import { writeFileAtomic, writeNewInPlace } from "./atomic_file.ts";
+import { createInPlace, writeFileAtomic, writeNewInPlace } from "./atomic_file.ts";
 import { type InodeRecord, isDir, isRegular } from "./inode_record.ts";
 import { decodeRecord, encodeRecord } from "./format/record.ts";
 import type { StoreKeys } from "./keys.ts";
@@ -312,11 +312,25 @@ export class RecordStore {
    * a killed process leaves whole or not at all, and a power cut (ext4 orders a new file's data
    * before its size) leaves empty or whole. A file empty, zeroed or without a record reads as
    * never written: the name is absent (entryNode, `UnwrittenObjectError`), and fsck removes it.
+   *
+   * With `keepOpen` the file stays open for its content (a creation that opens it): `fd` is then
+   * the caller's, to close after settling the file's times (see {@link createInPlace}).
    */
-  async createEntry(r: InodeRecord, place: RecordPlace, name: Uint8Array): Promise<number | null> {
+  async createEntry(
+    r: InodeRecord,
+    place: RecordPlace,
+    name: Uint8Array,
+    keepOpen = false,
+  ): Promise<{ slotSize: number; fd: number | null; size: number } | null> {
     const { file, slotSize } = await this.#image(r, place, name);
     this.checkFolder(place.folder);
-    return writeNewInPlace(place.path, file, this.folderTimes) ? slotSize : null;
+    if (!keepOpen) {
+      return writeNewInPlace(place.path, file, this.folderTimes)
+        ? { slotSize, fd: null, size: file.length }
+        : null;
+    }
+    const fd = createInPlace(place.path, file, this.folderTimes);
+    return fd === null ? null : { slotSize, fd, size: file.length };
   }
 
   /**

@@ -185,7 +185,7 @@ export class ContentFile implements KeyHolder {
   }
 
   /**
-   * The content of an inode whose file was just created by `createInPlace` (atomic_file.ts) and is still
+   * The content of an inode whose file `createInPlace` (atomic_file.ts) just created and left
    * open (`fd`, read-write, `size` bytes): taken over, saving an open and an fstat; its times
    * are set at the first write or at close.
    */

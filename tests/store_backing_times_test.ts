@@ -78,9 +78,10 @@ Deno.test("backing times show no order: folders the epoch, files random, after e
   const c = (await fs.mkdir(b, n("c"), 0o755, ROOT_CALLER)).ino;
   const d = (await fs.mkdir(ROOT_INO, n("d"), 0o755, ROOT_CALLER)).ino;
   const small = await writeNew(fs, c, "small", "x");
-  // Several chunks in one write (the chunk worker) and one chunk (the JS thread).
+  // Many chunks in one write (the chunk worker), a few (the JS thread) and one.
   const { attr, fh } = await fs.create(b, n("big"), 0o644, 2, ROOT_CALLER);
-  await fs.write(attr.ino, fh, 0, new Uint8Array(5 * 4096).fill(1));
+  await fs.write(attr.ino, fh, 0, new Uint8Array(70 * 4096).fill(1));
+  await fs.write(attr.ino, fh, 4096, new Uint8Array(3 * 4096).fill(3));
   await fs.write(attr.ino, fh, 100, new Uint8Array(10).fill(2));
   await fs.release(attr.ino, fh);
   // Created open and closed with no write: its descriptor came from the creation.

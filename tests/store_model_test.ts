@@ -1,10 +1,12 @@
 // Seeded random read/write/truncate sequences against an in-memory model: whatever the chunk
-// size, offsets, holes and chunk boundaries, the encrypted file reads back exactly the model.
+// size, offsets, holes and chunk boundaries, and whichever thread seals the chunks (this one for
+// small writes, the chunk worker for large ones), the encrypted file reads back exactly the model.
 import { assertEquals } from "./helpers/assert.ts";
 import { EncryptedFs } from "../src/fs/encrypted_fs.ts";
 import { freshFs, n, PASSWORD, prng, ROOT_CALLER } from "./helpers/store.ts";
 import { ROOT_INO } from "../src/fs/types.ts";
 import { concat } from "../src/util/codec.ts";
+import { SYNC_WRITE_BYTES } from "../src/store/content_file.ts";
 
 async function runModel(chunkSize: number, seed: number, ops: number) {
   const { fs, dir } = await freshFs({ chunkSize });
@@ -20,7 +22,10 @@ async function runModel(chunkSize: number, seed: number, ops: number) {
       // write, often near chunk boundaries
       const near = pick(2) === 0;
       const off = near ? Math.max(0, pick(12) * chunkSize + pick(9) - 4) : pick(maxSize);
-      const len = 1 + pick(pick(3) === 0 ? chunkSize * 3 : 300);
+      // Mostly small; now and then one large enough for the chunk worker (a stream's write).
+      const len = pick(12) === 0
+        ? SYNC_WRITE_BYTES + 1 + pick(chunkSize * 2)
+        : 1 + pick(pick(3) === 0 ? chunkSize * 3 : 300);
       const data = new Uint8Array(len).map(() => pick(256));
       if (pick(2) === 0) {
         // A buffer the store may take over (an aligned write hands it to the worker as is).

@@ -81,6 +81,12 @@ class ColdRange {
 
 /** Steps tried before one is left to wait for the disk (a cache under pressure). */
 const COLD_TRIES = 4;
+/**
+ * Writes of several chunks up to this size are sealed on the calling thread: for a small file's
+ * write-back the worker's round trip (messages and thread hops each way) costs far more than the
+ * sealing (docs/performance.md). Larger writes (streams) still go to the worker.
+ */
+export const SYNC_WRITE_BYTES = 256 * 1024;
 const EAGAIN = 11;
 const EINVAL = 22;
 const EOPNOTSUPP = 95;
@@ -485,6 +491,7 @@ export class ContentFile implements KeyHolder {
     }
   }
 
+  // Seals and writes chunk `i` (the first `len` bytes of `plain`) on this thread.
   #writeOne(i: number, plain: Uint8Array, len: number, t: SlotChoice | null): void {
     const l = this.#l;
     const out = scratchOf(slotBytes(l, len));
@@ -498,11 +505,9 @@ export class ContentFile implements KeyHolder {
       out,
       headerBytes(l) + l.nonceLength,
     );
-    this.#keys.chunks.recycle(plain); // sealed: write() took the image over
     const at = this.#at(i, t?.slot ?? 0);
     writeAllSync(this.#fd, out, at, this.path);
     this.#eof = Math.max(this.#eof, at + out.length);
-    this.#settle();
   }
 
   /**
@@ -561,8 +566,19 @@ export class ContentFile implements KeyHolder {
     if (pairs && targets) targets.forEach((t, k) => pairs.begin(first + k, t));
     let ok = false;
     try {
-      if (lengths.length === 1) this.#writeOne(first, plain, lengths[0], targets?.[0] ?? null);
-      else {
+      if (lengths.length === 1 || plain.length <= SYNC_WRITE_BYTES) {
+        // A few chunks cost less to seal here than the round trip to the worker (a small
+        // file's write-back).
+        const cs = this.#l.chunkSize;
+        try {
+          lengths.forEach((len, k) =>
+            this.#writeOne(first + k, plain.subarray(k * cs), len, targets?.[k] ?? null)
+          );
+        } finally {
+          this.#keys.chunks.recycle(plain); // write() took the image over
+        }
+        this.#settle();
+      } else {
         await this.#tracked("pwrite", async () => {
           const slots = targets?.map((t) => t.slot);
           const gens = targets?.map((t) => t.gen);

@@ -99,7 +99,7 @@ export class Namespace {
         const loc = this.#entries.loc(parent, folder, name);
         const place = core.records.entryPlace(parent, folder, loc.file);
         // A file made to be opened keeps its descriptor for its content (`open`).
-        const made = await core.records.createEntry(rec, place, name, open && core.data.writable);
+        const made = await core.records.createEntry(rec, place, name, open);
         let slotSize = made?.slotSize;
         if (slotSize === undefined) {
           if (await this.#entries.taken(parent, folder, name)) throw fsError("EEXIST");

@@ -21,6 +21,11 @@ const SYMBOLS = {
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   poll_nb: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  // The INIT reply's capture (fd_capture.ts): a pipe stands in for /dev/fuse for one write.
+  pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+  dup3: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   strlen: { parameters: ["pointer"], result: "usize" },
   free: { parameters: ["pointer"], result: "void" },
   umount2: { parameters: ["buffer", "i32"], result: "i32" },

@@ -4,11 +4,29 @@
  * dropped (see FileData.truncate).
  * @module
  */
-import { isDir, isRegular } from "../store/inode_record.ts";
+import { type InodeRecord, isDir, isRegular } from "../store/inode_record.ts";
 import { fsError } from "./errors.ts";
 import { type FsCore, NO_XATTR, nowNs, timeOf } from "./fs_core.ts";
 import type { Inode } from "./inode_table.ts";
 import { S_IFMT, type SetAttrChanges, XATTR_CREATE, XATTR_REPLACE } from "./types.ts";
+
+/**
+ * Clears set-user-ID, and set-group-ID when group execute is set (without it, set-group-ID marks
+ * mandatory locking and stays), of a regular file's record: what Linux does when a file is
+ * written or truncated by a caller without CAP_FSETID, or changes owner. (A local filesystem
+ * also clears that set-group-ID for a writer outside the file's group; the rule the kernel
+ * gives FUSE servers is this one.)
+ */
+export function clearSetIdBits(r: InodeRecord): void {
+  if (!isRegular(r) || (r.mode & 0o6000) === 0) return;
+  r.mode &= ~0o4000;
+  if (r.mode & 0o010) r.mode &= ~0o2000;
+}
+
+/** Whether {@link clearSetIdBits} would change `r`. */
+export function hasClearableSetIds(r: InodeRecord): boolean {
+  return isRegular(r) && ((r.mode & 0o4000) !== 0 || (r.mode & 0o2010) === 0o2010);
+}
 
 const XATTR_SIZE_MAX = 65536;
 const XATTR_TOTAL_MAX = 256 * 1024;
@@ -69,6 +87,7 @@ export class Attributes {
     if (ch.mode !== undefined) r.mode = (r.mode & S_IFMT) | (ch.mode & 0o7777);
     if (ch.uid !== undefined) r.uid = ch.uid;
     if (ch.gid !== undefined) r.gid = ch.gid;
+    if (ch.clearSetIds) clearSetIdBits(r);
     if (ch.atime !== undefined) r.atimeNs = timeOf(ch.atime, now);
     if (ch.mtime !== undefined) r.mtimeNs = timeOf(ch.mtime, now);
     r.ctimeNs = ch.ctime !== undefined ? timeOf(ch.ctime, now) : now;

@@ -43,6 +43,7 @@ import {
   type DirEntry,
   ROOT_INO,
   type SetAttrChanges,
+  type SetIdOptions,
   type StatFs,
   type ZeroCopyFileSystem,
 } from "./types.ts";
@@ -260,8 +261,8 @@ export class EncryptedFs implements ZeroCopyFileSystem {
 
   // ------------------------------------------------------------------ open files
 
-  open(ino: bigint, flags: number): Promise<number> {
-    return this.#core.io("open", () => this.#files.open(ino, flags));
+  open(ino: bigint, flags: number, opts: SetIdOptions = {}): Promise<number> {
+    return this.#core.io("open", () => this.#files.open(ino, flags, opts));
   }
 
   read(ino: bigint, fh: number, offset: number, length: number): Promise<Uint8Array> {
@@ -308,10 +309,16 @@ export class EncryptedFs implements ZeroCopyFileSystem {
     return this.#core.data.writeBuffer(bytes);
   }
 
-  write(ino: bigint, fh: number, offset: number, data: Uint8Array): Promise<number> {
+  write(
+    ino: bigint,
+    fh: number,
+    offset: number,
+    data: Uint8Array,
+    opts: SetIdOptions = {},
+  ): Promise<number> {
     const length = data.length; // data may be detached by the time the write is done
     return this.#core.io("write", async () => {
-      await this.#files.write(ino, fh, offset, data);
+      await this.#files.write(ino, fh, offset, data, opts);
       return length;
     });
   }

@@ -7,13 +7,14 @@
  */
 import { isDir, isRegular } from "../store/inode_record.ts";
 import type { Lease } from "../util/lease.ts";
-import type { Attributes } from "./attributes.ts";
+import { type Attributes, clearSetIdBits, hasClearableSetIds } from "./attributes.ts";
 import { fsError } from "./errors.ts";
 import type { Flusher } from "./flusher.ts";
 import { type FsCore, nowNs } from "./fs_core.ts";
 import type { HandleTable } from "./handles.ts";
 import type { Inode } from "./inode_table.ts";
 import type { Namespace } from "./namespace.ts";
+import type { SetIdOptions } from "./types.ts";
 
 const O_ACCMODE = 0o3;
 const O_TRUNC = 0o1000;
@@ -40,17 +41,22 @@ export class OpenFiles {
     this.#names = names;
   }
 
-  /** open(2) of inode `ino`: a new handle (O_TRUNC empties the file). */
-  async open(ino: bigint, flags: number): Promise<number> {
+  /**
+   * open(2) of inode `ino`: a new handle (O_TRUNC empties the file, and with `clearSetIds`
+   * clears its set-ID bits).
+   */
+  async open(ino: bigint, flags: number, opts: SetIdOptions = {}): Promise<number> {
     const core = this.#core;
     const node = await core.table.get(ino);
     if (isDir(node.rec)) throw fsError("EISDIR");
     const wantsWrite = (flags & O_ACCMODE) !== 0;
     if (wantsWrite || flags & O_TRUNC) core.writable();
     const fh = this.#handles.openFile(node);
-    if (flags & O_TRUNC && isRegular(node.rec) && node.rec.size > 0) {
+    const clear = (opts.clearSetIds ?? false) && hasClearableSetIds(node.rec);
+    if (flags & O_TRUNC && isRegular(node.rec) && (node.rec.size > 0 || clear)) {
       try {
-        await core.io("setattr", () => this.#attrs.setattr(ino, { size: 0 }));
+        await core.io("setattr", () => this.#attrs.setattr(ino, { size: 0, clearSetIds: clear }));
+        if (clear) opts.onCleared?.();
       } catch (e) {
         await core.io("release", () => this.release(ino, fh));
         throw e;
@@ -77,8 +83,17 @@ export class OpenFiles {
     return node;
   }
 
-  /** Writes `data` at `offset` through handle `fh` (all of it, or fails). */
-  async write(ino: bigint, fh: number, offset: number, data: Uint8Array): Promise<void> {
+  /**
+   * Writes `data` at `offset` through handle `fh` (all of it, or fails), clearing the file's
+   * set-ID bits unless `opts.clearSetIds` is false.
+   */
+  async write(
+    ino: bigint,
+    fh: number,
+    offset: number,
+    data: Uint8Array,
+    opts: SetIdOptions = {},
+  ): Promise<void> {
     const core = this.#core;
     core.writable();
     this.#handles.checkFile(ino, fh);
@@ -88,10 +103,9 @@ export class OpenFiles {
     const now = nowNs();
     node.rec.mtimeNs = now;
     node.rec.ctimeNs = now;
-    // Writes clear set-user-id and (with group execute) set-group-id, as local filesystems do.
-    if (node.rec.mode & 0o6000) {
-      node.rec.mode &= ~0o4000;
-      if (node.rec.mode & 0o010) node.rec.mode &= ~0o2000;
+    if ((opts.clearSetIds ?? true) && hasClearableSetIds(node.rec)) {
+      clearSetIdBits(node.rec);
+      opts.onCleared?.();
     }
     node.durability.changed();
   }

@@ -66,6 +66,23 @@ export interface SetAttrChanges {
   atime?: TimeSpec;
   mtime?: TimeSpec;
   ctime?: TimeSpec;
+  /**
+   * Clear set-user-ID, and set-group-ID when group execute is set, of a regular file: what a
+   * local filesystem does when a caller without CAP_FSETID truncates it or anyone changes its
+   * owner (the FUSE adapter sets it when the kernel asks).
+   */
+  clearSetIds?: boolean;
+}
+
+/** How a write, or an open that truncates, treats set-ID bits. */
+export interface SetIdOptions {
+  /**
+   * Clear set-user-ID, and set-group-ID when group execute is set, as a local filesystem does
+   * for a caller without CAP_FSETID. Default: true for a write, false for an open.
+   */
+  clearSetIds?: boolean;
+  /** Called when set-ID bits were cleared (a cached copy of the mode is then stale). */
+  onCleared?: () => void;
 }
 
 /** Who asks: owner of new inodes, and the umask already applied by the caller. */
@@ -131,7 +148,7 @@ export interface FileSystem {
     caller: Caller,
   ): Promise<{ attr: Attr; fh: number }>;
   /** Opens an inode; honours O_TRUNC in `flags`. Returns a handle for read/write/release. */
-  open(ino: bigint, flags: number): Promise<number>;
+  open(ino: bigint, flags: number, opts?: SetIdOptions): Promise<number>;
   /** Reads up to `length` bytes at `offset`; shorter only at end of file. */
   read(ino: bigint, fh: number, offset: number, length: number): Promise<Uint8Array>;
   /**
@@ -143,7 +160,13 @@ export interface FileSystem {
    * Writes all of `data` at `offset`; returns the bytes written. `data` stays the caller's,
    * unless it came from {@link ZeroCopyFileSystem.writeBuffer}.
    */
-  write(ino: bigint, fh: number, offset: number, data: Uint8Array): Promise<number>;
+  write(
+    ino: bigint,
+    fh: number,
+    offset: number,
+    data: Uint8Array,
+    opts?: SetIdOptions,
+  ): Promise<number>;
   flush(ino: bigint, fh: number): Promise<void>;
   fsync(ino: bigint, fh: number, dataOnly: boolean): Promise<void>;
   release(ino: bigint, fh: number): Promise<void>;

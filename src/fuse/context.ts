@@ -86,6 +86,12 @@ export class OpContext {
     return this.#iov;
   }
 
+  /**
+   * Set by the mount: the raw bytes of the request being processed, valid only during its
+   * callback (for fields libfuse 3.14 does not pass on).
+   */
+  request: () => Deno.PointerObject | null = () => null;
+
   /** Set by `init` when the kernel granted the writeback cache. */
   writeback = false;
   /** Set by the mount once the chunk size is known: whole chunks into the page cache. */

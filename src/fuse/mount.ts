@@ -14,6 +14,7 @@ import { type FileSystem, hasZeroCopy } from "../fs/types.ts";
 import { type Logger, OpContext } from "./context.ts";
 import { buildOps, DEFAULT_KERNEL_OPTIONS, type KernelOptions } from "./ops.ts";
 import { DEFAULT_LOOP_TUNING, FuseSession, type LoopTuning } from "./session.ts";
+import { InitFlag } from "./init_reply.ts";
 import { PageStore } from "./page_store.ts";
 import { limitDirty, raiseReadahead } from "./sys.ts";
 import { findMount, type MountEntry } from "../../ffi/mounts.ts";
@@ -193,6 +194,14 @@ export async function mountTuned(
   log.debug(`fuse: libfuse ${fuseVersion(fuse)} mounted ${mp} (${mountOpts.join(",")})`);
 
   ctx.invalidateAttr = (ino) => session.invalidateAttr(ino);
+  ctx.request = () => session.request();
+  if (kernel.killprivV2) session.extraInitFlags |= InitFlag.HANDLE_KILLPRIV_V2;
+  session.onInit = (granted) => {
+    const v2 = (granted & InitFlag.HANDLE_KILLPRIV_V2) !== 0;
+    log.debug(
+      `fuse: set-ID bits cleared by ${v2 ? "this filesystem (killpriv v2)" : "the kernel"}`,
+    );
+  };
   // Before the first request: a change served without the page store would not be fenced.
   // statfs blocks are the store's chunks (src/fs/statfs.ts).
   const chunk = kernel.storePages ? (await fs.statfs().catch(() => null))?.bsize : undefined;

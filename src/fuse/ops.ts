@@ -28,6 +28,11 @@ export interface KernelOptions {
   writeback: boolean;
   /** After a read shorter than a chunk, hand the whole decrypted chunk to the page cache. */
   storePages: boolean;
+  /**
+   * Clear set-ID bits here rather than in the kernel (FUSE_HANDLE_KILLPRIV_V2, init_reply.ts),
+   * which spares a GETXATTR round trip per write(2).
+   */
+  killprivV2: boolean;
 }
 
 /**
@@ -44,6 +49,7 @@ export const DEFAULT_KERNEL_OPTIONS: KernelOptions = {
   congestionThreshold: 48,
   writeback: true,
   storePages: true,
+  killprivV2: true,
 };
 
 /** Capabilities taken whenever the kernel offers them. */
@@ -53,9 +59,9 @@ const WANTED = Cap.ASYNC_READ | Cap.ATOMIC_O_TRUNC | Cap.READDIRPLUS | Cap.READD
 /**
  * Capabilities refused. Splice: the JS loop reads into libfuse's buffer, and zero-copy does not
  * pay once the data is copied into JS anyway. AUTO_INVAL_DATA: this mount is the only writer, so
- * a changed mtime never means the cached pages are stale. HANDLE_KILLPRIV: the kernel clears
- * setuid/setgid on write, truncate and chown (through setattr) so the filesystem need not. Locks:
- * left to the kernel's local lock table.
+ * a changed mtime never means the cached pages are stale. HANDLE_KILLPRIV (the first version):
+ * the kernel clears set-ID bits through SETATTR; its successor, asked for in init_reply.ts, moves
+ * that here (set_id_requests.ts). Locks: left to the kernel's local lock table.
  */
 const REFUSED = Cap.SPLICE_READ | Cap.SPLICE_WRITE | Cap.SPLICE_MOVE | Cap.AUTO_INVAL_DATA |
   Cap.POSIX_LOCKS | Cap.FLOCK_LOCKS | Cap.WRITEBACK_CACHE | Cap.HANDLE_KILLPRIV;

@@ -58,6 +58,8 @@ export function decodeSetAttr(attr: Deno.PointerValue, toSet: number): SetAttrCh
   if (toSet & SetAttr.MTIME_NOW) c.mtime = "now";
   else if (toSet & SetAttr.MTIME) c.mtime = readTime(view, Stat.mtimSec);
   if (toSet & SetAttr.CTIME) c.ctime = readTime(view, Stat.ctimSec);
+  // FATTR_KILL_SUIDGID, under FUSE_HANDLE_KILLPRIV_V2 (set_id_requests.ts).
+  if (toSet & SetAttr.KILL_SUID) c.clearSetIds = true;
   return c;
 }
 

@@ -11,9 +11,11 @@ import type { OpContext } from "./context.ts";
 import { newMode } from "./ops_entry.ts";
 import { readFh, readFileInfoBits, readOpenFlags } from "./reply.ts";
 import { FileInfoBits } from "../../ffi/layouts.ts";
+import { openClearsSetIds, writeClearsSetIds } from "./set_id_requests.ts";
 
 const O_TRUNC = 0o1000;
 const O_DIRECT = 0o40000;
+const KEEP_SET_IDS = { clearSetIds: false } as const;
 
 type FileOps = Pick<
   OpHandlers,
@@ -26,6 +28,9 @@ export function fileOps(c: OpContext): FileOps {
   // The buffer-lending calls when the filesystem has them; plain read/write otherwise.
   const zeroCopy = hasZeroCopy(fs) ? fs : null;
   const ignore = () => {};
+  // With the writeback cache the kernel refreshes neither mode after a WRITE nor after an OPEN
+  // that truncated: its copy must be dropped when set-ID bits were cleared.
+  const stale = (ino: bigint) => () => void c.invalidateAttr(ino);
   return {
     create(req, parent, name, mode, fi) {
       const n = copyCString(name);
@@ -48,7 +53,8 @@ export function fileOps(c: OpContext): FileOps {
 
     open(req, ino, fi) {
       const flags = c.openFlags(readOpenFlags(fi));
-      const open = () => fs.open(ino, flags);
+      const clearSetIds = (flags & O_TRUNC) !== 0 && openClearsSetIds(c.request());
+      const open = () => fs.open(ino, flags, { clearSetIds, onCleared: stale(ino) });
       const reply = (fh: number) => {
         // A writer is counted before the reply: no page store lands after its first write.
         c.noteOpen(fh, ino, flags);
@@ -104,8 +110,12 @@ export function fileOps(c: OpContext): FileOps {
       if (buf !== null && len > 0) Deno.UnsafePointerView.copyInto(buf, data);
       const fh = readFh(fi);
       if (readFileInfoBits(fi) & FileInfoBits.writepage) c.writeBackSeen = true;
+      // Without the kernel's mark (a writeback flush, a caller with CAP_FSETID, or the kernel
+      // clearing set-ID bits itself) the bits stay, as on a local filesystem.
+      const clearSetIds = writeClearsSetIds(c.request());
       c.space.check().catch(ignore);
-      c.run(req, "write", () => fs.write(ino, fh, Number(off), data), (n) => {
+      const opts = clearSetIds ? { clearSetIds, onCleared: stale(ino) } : KEEP_SET_IDS;
+      c.run(req, "write", () => fs.write(ino, fh, Number(off), data, opts), (n) => {
         fuse.fuse_reply_write(req, BigInt(n));
       }, len);
     },

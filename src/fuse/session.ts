@@ -20,6 +20,7 @@ import { type Fuse, OP_SIGNATURES, type OpHandlers, type OpName } from "../../ff
 import { Args, FuseBuf, LowlevelOps } from "../../ffi/layouts.ts";
 import { cString } from "../../ffi/libc.ts";
 import { freeC, pollFd, pollIn, pollInOffThread, setNonblocking } from "../../ffi/poll.ts";
+import { answerInit, isInit } from "./init_reply.ts";
 
 /** Knobs of the request loop. */
 export interface LoopTuning {
@@ -71,6 +72,11 @@ export class FuseSession {
   private destroyed = false;
   /** /dev/fuse file descriptor (valid after mount). */
   fd = -1;
+  /** Kernel INIT flags to add to libfuse's reply when the kernel offers them (init_reply.ts). */
+  extraInitFlags = 0;
+  /** Those of {@link extraInitFlags} granted; called once INIT is answered. */
+  onInit: (granted: number) => void = () => {};
+  #initDone = false;
 
   private constructor(
     private readonly fuse: Fuse,
@@ -201,7 +207,8 @@ export class FuseSession {
     const take = (): number => {
       const r = f.fuse_session_receive_buf(se, buf);
       if (r > 0) {
-        f.fuse_session_process_buf(se, buf);
+        if (this.#initDone) f.fuse_session_process_buf(se, buf);
+        else this.#first(se, buf);
         last = performance.now();
         return 1;
       }
@@ -260,6 +267,27 @@ export class FuseSession {
       await pollInOffThread(apfd, t.idleTimeoutMs);
     }
     return 0;
+  }
+
+  // The first requests, until INIT: INIT is answered with the extra flags (init_reply.ts).
+  #first(se: Deno.PointerObject, buf: Uint8Array<ArrayBuffer>): void {
+    const f = this.fuse;
+    const mem = this.request();
+    if (mem === null || !isInit(mem)) return f.fuse_session_process_buf(se, buf);
+    this.#initDone = true;
+    const granted = answerInit(this.fd, mem, this.extraInitFlags, () => {
+      f.fuse_session_process_buf(se, buf);
+    });
+    this.onInit(granted);
+  }
+
+  /**
+   * The raw bytes of the request being processed (`fuse_in_header` first), valid only during a
+   * callback of `fuse_session_process_buf`.
+   */
+  request(): Deno.PointerObject | null {
+    const mem = new DataView(this.buf.buffer).getBigUint64(FuseBuf.mem, true);
+    return Deno.UnsafePointer.create(mem);
   }
 
   /**

@@ -1,9 +1,10 @@
 /**
- * Set-user-ID and set-group-ID bits are cleared as a local filesystem clears them: by a write or
- * a truncation (truncate(2) or O_TRUNC) from a user without CAP_FSETID and by a change of owner,
- * not by root's writes; `security.capability` goes with any write. The mount does the clearing
- * itself (FUSE_HANDLE_KILLPRIV_V2, src/fuse/init_reply.ts), which spares the kernel's
- * `security.capability` lookup before every write(2). Needs root, /dev/fuse, libfuse3, setpriv.
+ * Set-user-ID and set-group-ID bits are cleared as a local filesystem clears them: by a write, a
+ * truncation (truncate(2) or O_TRUNC) or an fallocate(2) from a user without CAP_FSETID, and by
+ * a change of owner; not by root's writes. `security.capability` goes with any write. The mount
+ * does the clearing itself (FUSE_HANDLE_KILLPRIV_V2, src/fuse/init_reply.ts), which spares the
+ * kernel's `security.capability` lookup before every write(2). Needs root, /dev/fuse, libfuse3,
+ * setpriv.
  */
 
 import { assertEquals, hasCommand, ignore, sh, withMount } from "./mount_helpers.ts";
@@ -25,6 +26,8 @@ const probe = (dir: string, caps: boolean) => `
   fresh 6777; user ': > f'; echo "user O_TRUNC: $(stat -c %a f)"
   fresh 6777; : > f; echo "root O_TRUNC: $(stat -c %a f)"
   fresh 6777; truncate -s 3 f; echo "root truncate: $(stat -c %a f)"
+  fresh 6777; user 'fallocate -l 8192 f'; echo "user fallocate: $(stat -c %a f)"
+  fresh 6777; fallocate -l 8192 f; echo "root fallocate: $(stat -c %a f)"
   fresh 6777; chown ${USER} f; echo "chown: $(stat -c %a f)"
   fresh 6767; chown ${USER} f; echo "chown, no group x: $(stat -c %a f)"
   fresh 0777; user 'echo x >> f'; chmod 4777 f; user 'echo y >> f'

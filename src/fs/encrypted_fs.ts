@@ -329,10 +329,11 @@ export class EncryptedFs implements ZeroCopyFileSystem {
     offset: number,
     length: number,
     mode: number,
+    opts: SetIdOptions = {},
   ): Promise<void> {
     return this.#core.io(
       "fallocate",
-      () => this.#files.fallocate(ino, fh, offset, length, mode),
+      () => this.#files.fallocate(ino, fh, offset, length, mode, opts),
     );
   }
 

@@ -110,13 +110,17 @@ export class OpenFiles {
     node.durability.changed();
   }
 
-  /** fallocate(2), mode 0 only: grows the file to `offset + length`. */
+  /**
+   * fallocate(2), mode 0 only: grows the file to `offset + length`; with `opts.clearSetIds` (a
+   * caller without CAP_FSETID) the file's set-ID bits are cleared, as by a write.
+   */
   async fallocate(
     ino: bigint,
     fh: number,
     offset: number,
     length: number,
     mode: number,
+    opts: SetIdOptions = {},
   ): Promise<void> {
     const core = this.#core;
     core.writable();
@@ -126,6 +130,12 @@ export class OpenFiles {
     const node = await core.table.get(ino);
     if (offset + length > node.rec.size) {
       await core.data.truncate(node, offset + length, () => core.save(node));
+    }
+    if (opts.clearSetIds && hasClearableSetIds(node.rec)) {
+      clearSetIdBits(node.rec);
+      node.rec.ctimeNs = nowNs();
+      if (node.rec.nlink > 0) await core.save(node);
+      opts.onCleared?.();
     }
   }
 

@@ -171,7 +171,14 @@ export interface FileSystem {
   fsync(ino: bigint, fh: number, dataOnly: boolean): Promise<void>;
   release(ino: bigint, fh: number): Promise<void>;
   /** Allocates (plain mode: extends the size like a write of zeros, never shrinks). */
-  fallocate(ino: bigint, fh: number, offset: number, length: number, mode: number): Promise<void>;
+  fallocate(
+    ino: bigint,
+    fh: number,
+    offset: number,
+    length: number,
+    mode: number,
+    opts?: SetIdOptions,
+  ): Promise<void>;
   /** Opens a directory for listing; returns a handle for readdir/releasedir. */
   opendir(ino: bigint): Promise<number>;
   /**

@@ -138,11 +138,14 @@ export function fileOps(c: OpContext): FileOps {
 
     fallocate(req, ino, mode, offset, length, fi) {
       const fh = readFh(fi);
+      // The kernel marks nothing here; clearing for callers other than root follows a local
+      // filesystem, where fallocate(2) clears set-ID bits unless the caller has CAP_FSETID.
+      const opts = { clearSetIds: c.caller(req).uid !== 0, onCleared: stale(ino) };
       c.runChanging(
         req,
         "fallocate",
         ino,
-        () => fs.fallocate(ino, fh, Number(offset), Number(length), mode),
+        () => fs.fallocate(ino, fh, Number(offset), Number(length), mode, opts),
         () => fuse.fuse_reply_err(req, 0),
       );
     },

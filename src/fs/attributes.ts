@@ -15,12 +15,13 @@ import { S_IFMT, type SetAttrChanges, XATTR_CREATE, XATTR_REPLACE } from "./type
  * mandatory locking and stays), of a regular file's record: what Linux does when a file is
  * written or truncated by a caller without CAP_FSETID, or changes owner. (A local filesystem
  * also clears that set-group-ID for a writer outside the file's group; the rule the kernel
- * gives FUSE servers is this one.)
+ * gives FUSE servers is this one.) Returns whether it changed anything.
  */
-export function clearSetIdBits(r: InodeRecord): void {
-  if (!isRegular(r) || (r.mode & 0o6000) === 0) return;
+export function clearSetIdBits(r: InodeRecord): boolean {
+  if (!hasClearableSetIds(r)) return false;
   r.mode &= ~0o4000;
   if (r.mode & 0o010) r.mode &= ~0o2000;
+  return true;
 }
 
 /** Whether {@link clearSetIdBits} would change `r`. */

@@ -103,10 +103,7 @@ export class OpenFiles {
     const now = nowNs();
     node.rec.mtimeNs = now;
     node.rec.ctimeNs = now;
-    if ((opts.clearSetIds ?? true) && hasClearableSetIds(node.rec)) {
-      clearSetIdBits(node.rec);
-      opts.onCleared?.();
-    }
+    if ((opts.clearSetIds ?? true) && clearSetIdBits(node.rec)) opts.onCleared?.();
     node.durability.changed();
   }
 
@@ -131,8 +128,7 @@ export class OpenFiles {
     if (offset + length > node.rec.size) {
       await core.data.truncate(node, offset + length, () => core.save(node));
     }
-    if (opts.clearSetIds && hasClearableSetIds(node.rec)) {
-      clearSetIdBits(node.rec);
+    if (opts.clearSetIds && clearSetIdBits(node.rec)) {
       node.rec.ctimeNs = nowNs();
       if (node.rec.nlink > 0) await core.save(node);
       opts.onCleared?.();

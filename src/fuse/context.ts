@@ -87,10 +87,10 @@ export class OpContext {
   }
 
   /**
-   * Set by the mount: the raw bytes of the request being processed, valid only during its
+   * Set by the mount: a view of the raw request being processed, meaningful only during its
    * callback (for fields libfuse 3.14 does not pass on).
    */
-  request: () => Deno.PointerObject | null = () => null;
+  request: () => Deno.UnsafePointerView | null = () => null;
 
   /** Set by `init` when the kernel granted the writeback cache. */
   writeback = false;

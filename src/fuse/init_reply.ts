@@ -18,7 +18,7 @@
 import { captureWrites, writeOnce } from "../../ffi/fd_capture.ts";
 
 /** FUSE_INIT's opcode. */
-export const FUSE_INIT = 26;
+const FUSE_INIT = 26;
 
 /** Kernel INIT flags (`fuse_init_in.flags` / `fuse_init_out.flags`) used here. */
 export const InitFlag = {
@@ -32,24 +32,24 @@ const IN_FLAGS = 40 + 12;
 const OUT_ERROR = 4;
 const OUT_FLAGS = 16 + 12;
 
-/** Whether the request at `mem` is INIT. */
-export function isInit(mem: Deno.PointerObject): boolean {
-  return new Deno.UnsafePointerView(mem).getUint32(IN_OPCODE) === FUSE_INIT;
+/** Whether the request `req` is INIT. */
+export function isInit(req: Deno.UnsafePointerView): boolean {
+  return req.getUint32(IN_OPCODE) === FUSE_INIT;
 }
 
 /**
- * Answers the INIT request at `mem` on `/dev/fuse` descriptor `fd`: `process` (libfuse) builds
+ * Answers the INIT request `req` on `/dev/fuse` descriptor `fd`: `process` (libfuse) builds
  * the reply, and the flags of `extra` that the kernel offered are added to it. Returns the flags
  * added (0 when libfuse refused the session or the capture could not be set up, in which case
  * libfuse's reply went out as it was).
  */
 export function answerInit(
   fd: number,
-  mem: Deno.PointerObject,
+  req: Deno.UnsafePointerView,
   extra: number,
   process: () => void,
 ): number {
-  const offered = new Deno.UnsafePointerView(mem).getUint32(IN_FLAGS) & extra;
+  const offered = req.getUint32(IN_FLAGS) & extra;
   if (offered === 0) {
     process();
     return 0;

@@ -66,6 +66,7 @@ const EAGAIN = 11;
 export class FuseSession {
   private readonly callbacks: Closable[];
   private readonly buf = new Uint8Array(FuseBuf.size);
+  readonly #bufView = new DataView(this.buf.buffer);
   private readonly keepAlive: unknown[];
   private readonly args: Uint8Array<ArrayBuffer>;
   private se: Deno.PointerObject | null;
@@ -77,6 +78,9 @@ export class FuseSession {
   /** Those of {@link extraInitFlags} granted; called once INIT is answered. */
   onInit: (granted: number) => void = () => {};
   #initDone = false;
+  // The request buffer's address (FuseBuf.mem) and a view of it, made once per address: the
+  // buffer libfuse allocates at the first read is reused for every request.
+  #request: { at: bigint; view: Deno.UnsafePointerView | null } = { at: 0n, view: null };
 
   private constructor(
     private readonly fuse: Fuse,
@@ -272,22 +276,26 @@ export class FuseSession {
   // The first requests, until INIT: INIT is answered with the extra flags (init_reply.ts).
   #first(se: Deno.PointerObject, buf: Uint8Array<ArrayBuffer>): void {
     const f = this.fuse;
-    const mem = this.request();
-    if (mem === null || !isInit(mem)) return f.fuse_session_process_buf(se, buf);
+    const req = this.request();
+    if (req === null || !isInit(req)) return f.fuse_session_process_buf(se, buf);
     this.#initDone = true;
-    const granted = answerInit(this.fd, mem, this.extraInitFlags, () => {
+    const granted = answerInit(this.fd, req, this.extraInitFlags, () => {
       f.fuse_session_process_buf(se, buf);
     });
     this.onInit(granted);
   }
 
   /**
-   * The raw bytes of the request being processed (`fuse_in_header` first), valid only during a
+   * A view of the raw request being processed (`fuse_in_header` first), meaningful only during a
    * callback of `fuse_session_process_buf`.
    */
-  request(): Deno.PointerObject | null {
-    const mem = new DataView(this.buf.buffer).getBigUint64(FuseBuf.mem, true);
-    return Deno.UnsafePointer.create(mem);
+  request(): Deno.UnsafePointerView | null {
+    const at = this.#bufView.getBigUint64(FuseBuf.mem, true);
+    if (at !== this.#request.at) {
+      const p = Deno.UnsafePointer.create(at);
+      this.#request = { at, view: p === null ? null : new Deno.UnsafePointerView(p) };
+    }
+    return this.#request.view;
   }
 
   /**
@@ -304,7 +312,7 @@ export class FuseSession {
     if (unmount) this.fuse.fuse_session_unmount(se);
     this.fuse.fuse_session_destroy(se);
     this.se = null;
-    const mem = new DataView(this.buf.buffer).getBigUint64(FuseBuf.mem, true);
+    const mem = this.#bufView.getBigUint64(FuseBuf.mem, true);
     freeC(mem);
     this.fuse.fuse_opt_free_args(this.args);
     for (const cb of this.callbacks) cb.close();

@@ -14,14 +14,12 @@ const OPEN_FLAGS = 40 + 4;
 const FUSE_WRITE_KILL_SUIDGID = 1 << 2;
 const FUSE_OPEN_KILL_SUIDGID = 1 << 0;
 
-/** Whether the WRITE request at `mem` asks for set-ID bits to be cleared. */
-export function writeClearsSetIds(mem: Deno.PointerObject | null): boolean {
-  if (mem === null) return false;
-  return (new Deno.UnsafePointerView(mem).getUint32(WRITE_FLAGS) & FUSE_WRITE_KILL_SUIDGID) !== 0;
+/** Whether the WRITE request `req` asks for set-ID bits to be cleared. */
+export function writeClearsSetIds(req: Deno.UnsafePointerView | null): boolean {
+  return req !== null && (req.getUint32(WRITE_FLAGS) & FUSE_WRITE_KILL_SUIDGID) !== 0;
 }
 
-/** Whether the OPEN request at `mem` asks for set-ID bits to be cleared (with O_TRUNC). */
-export function openClearsSetIds(mem: Deno.PointerObject | null): boolean {
-  if (mem === null) return false;
-  return (new Deno.UnsafePointerView(mem).getUint32(OPEN_FLAGS) & FUSE_OPEN_KILL_SUIDGID) !== 0;
+/** Whether the OPEN request `req` asks for set-ID bits to be cleared (with O_TRUNC). */
+export function openClearsSetIds(req: Deno.UnsafePointerView | null): boolean {
+  return req !== null && (req.getUint32(OPEN_FLAGS) & FUSE_OPEN_KILL_SUIDGID) !== 0;
 }

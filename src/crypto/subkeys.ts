@@ -5,8 +5,8 @@
  */
 
 import { createHmac, hkdfSync } from "node:crypto";
-import { hmac } from "@noble/hashes/hmac.js";
-import { sha256 } from "@noble/hashes/sha2.js";
+import { type _HMAC, hmac } from "@noble/hashes/hmac.js";
+import { type _SHA256, sha256 } from "@noble/hashes/sha2.js";
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
@@ -85,10 +85,16 @@ export function deriveSubkeys(master: Uint8Array): Subkeys {
  * The output equals `keyedHash(key, data, length)`.
  */
 export class KeyedHasher {
-  readonly #base: ReturnType<typeof hmac.create>;
+  readonly #base: _HMAC<_SHA256>;
+  // The keyed states are copied into this one working instance for each digest rather than
+  // into a fresh clone: nothing is allocated on the lookup path but the result. Digesting
+  // wipes the copy (noble destroys it after digestInto), as it did the clones.
+  readonly #work: _HMAC<_SHA256>;
+  readonly #out = new Uint8Array(32);
 
   constructor(key: Uint8Array) {
     this.#base = hmac.create(sha256, key);
+    this.#work = this.#base.clone();
   }
 
   /** HMAC-SHA256 of `data`, truncated to `length` bytes (16..32). */
@@ -96,12 +102,16 @@ export class KeyedHasher {
     if (!Number.isInteger(length) || length < 16 || length > 32) {
       throw new RangeError("keyed hash length must be 16..32");
     }
-    const mac = this.#base.clone().update(data).digest();
-    return length === 32 ? mac : mac.slice(0, length);
+    const out = this.#out;
+    this.#base._cloneInto(this.#work).update(data).digestInto(out);
+    const mac = out.slice(0, length);
+    out.fill(0);
+    return mac;
   }
 
   /** Zeroes the keyed states. */
   destroy(): void {
     this.#base.destroy();
+    this.#work.destroy();
   }
 }

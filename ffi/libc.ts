@@ -98,6 +98,7 @@ const SYMBOLS = {
   // Process hardening (harden.ts).
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
   setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+  getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
 
   // Kernel keyring (keyring.ts): add_key(2) and keyctl(2) through syscall(2), one shape each.
   add_key: {

@@ -73,7 +73,7 @@ export class Attributes {
     if (ch.size !== undefined) {
       if (isDir(r)) throw fsError("EISDIR");
       if (!isRegular(r)) throw fsError("EINVAL");
-      if (ch.size < 0) throw fsError("EINVAL");
+      if (!Number.isInteger(ch.size) || ch.size < 0) throw fsError("EINVAL");
       if (ch.size !== r.size) {
         // Shrinking: the record must be on disk before chunks are dropped.
         const shrinking = ch.size < r.size;

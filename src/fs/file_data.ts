@@ -26,12 +26,10 @@ import { settleFile } from "../store/backing_times.ts";
 import { sysClose } from "../../ffi/sysio.ts";
 import { fsError } from "./errors.ts";
 import { concat } from "../util/codec.ts";
+import { MAX_FILE_SIZE } from "../store/backing_limit.ts";
 import { Lease } from "../util/lease.ts";
 import type { DamageReporter, Inode } from "./inode_table.ts";
 import type { QueuedWrite } from "./inode.ts";
-
-/** Largest file size: chunk indexes and offsets stay exact in a JS number. */
-export const MAX_FILE_SIZE = 2 ** 50;
 
 // Zeros for holes and the unstored tails of chunks. Pieces are read-only, so one buffer serves
 // every read: a fresh one per piece was garbage that a read-back of sparse files piled up
@@ -44,6 +42,12 @@ function zeroPiece(bytes: number): Uint8Array {
 
 /** Chunk-level operations on one data dir's files. */
 export class FileData {
+  /**
+   * Largest file size: writes and truncations past it fail with EFBIG before anything changes.
+   * The data dir's opener lowers it to what the backing filesystem takes (backing_limit.ts).
+   */
+  maxFileSize: number = MAX_FILE_SIZE;
+
   constructor(
     readonly keys: StoreKeys,
     readonly chunkSize: number,
@@ -322,7 +326,7 @@ export class FileData {
   async write(node: Inode, offset: number, data: Uint8Array): Promise<void> {
     if (data.length === 0) return;
     const end = offset + data.length;
-    if (end > MAX_FILE_SIZE) throw fsError("EFBIG");
+    if (end > this.maxFileSize) throw fsError("EFBIG");
     node.dropReadAhead();
     try {
       await node.resizeLock.shared(async () => {
@@ -533,7 +537,7 @@ export class FileData {
    * grows over them again). Growing zero-pads the last chunk and adds holes, then persists.
    */
   async truncate(node: Inode, newSize: number, persist: () => Promise<void>): Promise<void> {
-    if (newSize > MAX_FILE_SIZE) throw fsError("EFBIG");
+    if (newSize > this.maxFileSize) throw fsError("EFBIG");
     node.dropReadAhead();
     await node.resizeLock.exclusive(() =>
       node.extendLock.run(async () => {

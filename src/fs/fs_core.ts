@@ -14,6 +14,7 @@ import { Trash } from "../store/trash.ts";
 import { randomBytes } from "../crypto/random.ts";
 import { fromIoError, FsError, fsError } from "./errors.ts";
 import { FileData } from "./file_data.ts";
+import { maxPlaintextSize, probeBackingMaxSize } from "../store/backing_limit.ts";
 import { type Inode, InodeTable } from "./inode_table.ts";
 import { type Attr, type Caller, NAME_MAX, ROOT_INO, type TimeSpec } from "./types.ts";
 
@@ -123,6 +124,14 @@ export class FsCore {
         opts.onOlderChunk?.(rel, chunk);
       },
     );
+    if (!this.readOnly) {
+      const layout = {
+        chunkSize: header.chunkSize,
+        nonceLength: keys.aead.nonceLength,
+        paired: header.version >= 3,
+      };
+      this.data.maxFileSize = maxPlaintextSize(layout, probeBackingMaxSize(root));
+    }
   }
 
   /** A new record for inode `ino`, with a fresh nonce for its content. */

@@ -67,11 +67,15 @@ export class OpenFiles {
 
   /** Reads through handle `fh`: a copy of the bytes. */
   async read(ino: bigint, fh: number, offset: number, length: number): Promise<Uint8Array> {
+    checkOffset(offset);
+    checkOffset(length);
     return this.#core.data.read(await this.#readable(ino, fh), offset, length);
   }
 
   /** Reads through handle `fh`: lent views of decrypted chunks (`EncryptedFs.readPieces`). */
   async readPieces(ino: bigint, fh: number, offset: number, length: number): Promise<Lease> {
+    checkOffset(offset);
+    checkOffset(length);
     return this.#core.data.readPieces(await this.#readable(ino, fh), offset, length);
   }
 
@@ -97,6 +101,7 @@ export class OpenFiles {
     const core = this.#core;
     core.writable();
     this.#handles.checkFile(ino, fh);
+    checkOffset(offset);
     const node = await core.table.get(ino);
     if (!isRegular(node.rec)) throw fsError("EINVAL");
     await core.data.write(node, offset, data);
@@ -123,7 +128,9 @@ export class OpenFiles {
     core.writable();
     this.#handles.checkFile(ino, fh);
     if (mode !== 0) throw fsError("EOPNOTSUPP");
-    if (offset < 0 || length <= 0) throw fsError("EINVAL");
+    checkOffset(offset);
+    checkOffset(length);
+    if (length === 0) throw fsError("EINVAL");
     const node = await core.table.get(ino);
     if (offset + length > node.rec.size) {
       await core.data.truncate(node, offset + length, () => core.save(node));
@@ -174,4 +181,10 @@ export class OpenFiles {
     await core.data.closeContent(node);
     this.#names.reapLater(node);
   }
+}
+
+// Offsets and lengths from library callers as well as the kernel: a negative, fractional or
+// non-number value is EINVAL, never a NaN size in a record.
+function checkOffset(n: number): void {
+  if (!Number.isInteger(n) || n < 0) throw fsError("EINVAL");
 }

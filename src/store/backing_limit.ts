@@ -1,0 +1,67 @@
+/**
+ * The largest file the backing filesystem takes, and so the largest plaintext file: ext4 with
+ * 4 KiB blocks stops at 16 TiB, and a file's chunk slots take about twice its size (two slots
+ * per chunk). Checking a write or a truncation against it before anything changes refuses it
+ * with EFBIG and leaves the file as it was, as ext4 does; finding out from the backing write
+ * would leave the record already grown to the write's offset.
+ * @module
+ */
+import { sysClose, sysFileSizeLimit, sysFtruncate, sysOpen } from "../../ffi/sysio.ts";
+import { contentEnd, type SlotLayout } from "./format/chunk_slot.ts";
+import { contentBase, MAX_RECORD_BYTES } from "./format/inode_file.ts";
+
+/** Largest plaintext file whatever the backing filesystem: offsets stay exact in a JS number. */
+export const MAX_FILE_SIZE = 2 ** 50;
+
+const O_RDWR = 2;
+const O_TMPFILE = 0o20200000; // with O_DIRECTORY, as the kernel wants it
+/** Sizes are probed in steps of this (a block). */
+const STEP = 4096;
+/** Past this, the probe stops: the backing filesystem is no limit for MAX_FILE_SIZE. */
+const PROBE_TOP = 2 ** 53;
+
+/**
+ * The largest size a file in `folder` can have (bytes): the backing filesystem's limit, found by
+ * growing an unnamed file (O_TMPFILE: nothing is left behind, even by a crash) with ftruncate,
+ * which allocates nothing, and never past `ulimit -f`. Infinity when there is no limit below
+ * 2^53 or when the probe cannot run (a read-only folder, a filesystem without O_TMPFILE).
+ */
+export function probeBackingMaxSize(folder: string): number {
+  const rlimit = sysFileSizeLimit();
+  const fd = sysOpen(folder, O_TMPFILE | O_RDWR, 0o600);
+  if (fd < 0) return rlimit;
+  try {
+    const top = Math.min(PROBE_TOP, rlimit);
+    if (sysFtruncate(fd, top) === 0) return top === PROBE_TOP ? Infinity : top;
+    // Largest multiple of STEP that ftruncate takes: lo takes, hi does not.
+    let lo = 0;
+    let hi = Math.floor(top / STEP);
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (sysFtruncate(fd, mid * STEP) === 0) lo = mid;
+      else hi = mid;
+    }
+    return lo * STEP;
+  } finally {
+    sysClose(fd);
+  }
+}
+
+/**
+ * The largest plaintext size (a whole number of chunks, at most {@link MAX_FILE_SIZE}) whose
+ * inode file fits in `backingMax` bytes, whatever its record slots (the largest record).
+ */
+export function maxPlaintextSize(l: SlotLayout, backingMax: number): number {
+  const chunks = Math.floor(MAX_FILE_SIZE / l.chunkSize);
+  const room = backingMax - contentBase(MAX_RECORD_BYTES);
+  if (room >= contentEnd(l, chunks)) return MAX_FILE_SIZE;
+  // contentEnd grows with the chunk count: the largest count that fits.
+  let lo = 0;
+  let hi = chunks;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (contentEnd(l, mid) <= room) lo = mid;
+    else hi = mid;
+  }
+  return room < 0 ? 0 : lo * l.chunkSize;
+}

@@ -65,9 +65,17 @@ export class Mounted {
   readonly #stderr: Promise<string>;
   #seen = "";
 
-  constructor(args: string[], env: Record<string, string> = { RENCFS_PASSWORD: PW }) {
+  /** `wrap`: a command the daemon runs under (`prlimit …`), its arguments first. */
+  constructor(
+    args: string[],
+    env: Record<string, string> = { RENCFS_PASSWORD: PW },
+    wrap: string[] = [],
+  ) {
     // INFO level: the daemon's own "mounted … at …" line is the readiness signal.
-    const [cmd, ...rest] = rencfsCommandLine(["--log-level", "info", "mount", ...args]);
+    const [cmd, ...rest] = [
+      ...wrap,
+      ...rencfsCommandLine(["--log-level", "info", "mount", ...args]),
+    ];
     this.child = new Deno.Command(cmd, {
       args: rest,
       env: rencfsEnv(env),

@@ -194,6 +194,8 @@ export class OpContext {
   }
   /** Set before the session is destroyed: a late reply would touch freed libfuse memory. */
   closed = false;
+  // Running out of descriptors is logged once: every request fails meanwhile.
+  #toldOutOfFiles = false;
 
   /** Handles open for writing, and their inodes (see space_guard.ts). */
   readonly writers = new Map<number, bigint>();
@@ -324,6 +326,16 @@ export class OpContext {
     if (e instanceof FsError) {
       errno = e.errno;
       if (errno === Errno.EIO) this.log.error(`${op}: ${e.message}`);
+      // The daemon's own descriptors ran out, not the caller's: "too many open files in system".
+      if (errno === Errno.EMFILE) {
+        errno = Errno.ENFILE;
+        if (!this.#toldOutOfFiles) {
+          this.log.error(
+            `${op}: no file descriptor left (ulimit -n): requests fail with ENFILE until files close`,
+          );
+        }
+        this.#toldOutOfFiles = true;
+      }
     } else {
       errno = Errno.EIO;
       this.log.error(`${op}: unexpected ${e instanceof Error ? e.stack ?? e.message : String(e)}`);

@@ -1,6 +1,7 @@
 /** `rencfs mount`: validate, unlock (or create) the data dir, mount, serve until unmounted. */
 import type { EncryptedFs } from "../../fs/encrypted_fs.ts";
 import { hardenProcess } from "../../../ffi/harden.ts";
+import { raiseOpenFileLimit } from "../../../ffi/fd_limit.ts";
 import { type Mount, mount } from "../../fuse/mount.ts";
 import { describeUsers } from "../../fuse/mount_users.ts";
 import type { MountArgs } from "../args.ts";
@@ -35,6 +36,9 @@ import { watchIdle } from "../idle.ts";
 import { keyringAvailable } from "../../../ffi/keyring.ts";
 import { collectGarbage } from "../../util/gc.ts";
 import { setMemoryLimit } from "../../util/memory_budget.ts";
+
+// Below this many descriptors, a mount runs out with a few thousand files open (fd_limit.ts).
+const MIN_OPEN_FILES = 4096;
 
 const logger = log("mount");
 
@@ -107,6 +111,13 @@ export async function runMount(
   const notHardened = hardenProcess();
   if (notHardened.length) {
     logger.warn("process hardening incomplete: {steps}", { steps: notHardened });
+  }
+  const files = raiseOpenFileLimit();
+  if (files && files.soft < MIN_OPEN_FILES) {
+    logger.warn(
+      "at most {n} files can be open through the mount (ulimit -n); raise the hard limit",
+      { n: files.soft },
+    );
   }
   if (args.keyIdleMs > 0 && !keyringAvailable()) {
     logger.warn("no kernel keyring here: --key-idle is ignored, the keys stay in memory");

@@ -125,3 +125,30 @@ Deno.test("backing times show no order: folders the epoch, files random, after e
   }
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("creating a data dir leaves the folders around it as they were", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "rencfs-around-" });
+  try {
+    const before = Deno.statSync(tmp).mtime!.getTime();
+    // Made with missing folders on the way, from a relative path: none of them is the data dir's.
+    const cwd = Deno.cwd();
+    Deno.chdir(tmp);
+    try {
+      const { fs } = await EncryptedFs.create("outer/inner/data", PASSWORD, {
+        kdfCost: { memoryKiB: 8192, iterations: 1 },
+      });
+      await fs.close();
+    } finally {
+      Deno.chdir(cwd);
+    }
+    const mtime = (p: string) => Deno.statSync(`${tmp}/${p}`).mtime!.getTime();
+    assert(mtime("outer") > 0 && mtime("outer/inner") > 0, "folders on the way keep real times");
+    assertEquals(Deno.statSync(tmp).mtime!.getTime() > 0, true);
+    assert(Deno.statSync(tmp).mtime!.getTime() >= before, "the folder it was made in: untouched");
+    // The data dir and what is inside: the epoch.
+    assertEquals(mtime("outer/inner/data"), 0);
+    assertEquals(mtime("outer/inner/data/o"), 0);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

@@ -95,13 +95,17 @@ export function settleFile(fd: number): void {
 
 /**
  * After `mkdirSync(folder, { recursive: true })` returned `first` (the first folder it made, or
- * undefined): settles every folder it made and the one they were made in.
+ * undefined): settles every folder it made and the one they were made in, within `root` only
+ * (absolute, as `first` is): a data dir's creation leaves the folder it was made in, and any
+ * folder made on the way to it, as they were (the user's, not the data dir's).
  */
-export function settleMadeFolders(folder: string, first: string | undefined): void {
+export function settleMadeFolders(folder: string, first: string | undefined, root?: string): void {
   if (first === undefined) return;
-  settleFolder(first.slice(0, first.lastIndexOf("/")) || "/");
-  for (let p = folder; p.length >= first.length; p = p.slice(0, p.lastIndexOf("/"))) {
-    settleFolder(p);
+  const inside = (p: string) => root === undefined || p === root || p.startsWith(`${root}/`);
+  const parent = folderOf(first);
+  if (inside(parent)) settleFolder(parent);
+  for (let p = folder; p.length >= first.length; p = folderOf(p)) {
+    if (inside(p)) settleFolder(p);
   }
 }
 

@@ -3,6 +3,7 @@
  * changing its password. Nothing here writes to a data dir it has not validated first.
  */
 import { lstat, mkdir, readFile, stat, unlink } from "node:fs/promises";
+import { resolve } from "node:path";
 import { type CipherName, DEFAULT_CIPHER } from "../crypto/aead.ts";
 import {
   createKeyFile,
@@ -306,8 +307,10 @@ export async function createDataDir(
     version: opts.formatVersion,
   });
   // Owner only: names, sizes and times of the objects are nobody else's business.
-  const objects = `${dir}/${OBJECTS_DIR}`;
-  settleMadeFolders(objects, await mkdir(objects, { recursive: true, mode: 0o700 }));
+  // Absolute, as mkdir's answer is: only folders from the data dir down have their times settled.
+  const root = resolve(dir);
+  const objects = `${root}/${OBJECTS_DIR}`;
+  settleMadeFolders(objects, await mkdir(objects, { recursive: true, mode: 0o700 }), root);
   await createRoot(dir, made.masterKey, made.header);
   // The key files last: a data dir without them is just an interrupted creation.
   await writeKeyFiles(dir, made.bytes);

@@ -14,6 +14,8 @@ import { contentBase, MAX_RECORD_BYTES } from "./format/inode_file.ts";
 export const MAX_FILE_SIZE = 2 ** 50;
 
 const O_RDWR = 2;
+const EINVAL = 22;
+const EFBIG = 27;
 const O_TMPFILE = 0o20200000; // with O_DIRECTORY, as the kernel wants it
 /** Sizes are probed in steps of this (a block). */
 const STEP = 4096;
@@ -23,8 +25,9 @@ const PROBE_TOP = 2 ** 53;
 /**
  * The largest size a file in `folder` can have (bytes): the backing filesystem's limit, found by
  * growing an unnamed file (O_TMPFILE: nothing is left behind, even by a crash) with ftruncate,
- * which allocates nothing, and never past `ulimit -f`. Infinity when there is no limit below
- * 2^53 or when the probe cannot run (a read-only folder, a filesystem without O_TMPFILE).
+ * which allocates nothing, and never past `ulimit -f`. Infinity (or `ulimit -f`) when there is no
+ * limit below 2^53, or when the probe cannot run or fails otherwise than "too large" (a read-only
+ * folder, a filesystem without O_TMPFILE or truncation).
  */
 export function probeBackingMaxSize(folder: string): number {
   const rlimit = sysFileSizeLimit();
@@ -32,14 +35,21 @@ export function probeBackingMaxSize(folder: string): number {
   if (fd < 0) return rlimit;
   try {
     const top = Math.min(PROBE_TOP, rlimit);
-    if (sysFtruncate(fd, top) === 0) return top === PROBE_TOP ? Infinity : top;
+    const first = sysFtruncate(fd, top);
+    if (first === 0) return top === PROBE_TOP ? Infinity : top;
+    // Only "too large" answers bound the size; any other failure (or none taken at all) says
+    // nothing about it, and must not turn every write into EFBIG.
+    if (first !== -EFBIG && first !== -EINVAL) return rlimit;
+    if (sysFtruncate(fd, STEP) !== 0) return rlimit;
     // Largest multiple of STEP that ftruncate takes: lo takes, hi does not.
-    let lo = 0;
+    let lo = 1;
     let hi = Math.floor(top / STEP);
     while (hi - lo > 1) {
       const mid = Math.floor((lo + hi) / 2);
-      if (sysFtruncate(fd, mid * STEP) === 0) lo = mid;
-      else hi = mid;
+      const r = sysFtruncate(fd, mid * STEP);
+      if (r === 0) lo = mid;
+      else if (r === -EFBIG || r === -EINVAL) hi = mid;
+      else return rlimit;
     }
     return lo * STEP;
   } finally {

@@ -79,19 +79,6 @@ export function sysFtruncate(fd: number, size: number): number {
   return libc().ftruncate(fd, BigInt(size)) === 0 ? 0 : -lastErrno();
 }
 
-const RLIMIT_FSIZE = 1;
-const RLIM_INFINITY = 0xffffffffffffffffn;
-
-/**
- * The soft RLIMIT_FSIZE (`ulimit -f`) in bytes: Infinity when unlimited. Growing a file past it
- * raises SIGXFSZ, which ends the process.
- */
-export function sysFileSizeLimit(): number {
-  const lim = new BigUint64Array(2);
-  if (libc().getrlimit(RLIMIT_FSIZE, lim) !== 0 || lim[0] === RLIM_INFINITY) return Infinity;
-  return Number(lim[0]);
-}
-
 /**
  * Whether bytes `from .. to-1` may hold data: false only when lseek(2) `SEEK_DATA` says the range
  * is a hole (or past the end). A filesystem without hole reporting says "data" (the kernel's

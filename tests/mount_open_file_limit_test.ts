@@ -1,7 +1,8 @@
 /**
  * Open files through the mount: the serving process runs with its soft open-file limit raised to
  * the hard one, so the common soft limit of 1,024 does not cap the mount at about a thousand open
- * files. Where the hard limit itself runs out, the caller gets ENFILE (every lookup used to fail
+ * files (Deno's runtime raises it too: this guards the behaviour, not ffi/rlimits.ts alone, whose
+ * warning the second test checks). Where the hard limit itself runs out, the caller gets ENFILE (every lookup used to fail
  * with EIO), the daemon says why once, and the mount works again once files close. Needs root,
  * /dev/fuse, libfuse3 and prlimit; skipped otherwise.
  */

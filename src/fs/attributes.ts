@@ -5,7 +5,7 @@
  * @module
  */
 import { type InodeRecord, isDir, isRegular } from "../store/inode_record.ts";
-import { fsError } from "./errors.ts";
+import { checkOffset, fsError } from "./errors.ts";
 import { type FsCore, NO_XATTR, nowNs, timeOf } from "./fs_core.ts";
 import type { Inode } from "./inode_table.ts";
 import { S_IFMT, type SetAttrChanges, XATTR_CREATE, XATTR_REPLACE } from "./types.ts";
@@ -73,7 +73,7 @@ export class Attributes {
     if (ch.size !== undefined) {
       if (isDir(r)) throw fsError("EISDIR");
       if (!isRegular(r)) throw fsError("EINVAL");
-      if (!Number.isInteger(ch.size) || ch.size < 0) throw fsError("EINVAL");
+      checkOffset(ch.size);
       if (ch.size !== r.size) {
         // Shrinking: the record must be on disk before chunks are dropped.
         const shrinking = ch.size < r.size;

@@ -59,3 +59,11 @@ export function fromIoError(e: unknown, what: string): FsError {
   if (e instanceof Deno.errors.AlreadyExists) return new FsError("EEXIST", what, { cause: e });
   return new FsError("EIO", `${what}: ${(e as Error)?.message ?? e}`, { cause: e });
 }
+
+/**
+ * Throws EINVAL unless `n` is an integer ≥ 0: offsets, lengths and sizes from library callers as
+ * well as the kernel, so that a negative, fractional or non-number value never reaches a record.
+ */
+export function checkOffset(n: number): void {
+  if (!Number.isInteger(n) || n < 0) throw fsError("EINVAL");
+}

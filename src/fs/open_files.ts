@@ -8,7 +8,7 @@
 import { isDir, isRegular } from "../store/inode_record.ts";
 import type { Lease } from "../util/lease.ts";
 import { type Attributes, clearSetIdBits, hasClearableSetIds } from "./attributes.ts";
-import { fsError } from "./errors.ts";
+import { checkOffset, fsError } from "./errors.ts";
 import type { Flusher } from "./flusher.ts";
 import { type FsCore, nowNs } from "./fs_core.ts";
 import type { HandleTable } from "./handles.ts";
@@ -181,10 +181,4 @@ export class OpenFiles {
     await core.data.closeContent(node);
     this.#names.reapLater(node);
   }
-}
-
-// Offsets and lengths from library callers as well as the kernel: a negative, fractional or
-// non-number value is EINVAL, never a NaN size in a record.
-function checkOffset(n: number): void {
-  if (!Number.isInteger(n) || n < 0) throw fsError("EINVAL");
 }

@@ -6,7 +6,8 @@
  * would leave the record already grown to the write's offset.
  * @module
  */
-import { sysClose, sysFileSizeLimit, sysFtruncate, sysOpen } from "../../ffi/sysio.ts";
+import { errnoName, sysClose, sysFtruncate, sysOpen } from "../../ffi/sysio.ts";
+import { fileSizeLimit } from "../../ffi/rlimits.ts";
 import { contentEnd, type SlotLayout } from "./format/chunk_slot.ts";
 import { contentBase, MAX_RECORD_BYTES } from "./format/inode_file.ts";
 
@@ -14,13 +15,14 @@ import { contentBase, MAX_RECORD_BYTES } from "./format/inode_file.ts";
 export const MAX_FILE_SIZE = 2 ** 50;
 
 const O_RDWR = 2;
-const EINVAL = 22;
-const EFBIG = 27;
 const O_TMPFILE = 0o20200000; // with O_DIRECTORY, as the kernel wants it
 /** Sizes are probed in steps of this (a block). */
 const STEP = 4096;
 /** Past this, the probe stops: the backing filesystem is no limit for MAX_FILE_SIZE. */
 const PROBE_TOP = 2 ** 53;
+
+// ftruncate's answer to a size past the filesystem's limit (EINVAL where it is past 2^63).
+const tooLarge = (r: number) => r < 0 && (errnoName(r) === "EFBIG" || errnoName(r) === "EINVAL");
 
 /**
  * The largest size a file in `folder` can have (bytes): the backing filesystem's limit, found by
@@ -30,7 +32,7 @@ const PROBE_TOP = 2 ** 53;
  * folder, a filesystem without O_TMPFILE or truncation).
  */
 export function probeBackingMaxSize(folder: string): number {
-  const rlimit = sysFileSizeLimit();
+  const rlimit = fileSizeLimit();
   const fd = sysOpen(folder, O_TMPFILE | O_RDWR, 0o600);
   if (fd < 0) return rlimit;
   try {
@@ -39,7 +41,7 @@ export function probeBackingMaxSize(folder: string): number {
     if (first === 0) return top === PROBE_TOP ? Infinity : top;
     // Only "too large" answers bound the size; any other failure (or none taken at all) says
     // nothing about it, and must not turn every write into EFBIG.
-    if (first !== -EFBIG && first !== -EINVAL) return rlimit;
+    if (!tooLarge(first)) return rlimit;
     if (sysFtruncate(fd, STEP) !== 0) return rlimit;
     // Largest multiple of STEP that ftruncate takes: lo takes, hi does not.
     let lo = 1;
@@ -48,7 +50,7 @@ export function probeBackingMaxSize(folder: string): number {
       const mid = Math.floor((lo + hi) / 2);
       const r = sysFtruncate(fd, mid * STEP);
       if (r === 0) lo = mid;
-      else if (r === -EFBIG || r === -EINVAL) hi = mid;
+      else if (tooLarge(r)) hi = mid;
       else return rlimit;
     }
     return lo * STEP;
@@ -73,5 +75,5 @@ export function maxPlaintextSize(l: SlotLayout, backingMax: number): number {
     if (contentEnd(l, mid) <= room) lo = mid;
     else hi = mid;
   }
-  return room < 0 ? 0 : lo * l.chunkSize;
+  return lo * l.chunkSize;
 }

@@ -1,7 +1,7 @@
 /** `rencfs mount`: validate, unlock (or create) the data dir, mount, serve until unmounted. */
 import type { EncryptedFs } from "../../fs/encrypted_fs.ts";
 import { hardenProcess } from "../../../ffi/harden.ts";
-import { raiseOpenFileLimit } from "../../../ffi/fd_limit.ts";
+import { raiseOpenFileLimit } from "../../../ffi/rlimits.ts";
 import { type Mount, mount } from "../../fuse/mount.ts";
 import { describeUsers } from "../../fuse/mount_users.ts";
 import type { MountArgs } from "../args.ts";
@@ -37,7 +37,7 @@ import { keyringAvailable } from "../../../ffi/keyring.ts";
 import { collectGarbage } from "../../util/gc.ts";
 import { setMemoryLimit } from "../../util/memory_budget.ts";
 
-// Below this many descriptors, a mount runs out with a few thousand files open (fd_limit.ts).
+// Below this many descriptors, a mount runs out with a few thousand files open (ffi/rlimits.ts).
 const MIN_OPEN_FILES = 4096;
 
 const logger = log("mount");

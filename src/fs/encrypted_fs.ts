@@ -289,6 +289,10 @@ export class EncryptedFs implements ZeroCopyFileSystem {
     this.#core.keys.chunks.trim();
   }
 
+  sharedBytes(): number {
+    return this.#core.keys.chunks.sharedBytes;
+  }
+
   /**
    * Up to `max` names whose inodes the kernel may be asked to forget (clean, closed, idle, in
    * the entry file of their one name): for a mount over its inode budget.

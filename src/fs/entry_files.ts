@@ -14,6 +14,7 @@ import { FsError } from "./errors.ts";
 import { DormantEntries } from "./dormant_entries.ts";
 import type { FsCore } from "./fs_core.ts";
 import { memoryBudgetNow } from "../util/memory_budget.ts";
+import { inodeShareNow } from "../util/inode_share.ts";
 import { type EntryLoc, type Inode, inodeCacheLimit } from "./inode_table.ts";
 import { S_IFMT } from "./types.ts";
 
@@ -27,7 +28,7 @@ export class EntryFiles {
    */
   readonly #inEntries = new Map<string, bigint>();
   /** Evicted inodes that lived in entry files, for listings and lookups without a read. */
-  readonly dormant = new DormantEntries(() => memoryBudgetNow().dormantBytes);
+  readonly dormant = new DormantEntries(() => memoryBudgetNow().dormantBytes * inodeShareNow());
 
   constructor(core: FsCore) {
     this.#core = core;

@@ -15,16 +15,18 @@ import { forEachBounded } from "../util/bounded.ts";
 import { fsError } from "./errors.ts";
 import { type EntryLoc, Inode } from "./inode.ts";
 import { memoryBudgetNow } from "../util/memory_budget.ts";
+import { inodeShareNow } from "../util/inode_share.ts";
 
 export { type EntryLoc, Inode } from "./inode.ts";
 
 /**
  * Live inodes above which clean, unused ones are evicted: a share of the memory ceiling
- * (src/util/memory_budget.ts). Inodes the kernel still knows are counted too; the mount asks
- * the kernel to forget the oldest of them (see {@link InodeTable.forgettable}).
+ * (src/util/memory_budget.ts), lowered while memory stays near it (src/util/inode_share.ts).
+ * Inodes the kernel still knows are counted too; the mount asks the kernel to forget the oldest
+ * of them (see {@link InodeTable.forgettable}).
  */
 export function inodeCacheLimit(): number {
-  return memoryBudgetNow().liveInodes;
+  return Math.floor(memoryBudgetNow().liveInodes * inodeShareNow());
 }
 /**
  * Unused this long, an inode is held by no operation: the kernel forgets an inode only after

@@ -10,6 +10,7 @@ import { fuseVersion, loadFuse } from "../../ffi/fuse.ts";
 import { trimFreedMemory } from "../../ffi/memory.ts";
 import { collectGarbage } from "../util/gc.ts";
 import { memoryBudgetNow } from "../util/memory_budget.ts";
+import { inodeShareNow, shareAfterCollection, shareOnCheck } from "../util/inode_share.ts";
 import { type FileSystem, hasZeroCopy } from "../fs/types.ts";
 import { type Logger, OpContext } from "./context.ts";
 import { buildOps, DEFAULT_KERNEL_OPTIONS, type KernelOptions } from "./ops.ts";
@@ -106,6 +107,14 @@ const PRESSURE_INTERVAL_MS = 100;
 const PRESSURE_HEADROOM = 32 * 1048576;
 /** Growth since the last collection that makes another one worth it. */
 const PRESSURE_STEP = 4 * 1048576;
+/**
+ * Room under the ceiling a collection must leave, or the inode budget is lowered
+ * (src/util/inode_share.ts): a burst of garbage (a stream's, or V8's own when its collections
+ * run back to back) has been seen to add ~50 MiB within 200 ms, faster than the checks.
+ */
+const SHRINK_MARGIN = 56 * 1048576;
+/** Room under the ceiling above which a lowered inode budget grows back, step by step. */
+const GROW_MARGIN = 72 * 1048576;
 /** Kernel entries dropped per prune, at most, and how many notifications are in flight. */
 const PRUNE_BATCH = 8192;
 const PRUNE_PARALLEL = 8;
@@ -268,6 +277,7 @@ class LiveMount implements Mount {
       }
       trimFreedMemory();
       const m = Deno.memoryUsage();
+      shareOnCheck(m.rss, memoryBudgetNow().limit - GROW_MARGIN);
       const mib = (b: number) => Math.round(b / 1048576);
       // Only when it moved notably: a line every interval, forever, buries everything else.
       if (Math.abs(m.rss - loggedRss) < MEMORY_LOG_STEP) return;
@@ -332,21 +342,37 @@ class LiveMount implements Mount {
   /**
    * Near the memory ceiling: V8 collects a thread's dead ArrayBuffers (chunk images, request
    * data) only once tens of MiB of them have piled up, on each thread, and malloc keeps freed
-   * pages. Collect now, here and in the chunk workers, and hand the pages back. Returns the
-   * resident memory after a collection (no new one until it grew notably), or `floor`.
+   * pages. Collect now, here and in the chunk workers, and hand the pages back; if that leaves
+   * memory near the ceiling, lower the inode budget and prune. Returns the resident memory after
+   * a collection (no new one until it grew notably), or `floor`.
    */
   private relieve(floor: number): number {
     const m = Deno.memoryUsage();
     const rss = m.rss;
-    if (rss < memoryBudgetNow().limit - PRESSURE_HEADROOM || rss < floor + PRESSURE_STEP) {
+    const limit = memoryBudgetNow().limit;
+    if (rss < limit - PRESSURE_HEADROOM || rss < floor + PRESSURE_STEP) {
       return Math.min(floor, rss);
     }
     // Garbage of this thread (random writes seal chunks here) needs only a collection here;
     // otherwise it is the chunk worker's (streams), which collects when its pools are trimmed.
-    if (m.external < PRESSURE_HEADROOM / 2 && hasZeroCopy(this.fs)) this.fs.trimMemory();
+    // The buffers shared with the worker count as this thread's without being garbage: counted
+    // in, they kept the pools of an earlier stream from ever being trimmed.
+    const zeroCopy = hasZeroCopy(this.fs) ? this.fs : null;
+    if (zeroCopy && m.external - zeroCopy.sharedBytes() < PRESSURE_HEADROOM / 2) {
+      zeroCopy.trimMemory();
+    }
     collectGarbage();
     trimFreedMemory();
-    return Deno.memoryUsage().rss;
+    const after = Deno.memoryUsage().rss;
+    // Still near the ceiling after a collection: live inodes fill it, not garbage. Keep fewer.
+    if (shareAfterCollection(after, limit - SHRINK_MARGIN)) {
+      this.log.debug(
+        `memory: rss ${Math.round(after / 1048576)} MiB after a collection: inode budget ` +
+          `lowered to ${Math.round(inodeShareNow() * 100)}%`,
+      );
+      this.prune();
+    }
+    return after;
   }
 
   /** After the loop: wait for in-flight operations, close the session, hand back counts, sync. */

@@ -161,6 +161,11 @@ export class ChunkIo {
     if (!this.#shared.give(plain)) this.#images.give(plain);
   }
 
+  /** Bytes held by the shared buffers (JS thread's ArrayBuffer memory that is not garbage). */
+  get sharedBytes(): number {
+    return this.#shared.liveBytes;
+  }
+
   /** Shared buffers that are neither free nor garbage (for tests: 0 once all is handed back). */
   get sharedInUse(): number {
     return this.#shared.inUse;

@@ -83,6 +83,11 @@ export class SharedBuffers {
     }
   }
 
+  /** Bytes of the buffers alive (free or not): memory that is not garbage. */
+  get liveBytes(): number {
+    return this.#live.size * this.bytes;
+  }
+
   /** Buffers alive and not free. */
   get inUse(): number {
     return this.#live.size - this.#free.length;

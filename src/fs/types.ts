@@ -233,15 +233,15 @@ export interface ZeroCopyFileSystem extends FileSystem {
   /** Lets go of memory kept for speed (spare buffers), for a mount that has gone idle. */
   trimMemory(): void;
   /**
-   * Bytes of buffers shared with the chunk workers: they count as this thread's ArrayBuffer
-   * memory (`Deno.memoryUsage().external`) without being garbage.
+   * Bytes of buffers shared with worker threads: they count as this thread's ArrayBuffer memory
+   * (`Deno.memoryUsage().external`) without being garbage. Optional: none when absent.
    */
-  sharedBytes(): number;
+  sharedBytes?(): number;
 }
 
 /** Whether `fs` offers the {@link ZeroCopyFileSystem} calls. */
 export function hasZeroCopy(fs: FileSystem): fs is ZeroCopyFileSystem {
   const z = fs as Partial<ZeroCopyFileSystem>;
   return typeof z.readPieces === "function" && typeof z.writeBuffer === "function" &&
-    typeof z.trimMemory === "function" && typeof z.sharedBytes === "function";
+    typeof z.trimMemory === "function";
 }

@@ -358,7 +358,7 @@ class LiveMount implements Mount {
     // The buffers shared with the worker count as this thread's without being garbage: counted
     // in, they kept the pools of an earlier stream from ever being trimmed.
     const zeroCopy = hasZeroCopy(this.fs) ? this.fs : null;
-    if (zeroCopy && m.external - zeroCopy.sharedBytes() < PRESSURE_HEADROOM / 2) {
+    if (zeroCopy && m.external - (zeroCopy.sharedBytes?.() ?? 0) < PRESSURE_HEADROOM / 2) {
       zeroCopy.trimMemory();
     }
     collectGarbage();

@@ -12,7 +12,7 @@ import {
   shareOnCheck,
 } from "../src/util/inode_share.ts";
 import { inodeCacheLimit } from "../src/fs/inode_table.ts";
-import { memoryBudgetNow } from "../src/util/memory_budget.ts";
+import { dormantByteLimit, memoryBudgetNow } from "../src/util/memory_budget.ts";
 
 const MiB = 1 << 20;
 const COMFORTABLE = 200 * MiB;
@@ -20,13 +20,15 @@ const COMFORTABLE = 200 * MiB;
 Deno.test("a collection that leaves memory near the ceiling lowers the inode budget", () => {
   try {
     setInodeShare(1);
-    const full = memoryBudgetNow().liveInodes;
+    const { liveInodes: full, dormantBytes } = memoryBudgetNow();
     assertEquals(inodeCacheLimit(), full);
+    assertEquals(dormantByteLimit(), dormantBytes);
     assertEquals(shareAfterCollection(150 * MiB, COMFORTABLE), false, "garbage was the cause");
     assertEquals(inodeShareNow(), 1);
     assertEquals(shareAfterCollection(210 * MiB, COMFORTABLE), true);
     assertEquals(inodeShareNow(), 0.8);
     assertEquals(inodeCacheLimit(), Math.floor(full * 0.8));
+    assertEquals(dormantByteLimit(), Math.floor(dormantBytes * 0.8), "dormant too");
     for (let i = 0; i < 20; i++) shareAfterCollection(230 * MiB, COMFORTABLE);
     assertEquals(inodeShareNow(), MIN_INODE_SHARE, "never below the floor");
     assertEquals(shareAfterCollection(230 * MiB, COMFORTABLE), false, "nothing left to lower");

@@ -8,7 +8,7 @@ import { ChunkIo, ChunkIoError } from "../src/store/chunk_io.ts";
 import { sysClose, sysOpen } from "../ffi/sysio.ts";
 import { constants } from "node:fs";
 
-Deno.test("shared buffers are made up to the limit, named once, and reused after give", () => {
+Deno.test("shared buffers are made up to the limit, named once, counted, and reused after give", () => {
   const told: number[] = [];
   const s = new SharedBuffers(4096, 2, (id) => told.push(id), () => {});
   const a = s.take(100)!;
@@ -19,8 +19,10 @@ Deno.test("shared buffers are made up to the limit, named once, and reused after
   assertEquals(s.idOf(b.buffer), 1);
   assertEquals(s.idOf(new ArrayBuffer(8)), undefined);
   assertEquals(s.give(new Uint8Array(8)), false);
+  assertEquals(s.liveBytes, 2 * 4096);
   assertEquals(s.give(a), true);
   assertEquals(s.inUse, 1);
+  assertEquals(s.liveBytes, 2 * 4096, "a free buffer is still memory held, not garbage");
   const again = s.take(50)!;
   assertEquals(again.buffer, a.buffer, "the freed buffer, not a new one");
   assertEquals(told, [0, 1]);

@@ -13,8 +13,7 @@ import { bytesEqual } from "../util/bytes.ts";
 import { FsError } from "./errors.ts";
 import { DormantEntries } from "./dormant_entries.ts";
 import type { FsCore } from "./fs_core.ts";
-import { memoryBudgetNow } from "../util/memory_budget.ts";
-import { inodeShareNow } from "../util/inode_share.ts";
+import { dormantByteLimit } from "../util/memory_budget.ts";
 import { type EntryLoc, type Inode, inodeCacheLimit } from "./inode_table.ts";
 import { S_IFMT } from "./types.ts";
 
@@ -28,7 +27,7 @@ export class EntryFiles {
    */
   readonly #inEntries = new Map<string, bigint>();
   /** Evicted inodes that lived in entry files, for listings and lookups without a read. */
-  readonly dormant = new DormantEntries(() => memoryBudgetNow().dormantBytes * inodeShareNow());
+  readonly dormant = new DormantEntries(dormantByteLimit);
 
   constructor(core: FsCore) {
     this.#core = core;

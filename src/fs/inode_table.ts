@@ -14,8 +14,7 @@ import {
 import { forEachBounded } from "../util/bounded.ts";
 import { fsError } from "./errors.ts";
 import { type EntryLoc, Inode } from "./inode.ts";
-import { memoryBudgetNow } from "../util/memory_budget.ts";
-import { inodeShareNow } from "../util/inode_share.ts";
+import { liveInodeLimit } from "../util/memory_budget.ts";
 
 export { type EntryLoc, Inode } from "./inode.ts";
 
@@ -26,7 +25,7 @@ export { type EntryLoc, Inode } from "./inode.ts";
  * of them (see {@link InodeTable.forgettable}).
  */
 export function inodeCacheLimit(): number {
-  return Math.floor(memoryBudgetNow().liveInodes * inodeShareNow());
+  return liveInodeLimit();
 }
 /**
  * Unused this long, an inode is held by no operation: the kernel forgets an inode only after

@@ -9,6 +9,8 @@
  * data dir; the caches read it as they are made or as they check their size.
  */
 
+import { inodeShareNow } from "./inode_share.ts";
+
 const MiB = 1 << 20;
 
 /** What the runtime needs before any cache: Deno, both isolates, code, the KDF's leftovers. */
@@ -85,6 +87,19 @@ export function setMemoryLimit(limit: number): void {
 /** The budget in force. */
 export function memoryBudgetNow(): MemoryBudget {
   return current;
+}
+
+/**
+ * Live inodes in force: the budget's, scaled by the share memory pressure leaves the inode
+ * caches (src/util/inode_share.ts). Read on every inode added: no allocation.
+ */
+export function liveInodeLimit(): number {
+  return Math.floor(current.liveInodes * inodeShareNow());
+}
+
+/** Bytes of dormant entries in force, scaled like {@link liveInodeLimit}. */
+export function dormantByteLimit(): number {
+  return Math.floor(current.dormantBytes * inodeShareNow());
 }
 
 /**
